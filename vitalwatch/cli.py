@@ -1,0 +1,174 @@
+"""The ``vitalwatch`` command line. Builds the Settings once and hands them down."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+from pydantic import SecretStr
+
+from vitalwatch.errors import VitalwatchError
+from vitalwatch.logs import configure_logging
+from vitalwatch.settings import Settings, load_settings
+
+log = structlog.get_logger("vitalwatch.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vitalwatch",
+        description="Advisory patient-alerting daemon (secondary to bedside alarms).",
+    )
+    parser.add_argument("--config", type=Path, help="YAML config file (else $VITALWATCH_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("run", help="run the daemon: streaming query, notifier, metrics")
+
+    demo = commands.add_parser(
+        "demo", help="local broker + simulator + daemon, notifications on the console"
+    )
+    demo.add_argument("--patients", type=int, default=20)
+
+    sim = commands.add_parser("simulate", help="publish synthetic readings to the vitals topics")
+    sim.add_argument("--patients", type=int, default=20)
+    sim.add_argument("--duration", type=float, default=600, help="simulated seconds")
+    sim.add_argument("--speed", type=float, default=1.0, help="x real time; 0 = as fast as possible")
+    sim.add_argument("--bp-interval", type=float, default=300, help="seconds between BP readings")
+    sim.add_argument("--malformed-share", type=float, default=0.01)
+    sim.add_argument("--seed", type=int, default=7)
+
+    replay = commands.add_parser("replay", help="replay a PhysioNet 2012 stay onto the topics")
+    replay.add_argument("stay", type=Path, help="e.g. ../shared/data/physionet2012/set-a/132539.txt")
+    replay.add_argument("--speed", type=float, default=600.0, help="x real time")
+
+    kafka = commands.add_parser("kafka", help="the local single-node KRaft broker")
+    kafka.add_argument("action", choices=["fetch", "start", "stop", "status"])
+
+    rules = commands.add_parser("rules", help="rule files")
+    rules.add_argument("action", choices=["check"])
+    rules.add_argument("path", nargs="?", type=Path)
+    return parser
+
+
+def _local_broker(settings: Settings):  # type: ignore[no-untyped-def]
+    from vitalwatch.infra.broker import LocalBroker
+    from vitalwatch.infra.java import find_java
+    from vitalwatch.infra.jarsets import kafka_broker_jars
+
+    java = find_java()
+    port = int(settings.kafka.bootstrap_servers.rsplit(":", 1)[1])
+    jars = tuple(kafka_broker_jars(settings.cache_dir, java))
+    return LocalBroker(settings.state_dir / "kafka", port, jars, java)
+
+
+def _kafka(settings: Settings, action: str) -> int:
+    broker = _local_broker(settings)
+    if action == "fetch":
+        from vitalwatch.infra.jarsets import spark_kafka_connector_jars
+
+        spark_kafka_connector_jars(settings.cache_dir, broker.java)
+        print(f"jars cached under {settings.cache_dir}")
+    elif action == "start":
+        broker.start()
+    elif action == "stop":
+        broker.stop()
+    else:
+        pid = broker.running_pid()
+        print(f"running (pid {pid}) on {broker.bootstrap_servers}" if pid else "not running")
+        return 0 if pid else 3
+    return 0
+
+
+def _simulate(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> int:
+    from vitalwatch.kafka_clients import ensure_topics
+    from vitalwatch.simulate.messages import publish
+    from vitalwatch.simulate.synthetic import SyntheticWard
+
+    ensure_topics(settings)
+    ward = SyntheticWard(
+        patients=args.patients,
+        duration_s=args.duration,
+        start_ms=int(time.time() * 1000),
+        bp_interval_s=args.bp_interval,
+        malformed_share=args.malformed_share,
+        seed=args.seed,
+    )
+    publish(ward.messages(), settings, speed=args.speed, stop=stop)
+    return 0
+
+
+def _replay(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> int:
+    from vitalwatch.kafka_clients import ensure_topics
+    from vitalwatch.simulate.messages import publish
+    from vitalwatch.simulate.physionet import stay_messages
+
+    ensure_topics(settings)
+    publish(stay_messages(args.stay, int(time.time() * 1000)), settings, args.speed, stop)
+    return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> int:
+    from vitalwatch.daemon import run_daemon
+    from vitalwatch.kafka_clients import ensure_topics
+
+    if not settings.notify.urls and settings.notify.urls_file is None:
+        settings.notify.urls = [SecretStr("console://")]
+    broker = _local_broker(settings)
+    broker.start()
+    ensure_topics(settings)
+    sim_args = argparse.Namespace(
+        patients=args.patients, duration=24 * 3600, speed=1.0, bp_interval=60,
+        malformed_share=0.01, seed=7,
+    )  # fmt: skip
+    simulator = threading.Thread(
+        target=_simulate, args=(settings, sim_args, stop), name="simulator", daemon=True
+    )
+    simulator.start()
+    log.info(
+        "demo.started",
+        metrics=f"http://{settings.http.host}:{settings.http.port}/metrics",
+        expect="P-0001 becomes tachycardic at 20 s; a notification prints about 90 s after start",
+    )
+    return run_daemon(settings, stop)
+
+
+def _rules(settings: Settings, args: argparse.Namespace) -> int:
+    from vitalwatch.rules.loader import load_rules
+
+    path = args.path or settings.rules.directory
+    rules = load_rules(path)
+    for rule in rules:
+        print(f"ok  {rule.spec.id:32} {rule.spec.kind:12} {rule.spec.severity.value}")
+    print(f"{len(rules)} rules valid in {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        configure_logging(settings.log_format, settings.log_level)
+        stop = threading.Event()
+        if args.command in {"run", "demo", "simulate", "replay"}:
+            from vitalwatch.daemon import install_stop_signals, run_daemon
+
+            install_stop_signals(stop)
+            if args.command == "run":
+                return run_daemon(settings, stop)
+            handler = {"demo": _demo, "simulate": _simulate, "replay": _replay}[args.command]
+            return handler(settings, args, stop)
+        if args.command == "kafka":
+            return _kafka(settings, args.action)
+        return _rules(settings, args)
+    except VitalwatchError as exc:
+        print(f"vitalwatch: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

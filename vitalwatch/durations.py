@@ -1,0 +1,57 @@
+"""Durations as people write them in rule files and settings: ``90s``, ``10m``, ``1h30m``, ``500ms``.
+
+Kept in milliseconds internally because event time is epoch milliseconds everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_duration_ms(text: str | int | float) -> int:
+    """Parse ``"1h30m"``-style text (or a number of seconds) into milliseconds."""
+    if isinstance(text, bool):
+        raise ValueError("a duration is text such as '90s', '10m' or '1h30m'")
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise ValueError("a duration cannot be negative")
+        return int(text * 1000)
+    compact = text.strip().replace(" ", "")
+    pos, total = 0, 0.0
+    for match in _PART.finditer(compact):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_MS[match.group(2)]
+        pos = match.end()
+    if not compact or pos != len(compact):
+        raise ValueError(
+            f"{text!r} is not a duration; write a number and a unit (ms, s, m, h, d), e.g. '90s', '1h30m'"
+        )
+    return int(total)
+
+
+def format_duration_ms(ms: int) -> str:
+    """Render milliseconds the short way people read them (``2m30s``)."""
+    seconds, millis = divmod(int(ms), 1000)
+    if seconds == 0:
+        return f"{millis}ms"
+    parts = []
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def _coerce(value: Any) -> Any:
+    return parse_duration_ms(value) if isinstance(value, (str, int, float)) else value
+
+
+DurationMs = Annotated[int, BeforeValidator(_coerce)]
+"""A pydantic field type: accepts ``"90s"`` or seconds as a number, holds milliseconds."""

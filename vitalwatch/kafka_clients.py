@@ -1,0 +1,66 @@
+"""confluent-kafka clients configured from the settings, and topic creation for local set-ups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from vitalwatch.errors import InfrastructureError
+from vitalwatch.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def client_config(settings: Settings, **extra: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {"bootstrap.servers": settings.kafka.bootstrap_servers}
+    config.update({k: v.get_secret_value() for k, v in settings.kafka.client_properties.items()})
+    config.update(extra)
+    return config
+
+
+def make_producer(settings: Settings, **extra: Any) -> Producer:
+    return Producer(client_config(settings, **{"enable.idempotence": True, "linger.ms": 5, **extra}))
+
+
+def make_consumer(settings: Settings, group_id: str, **extra: Any) -> Consumer:
+    return Consumer(
+        client_config(
+            settings,
+            **{
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                **extra,
+            },
+        )
+    )
+
+
+def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
+    """Create the four topics if missing (local and test set-ups; production pre-creates them)."""
+    admin = AdminClient(client_config(settings))
+    topics = settings.topics
+    names = [topics.heart_rate, topics.blood_pressure, topics.alerts, topics.deadletter]
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise InfrastructureError(
+            f"Kafka at {settings.kafka.bootstrap_servers} is not reachable ({exc}); start the local "
+            "broker with `vitalwatch kafka start` or set VITALWATCH_KAFKA__BOOTSTRAP_SERVERS"
+        ) from None
+    missing = [n for n in names if n not in existing]
+    if not missing:
+        return
+    futures = admin.create_topics(
+        [NewTopic(n, topics.partitions, topics.replication_factor) for n in missing]
+    )
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+            log.info("kafka.topic_created", topic=name, partitions=topics.partitions)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise InfrastructureError(f"cannot create topic {name}: {exc}") from None

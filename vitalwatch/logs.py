@@ -1,0 +1,38 @@
+"""structlog set-up: events, not sentences. JSON when not on a TTY (systemd, docker), pretty on one.
+
+Patient identifiers and secrets never go into log events; callers log counts, rule ids and
+masked URLs only.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Literal
+
+import structlog
+
+
+def configure_logging(
+    log_format: Literal["auto", "json", "console"] = "auto", level: str = "info"
+) -> None:
+    use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    # py4j and Spark's Python side talk a lot at INFO; keep them to warnings.
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)

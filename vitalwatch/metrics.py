@@ -1,0 +1,83 @@
+"""Every Prometheus metric vitalwatch exports, in one place, on an explicit registry.
+
+Names are ``vitalwatch_<noun>_<unit>``. Labels are rule, severity, signal, state, reason,
+receiver and outcome, never a patient.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from vitalwatch import __version__
+
+_LATENCY_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 120, 300)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.build_info = Info("vitalwatch_build", "vitalwatch version", registry=r)
+        self.build_info.info({"version": __version__})
+        self.readings = Counter(
+            "vitalwatch_readings_total",
+            "Readings consumed, by signal and outcome (ok, invalid, late)",
+            ["signal", "outcome"],
+            registry=r,
+        )
+        self.deadletters = Counter(
+            "vitalwatch_deadletter_total",
+            "Messages written to the dead-letter topic, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "vitalwatch_alerts_total",
+            "Alert state changes emitted by the rules, by rule, severity and state",
+            ["rule", "severity", "state"],
+            registry=r,
+        )
+        self.batches = Counter(
+            "vitalwatch_batches_total", "Micro-batches completed by the streaming query", registry=r
+        )
+        self.batch_duration = Histogram(
+            "vitalwatch_batch_duration_seconds",
+            "Wall time of a streaming micro-batch",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.input_rate = Gauge(
+            "vitalwatch_input_rows_per_second", "Kafka records per second read by the query", registry=r
+        )
+        self.processing_rate = Gauge(
+            "vitalwatch_processed_rows_per_second",
+            "Kafka records per second the query processed in its last batch",
+            registry=r,
+        )
+        self.query_up = Gauge(
+            "vitalwatch_query_up", "1 while the streaming query is active", registry=r
+        )
+        self.notifications = Counter(
+            "vitalwatch_notifications_total",
+            "Notification attempts by receiver service and outcome (sent, failed, duplicate)",
+            ["receiver", "outcome"],
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "vitalwatch_notification_delivery_seconds",
+            "Time apprise took to deliver one notification",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.event_to_notification = Histogram(
+            "vitalwatch_event_to_notification_seconds",
+            "From the event time of the reading that decided an alert to its delivery",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.technical_alerts = Counter(
+            "vitalwatch_technical_alerts_total",
+            "Internal failures raised as technical alerts, by component",
+            ["component"],
+            registry=r,
+        )

@@ -1,0 +1,164 @@
+"""All configuration, in one ``Settings`` object built once at the entry point and passed down.
+
+Precedence, highest first (see ``Settings.settings_customise_sources``):
+constructor arguments (the CLI) > environment (``VITALWATCH_*``, nested with ``__``) >
+a YAML config file (``VITALWATCH_CONFIG`` or ``--config``) > the defaults below, which are the
+local development set-up: broker on 127.0.0.1:9092, Spark ``local[*]``, state in ``./var``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from vitalwatch.durations import DurationMs
+from vitalwatch.errors import ConfigError
+
+
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    # Extra librdkafka / Kafka client properties (TLS, SASL), applied to every client.
+    client_properties: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class TopicSettings(BaseModel):
+    heart_rate: str = "vitals.heart_rate"
+    blood_pressure: str = "vitals.blood_pressure"
+    alerts: str = "vitalwatch.alerts"
+    deadletter: str = "vitalwatch.deadletter"
+    # Used when vitalwatch creates missing topics (local set-ups); one Spark task per partition.
+    partitions: int = Field(default=2, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+
+class SparkSettings(BaseModel):
+    master: str = "local[*]"
+    # Sized to the cores: Spark's default of 200 is 13-15x slower on a 2-core machine.
+    shuffle_partitions: int = Field(default=2, ge=1)
+    # Processing-time trigger. A stateful query runs a batch every trigger, so 0 would spin.
+    trigger: DurationMs = 1000
+    starting_offsets: Literal["earliest", "latest"] = "earliest"
+    max_offsets_per_trigger: int | None = Field(default=None, ge=1)
+    driver_memory: str = "1g"
+    # Free-form extra Spark conf, e.g. {"spark.executor.memory": "2g"} on a cluster.
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class RuleSettings(BaseModel):
+    directory: Path = Path("rules")
+    # How far a reading may lag the newest reading of the same signal for the same patient and
+    # still be evaluated in order; later ones are dead-lettered as late. Detection waits this long.
+    allowed_lateness: DurationMs = 2000
+
+
+class NotifySettings(BaseModel):
+    # apprise URLs; they carry secrets, so they are SecretStr and never logged unmasked.
+    urls: list[SecretStr] = Field(default_factory=list)
+    # A file with one apprise URL per line (systemd LoadCredential, docker secrets).
+    urls_file: Path | None = None
+    notify_resolved: bool = False
+    max_attempts: int = Field(default=5, ge=1)
+    retry_backoff: DurationMs = 1000
+    consumer_group: str = "vitalwatch-notifier"
+
+    def apprise_urls(self) -> list[str]:
+        urls = [u.get_secret_value() for u in self.urls]
+        if self.urls_file is not None:
+            try:
+                lines = self.urls_file.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ConfigError(
+                    f"notify.urls_file {self.urls_file} cannot be read ({exc.strerror}); "
+                    "point VITALWATCH_NOTIFY__URLS_FILE at a readable file"
+                ) from exc
+            urls += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        return urls
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VITALWATCH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    # Root of everything vitalwatch writes: checkpoints, notification log, local broker data.
+    state_dir: Path = Path("var")
+    # Downloaded jars (Kafka broker, Spark connector), shared between projects and runs.
+    cache_dir: Path = Path.home() / ".cache" / "vitalwatch"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    rules: RuleSettings = Field(default_factory=RuleSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+
+    @field_validator("state_dir", "cache_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.state_dir / "checkpoints"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if settings_cls.model_config.get("yaml_file"):
+            sources.append(YamlConfigSettingsSource(settings_cls))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the one Settings object; validation errors become a message saying how to fix them.
+
+    The YAML config file is ``config_file`` (``--config``) or else ``$VITALWATCH_CONFIG``.
+    """
+    named = os.environ.get("VITALWATCH_CONFIG")
+    path = config_file or (Path(named) if named else None)
+    settings_cls: type[Settings] = Settings
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist; pass an existing YAML file")
+        config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": path})
+        settings_cls = type("Settings", (Settings,), {"model_config": config})
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = ["invalid settings:"]
+    for error in exc.errors():
+        path = [str(p) for p in error["loc"]]
+        env = "VITALWATCH_" + "__".join(p.upper() for p in path)
+        lines.append(
+            f"  {'.'.join(path)}: {error['msg']} "
+            f"(set it with {env} or the key {'.'.join(path)} in the config file)"
+        )
+    return "\n".join(lines)

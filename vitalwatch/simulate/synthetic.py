@@ -1,0 +1,120 @@
+"""Synthetic patients: heart rate about every second, blood pressure every few minutes.
+
+Normal patients wander inside physiological ranges that the default rules never alarm on.
+Scripted episodes make specific patients abnormal (sustained tachycardia, hypotension, a sensor
+dropout), and a share of messages is malformed in each of the ways the parser must catch.
+Deterministic for a given seed, so tests can rely on who alarms.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vitalwatch.contracts.readings import Signal
+from vitalwatch.simulate.messages import Message
+
+EpisodeKind = Literal["tachycardia", "hypotension", "dropout"]
+
+
+@dataclass(frozen=True)
+class Episode:
+    kind: EpisodeKind
+    patient: int  # 1-based index
+    start_s: float
+    duration_s: float
+
+    def active(self, t_s: float) -> bool:
+        return self.start_s <= t_s < self.start_s + self.duration_s
+
+
+DEFAULT_EPISODES = (
+    Episode("tachycardia", patient=1, start_s=20, duration_s=150),
+    Episode("hypotension", patient=2, start_s=30, duration_s=600),
+    Episode("dropout", patient=3, start_s=40, duration_s=60),
+)
+
+
+def patient_id(index: int) -> str:
+    return f"P-{index:04d}"
+
+
+@dataclass
+class SyntheticWard:
+    patients: int = 10
+    duration_s: float = 600
+    start_ms: int = 0
+    hr_interval_s: float = 1.0
+    bp_interval_s: float = 300.0
+    malformed_share: float = 0.0
+    episodes: tuple[Episode, ...] = DEFAULT_EPISODES
+    seed: int = 7
+    _rng: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def _episode(self, patient: int, t_s: float, kind: EpisodeKind) -> bool:
+        return any(e.patient == patient and e.kind == kind and e.active(t_s) for e in self.episodes)
+
+    def messages(self) -> Iterator[Message]:
+        """All messages in simulated-time order."""
+        rng = self._rng
+        heart = {p: rng.uniform(65, 90) for p in range(1, self.patients + 1)}
+        queue: list[tuple[float, int, Signal]] = []
+        for p in range(1, self.patients + 1):
+            queue.append((rng.uniform(0, self.hr_interval_s), p, Signal.HEART_RATE))
+            queue.append((rng.uniform(0, min(self.bp_interval_s, 30)), p, Signal.BLOOD_PRESSURE))
+        heapq.heapify(queue)
+        while queue:
+            t_s, p, signal = heapq.heappop(queue)
+            if t_s >= self.duration_s:
+                continue
+            interval = self.hr_interval_s if signal is Signal.HEART_RATE else self.bp_interval_s
+            heapq.heappush(queue, (t_s + interval, p, signal))
+            if self._episode(p, t_s, "dropout"):
+                continue
+            if signal is Signal.HEART_RATE:
+                heart[p] = min(110.0, max(55.0, heart[p] + rng.gauss(0, 1.5)))
+                bpm = rng.uniform(138, 152) if self._episode(p, t_s, "tachycardia") else heart[p]
+                body: dict[str, object] = {"bpm": round(bpm)}
+            elif self._episode(p, t_s, "hypotension"):
+                body = {"systolic": rng.randint(74, 84), "diastolic": rng.randint(38, 46)}
+            else:
+                body = {"systolic": rng.randint(105, 140), "diastolic": rng.randint(62, 85)}
+            yield self._message(t_s, p, signal, body)
+
+    def _message(self, t_s: float, p: int, signal: Signal, body: dict[str, object]) -> Message:
+        pid = patient_id(p)
+        ts = self.start_ms + int(t_s * 1000)
+        reading = {"patient_id": pid, "ts": ts, **body, "device_id": f"mon-{p}"}
+        key: bytes | None = pid.encode()
+        if self.malformed_share and self._rng.random() < self.malformed_share:
+            key, value = malformed(self._rng, reading, key)
+        else:
+            value = json.dumps(reading).encode()
+        return Message(int(t_s * 1000), signal, key, value)
+
+
+def malformed(rng: random.Random, reading: dict[str, object], key: bytes | None) -> tuple[bytes | None, bytes]:
+    """One of the faults real gateways produce, chosen at random."""
+    broken = dict(reading)
+    fault = rng.choice(["bytes", "truncated", "missing", "type", "impossible", "key"])
+    if fault == "bytes":
+        return key, b"\xff\xfe\x00garbage"
+    if fault == "truncated":
+        return key, json.dumps(broken).encode()[:-7]
+    field_name = "bpm" if "bpm" in broken else "systolic"
+    if fault == "missing":
+        broken.pop(field_name)
+    elif fault == "type":
+        broken[field_name] = "high"
+    elif fault == "impossible":
+        broken[field_name] = 999
+    else:
+        key = b"P-WRONG"
+    return key, json.dumps(broken).encode()

@@ -1,0 +1,148 @@
+"""The streaming query: Kafka -> parse -> per-patient rules -> Kafka (alerts and dead letters).
+
+One query, one checkpoint: invalid records and rule outputs are unioned into one Kafka sink
+that routes each row by its ``topic`` column, so a micro-batch's dead letters and alerts are
+committed together with the source offsets and the RocksDB state.
+
+Two ``observe()`` points count what passes (readings by signal and outcome, dead letters by
+reason, alerts by rule and state); the listener turns them into Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+
+from vitalwatch.contracts.alerts import AlertState
+from vitalwatch.contracts.readings import DeadLetterReason, Signal
+from vitalwatch.rules.kind import RuleKind
+from vitalwatch.settings import Settings
+from vitalwatch.stream.parse import READING_COLUMNS, parse_readings
+from vitalwatch.stream.processor import OUTPUT_SCHEMA, RuleProcessor
+
+INPUT_OBSERVATION = "vitalwatch_input"
+OUTPUT_OBSERVATION = "vitalwatch_output"
+QUERY_NAME = "vitalwatch-rules"
+
+
+def readings_metric_name(signal: str, outcome: str) -> str:
+    return f"readings|{signal}|{outcome}"
+
+
+def deadletter_metric_name(reason: str) -> str:
+    return f"deadletter|{reason}"
+
+
+def alerts_metric_name(rule_id: str, state: str) -> str:
+    return f"alerts|{rule_id}|{state}"
+
+
+def _count_if(condition: Column, name: str) -> Column:
+    return F.count_if(condition).alias(name)
+
+
+def kafka_options(settings: Settings) -> dict[str, str]:
+    options = {"kafka.bootstrap.servers": settings.kafka.bootstrap_servers}
+    for key, value in settings.kafka.client_properties.items():
+        options[f"kafka.{key}"] = value.get_secret_value()
+    return options
+
+
+def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
+    reader = (
+        spark.readStream.format("kafka")
+        .options(**kafka_options(settings))
+        .option("subscribe", f"{settings.topics.heart_rate},{settings.topics.blood_pressure}")
+        .option("startingOffsets", settings.spark.starting_offsets)
+    )
+    if settings.spark.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(settings.spark.max_offsets_per_trigger))
+    return reader.load()
+
+
+def build_outputs(
+    records: DataFrame, rules: Sequence[RuleKind[Any]], settings: Settings
+) -> DataFrame:
+    """Kafka records to Kafka records; used for the live stream and for batch over history."""
+    parsed = parse_readings(records, settings.topics)
+    reason = F.col("reason")
+    parsed = parsed.observe(
+        INPUT_OBSERVATION,
+        *[
+            _count_if(
+                (F.col("signal") == s.value)
+                & (reason.isNull() if outcome == "ok" else reason.isNotNull()),
+                readings_metric_name(s.value, outcome),
+            )
+            for s in Signal
+            for outcome in ("ok", "invalid")
+        ],
+        *[
+            _count_if(reason.startswith(r.value), deadletter_metric_name(r.value))
+            for r in DeadLetterReason
+            if r is not DeadLetterReason.LATE
+        ],
+    )
+    invalid = parsed.where(reason.isNotNull()).select(
+        F.lit(settings.topics.deadletter).alias("topic"),
+        F.col("raw_key").alias("key"),
+        F.col("raw_value").alias("value"),
+        F.array(
+            F.struct(F.lit("reason").alias("key"), F.encode(reason, "UTF-8").alias("value")),
+            *[
+                F.struct(F.lit(header).alias("key"), F.encode(F.col(column).cast("string"), "UTF-8").alias("value"))
+                for header, column in (
+                    ("source.topic", "source_topic"),
+                    ("source.partition", "source_partition"),
+                    ("source.offset", "source_offset"),
+                )
+            ],
+        ).alias("headers"),
+        F.lit(None).cast("string").alias("rule_id"),
+        F.lit(None).cast("string").alias("alert_state"),
+        F.col("event_ms"),
+    )
+    valid = parsed.where(reason.isNull()).select(
+        *READING_COLUMNS, "raw_key", "raw_value", "source_topic", "source_partition", "source_offset"
+    )
+    evaluated = valid.groupBy("patient_id").transformWithState(
+        statefulProcessor=RuleProcessor(
+            rules, settings.rules.allowed_lateness, settings.topics.alerts, settings.topics.deadletter
+        ),
+        outputStructType=OUTPUT_SCHEMA,
+        outputMode="Append",
+        timeMode="None",
+    )
+    evaluated = evaluated.observe(
+        OUTPUT_OBSERVATION,
+        _count_if(F.col("topic") == settings.topics.deadletter, deadletter_metric_name("late")),
+        *[
+            _count_if(
+                (F.col("rule_id") == rule.spec.id) & (F.col("alert_state") == state.value),
+                alerts_metric_name(rule.spec.id, state.value),
+            )
+            for rule in rules
+            for state in (AlertState.FIRING, AlertState.RESOLVED)
+        ],
+    )
+    return evaluated.unionByName(invalid)
+
+
+def start_query(
+    spark: SparkSession, rules: Sequence[RuleKind[Any]], settings: Settings
+) -> StreamingQuery:
+    outputs = build_outputs(read_kafka(spark, settings), rules, settings)
+    return (
+        outputs.select("topic", "key", "value", "headers")
+        .writeStream.format("kafka")
+        .queryName(QUERY_NAME)
+        .options(**kafka_options(settings))
+        .option("checkpointLocation", str(settings.checkpoint_dir / QUERY_NAME))
+        .trigger(processingTime=f"{settings.spark.trigger} milliseconds")
+        .outputMode("append")
+        .start()
+    )

@@ -1,0 +1,40 @@
+"""Build the SparkSession with the settings that matter for this job.
+
+- RocksDB state store: required by ``transformWithState``, and keeps state off the JVM heap.
+- ``spark.sql.shuffle.partitions`` sized to the cores (default 200 is 13-15x slower on 2 cores).
+- The Kafka connector from the local jar cache (``spark.jars``), so start-up needs no network.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from vitalwatch.infra.java import Java
+from vitalwatch.settings import Settings
+
+
+def build_spark_session(settings: Settings, java: Java, connector_jars: list[Path]) -> SparkSession:
+    os.environ["JAVA_HOME"] = str(java.home)  # Spark's launcher starts the JVM from JAVA_HOME
+    builder = (
+        SparkSession.builder.appName("vitalwatch")
+        .master(settings.spark.master)
+        .config("spark.jars", ",".join(str(j) for j in connector_jars))
+        .config("spark.driver.memory", settings.spark.driver_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
+        .config(
+            "spark.sql.streaming.stateStore.providerClass",
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
+        )
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
+        .config("spark.sql.adaptive.enabled", "false")
+    )
+    for key, value in settings.spark.conf.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
