@@ -1,6 +1,7 @@
 """Build the SparkSession with the settings that matter for this job.
 
-- RocksDB state store: required by ``transformWithState``, and keeps state off the JVM heap.
+- RocksDB state store: required by ``transformWithState``, and keeps state off the JVM heap;
+  with changelog checkpointing, or every batch pays a full snapshot sync.
 - ``spark.sql.shuffle.partitions`` sized to the cores (default 200 is 13-15x slower on 2 cores).
 - The Kafka connector from the local jar cache (``spark.jars``), so start-up needs no network.
 """
@@ -28,11 +29,19 @@ def build_spark_session(settings: Settings, java: Java, connector_jars: list[Pat
             "spark.sql.streaming.stateStore.providerClass",
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
         )
+        # Sync only a small changelog per batch instead of a full snapshot (measured: commit
+        # time per batch fell from ~550 ms to tens of ms); snapshots are made in the background.
+        .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
         .config("spark.sql.adaptive.enabled", "false")
     )
+    if settings.spark.master.startswith("local"):
+        # Keep a local driver on loopback; on a cluster the driver must be reachable instead.
+        builder = builder.config("spark.driver.host", "127.0.0.1").config(
+            "spark.driver.bindAddress", "127.0.0.1"
+        )
     for key, value in settings.spark.conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

@@ -1,0 +1,99 @@
+"""The per-patient evaluator: event-time order, watermark, late readings, batch = stream."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vitalwatch.contracts.readings import Reading, Signal
+from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
+
+from .helpers import PATIENT, hr, tachycardia
+
+LATENESS_MS = 5_000
+
+
+def evaluate_in_batches(readings: list[Reading], batch_sizes: list[int]) -> list[tuple]:
+    """Feed readings in arrival order, split into micro-batches, state carried as JSON."""
+    evaluator = PatientEvaluator([tachycardia()], LATENESS_MS)
+    state = PatientState()
+    out: list[tuple] = []
+    position = 0
+    sizes = iter(batch_sizes)
+    while position < len(readings):
+        size = max(1, next(sizes, 1))
+        batch = readings[position : position + size]
+        position += size
+        result = evaluator.process(state, PATIENT, batch)
+        assert result.late == []
+        out += [(a.alert_id, a.state.value, a.detected_ms) for a in result.alerts]
+        state = PatientState.from_json_obj(_roundtrip(state.to_json_obj()))
+    out += [(a.alert_id, a.state.value, a.detected_ms) for a in evaluator.flush(state, PATIENT)]
+    return out
+
+
+def _roundtrip(obj: dict) -> dict:
+    import json
+
+    return json.loads(json.dumps(obj))
+
+
+def jitter_within_lateness(readings: list[Reading], data: st.DataObject) -> list[Reading]:
+    """Reorder so no reading arrives after one more than LATENESS_MS newer (never late)."""
+    keyed = [
+        (r.ts_ms + data.draw(st.integers(0, LATENESS_MS - 1)), i, r) for i, r in enumerate(readings)
+    ]
+    return [r for _, _, r in sorted(keyed)]
+
+
+# Runs of one value (so sustained breaches, dips and recoveries all occur), with gaps.
+segments = st.lists(
+    st.tuples(st.sampled_from([90, 130, 131, 150]), st.integers(1, 90), st.sampled_from([1, 1, 1, 12])),
+    min_size=1,
+    max_size=12,
+)
+
+
+def series(runs: list[tuple[int, int, int]]) -> list[Reading]:
+    readings, t = [], 0
+    for value, length, step in runs:
+        for _ in range(length):
+            readings.append(hr(t, value))
+            t += step
+    return readings
+
+
+@settings(max_examples=150, deadline=None)
+@given(runs=segments, data=st.data())
+def test_out_of_order_within_lateness_gives_the_alerts_of_in_order(runs, data) -> None:
+    readings = series(runs)
+    in_order = evaluate_in_batches(readings, [len(readings)])
+    shuffled = jitter_within_lateness(readings, data)
+    batches = data.draw(st.lists(st.integers(1, 20), max_size=60))
+    assert evaluate_in_batches(shuffled, batches) == in_order
+
+
+def test_reading_behind_the_watermark_is_late_and_not_evaluated() -> None:
+    evaluator = PatientEvaluator([tachycardia()], LATENESS_MS)
+    state = PatientState()
+    evaluator.process(state, PATIENT, [hr(t, 140) for t in range(0, 30)])
+    result = evaluator.process(state, PATIENT, [hr(10, 90), hr(30, 140)])
+    assert result.late == [0]
+
+
+def test_detection_waits_for_the_watermark_and_flush_releases_the_tail() -> None:
+    evaluator = PatientEvaluator([tachycardia()], LATENESS_MS)
+    state = PatientState()
+    first = evaluator.process(state, PATIENT, [hr(t, 140) for t in range(0, 61)])
+    assert first.alerts == []  # the reading at 60 s is still within the lateness window
+    second = evaluator.process(state, PATIENT, [hr(65, 140)])
+    assert [a.detected_ms for a in second.alerts] == [60_000]
+
+
+def test_watermarks_are_per_signal() -> None:
+    """A blood-pressure cuff whose clock lags must not make heart-rate readings late."""
+    evaluator = PatientEvaluator([tachycardia()], LATENESS_MS)
+    state = PatientState()
+    bp = Reading(Signal.BLOOD_PRESSURE, 500_000, {"systolic": 120.0, "diastolic": 80.0})
+    evaluator.process(state, PATIENT, [bp])
+    assert evaluator.process(state, PATIENT, [hr(10, 90)]).late == []

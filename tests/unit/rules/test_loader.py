@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+
+from vitalwatch.errors import RuleFileError
+from vitalwatch.rules.kind import registered_kinds
+from vitalwatch.rules.loader import load_rules
+from vitalwatch.rules.threshold import ThresholdRule
+
+REPO_RULES = Path(__file__).resolve().parents[3] / "rules"
+
+VALID = """
+rules:
+  - id: tachy
+    description: d
+    source: s
+    kind: threshold
+    signal: heart_rate
+    above: 130
+    for: 60s
+    severity: high
+    summary: "HR {value:.0f}"
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_rules_are_valid() -> None:
+    rules = load_rules(REPO_RULES)
+    assert [r.spec.id for r in rules] == ["tachycardia-sustained"]
+    assert rules[0].spec.for_ == 60_000
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("severity: high", "severity: urgent"), "field 'severity'"),
+        (("signal: heart_rate", "signal: pulse"), "field 'signal'"),
+        (("for: 60s", "for: a minute"), "field 'for'"),
+        (("kind: threshold", "kind: magic"), "unknown kind 'magic' (allowed: threshold)"),
+        (('"HR {value:.0f}"', '"{value.__class__}"'), "field 'summary'"),
+        (("above: 130", "above: 130\n    below: 40"), "exactly one of 'above' or 'below'"),
+        (("above: 130", "above: 130\n    colour: red"), "field 'colour'"),
+    ],
+)
+def test_invalid_rule_names_file_rule_and_field(tmp_path: Path, change, expected) -> None:
+    path = write(tmp_path, "bad.yaml", VALID.replace(*change))
+    with pytest.raises(RuleFileError) as error:
+        load_rules(tmp_path)
+    message = str(error.value)
+    assert str(path) in message and "rule 'tachy'" in message and expected in message
+
+
+def test_duplicate_ids_across_files_are_rejected(tmp_path: Path) -> None:
+    write(tmp_path, "a.yaml", VALID)
+    write(tmp_path, "b.yaml", VALID)
+    with pytest.raises(RuleFileError, match="duplicate id"):
+        load_rules(tmp_path)
+
+
+def test_not_yaml_and_empty_directory(tmp_path: Path) -> None:
+    with pytest.raises(RuleFileError, match="no rule files"):
+        load_rules(tmp_path)
+    write(tmp_path, "x.yaml", "rules: [unclosed")
+    with pytest.raises(RuleFileError, match="not valid YAML"):
+        load_rules(tmp_path)
+
+
+def test_plugin_kind_cannot_override_a_builtin() -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+        registered_kinds({"threshold": ThresholdRule})
