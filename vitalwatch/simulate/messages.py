@@ -22,6 +22,7 @@ class Message:
     signal: Signal
     key: bytes | None
     value: bytes
+    fault: str | None = None  # the malformation injected on purpose, if any
 
 
 def publish(

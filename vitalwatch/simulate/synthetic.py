@@ -12,7 +12,7 @@ import heapq
 import json
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from vitalwatch.contracts.readings import Signal
@@ -53,17 +53,13 @@ class SyntheticWard:
     malformed_share: float = 0.0
     episodes: tuple[Episode, ...] = DEFAULT_EPISODES
     seed: int = 7
-    _rng: random.Random = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
 
     def _episode(self, patient: int, t_s: float, kind: EpisodeKind) -> bool:
         return any(e.patient == patient and e.kind == kind and e.active(t_s) for e in self.episodes)
 
     def messages(self) -> Iterator[Message]:
-        """All messages in simulated-time order."""
-        rng = self._rng
+        """All messages in simulated-time order; the same sequence on every call."""
+        rng = random.Random(self.seed)
         heart = {p: rng.uniform(65, 90) for p in range(1, self.patients + 1)}
         queue: list[tuple[float, int, Signal]] = []
         for p in range(1, self.patients + 1):
@@ -86,24 +82,35 @@ class SyntheticWard:
                 body = {"systolic": rng.randint(74, 84), "diastolic": rng.randint(38, 46)}
             else:
                 body = {"systolic": rng.randint(105, 140), "diastolic": rng.randint(62, 85)}
-            yield self._message(t_s, p, signal, body)
+            yield self._message(rng, t_s, p, signal, body)
 
-    def _message(self, t_s: float, p: int, signal: Signal, body: dict[str, object]) -> Message:
+    def _message(
+        self, rng: random.Random, t_s: float, p: int, signal: Signal, body: dict[str, object]
+    ) -> Message:
         pid = patient_id(p)
         ts = self.start_ms + int(t_s * 1000)
         reading = {"patient_id": pid, "ts": ts, **body, "device_id": f"mon-{p}"}
-        key: bytes | None = pid.encode()
-        if self.malformed_share and self._rng.random() < self.malformed_share:
-            key, value = malformed(self._rng, reading, key)
-        else:
-            value = json.dumps(reading).encode()
-        return Message(int(t_s * 1000), signal, key, value)
+        key = pid.encode()
+        if self.malformed_share and rng.random() < self.malformed_share:
+            fault = rng.choice(sorted(FAULTS))
+            key, value = malformed(fault, reading, key)
+            return Message(int(t_s * 1000), signal, key, value, fault)
+        return Message(int(t_s * 1000), signal, key, json.dumps(reading).encode())
 
 
-def malformed(rng: random.Random, reading: dict[str, object], key: bytes | None) -> tuple[bytes | None, bytes]:
-    """One of the faults real gateways produce, chosen at random."""
+# The faults real gateways produce, and the dead-letter reason each must get.
+FAULTS: dict[str, str] = {
+    "bytes": "not_utf8",
+    "truncated": "not_json",
+    "missing": "missing_field",
+    "type": "wrong_type",
+    "impossible": "out_of_range",
+    "key": "key_mismatch",
+}
+
+
+def malformed(fault: str, reading: dict[str, object], key: bytes) -> tuple[bytes, bytes]:
     broken = dict(reading)
-    fault = rng.choice(["bytes", "truncated", "missing", "type", "impossible", "key"])
     if fault == "bytes":
         return key, b"\xff\xfe\x00garbage"
     if fault == "truncated":

@@ -1,0 +1,42 @@
+"""Fixtures shared by the Spark and integration tests: real Java, real jars, real Spark."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vitalwatch.infra.java import Java, find_java
+from vitalwatch.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def java() -> Java:
+    return find_java()
+
+
+@pytest.fixture(scope="session")
+def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return load_settings(state_dir=tmp_path_factory.mktemp("state"), rules={"directory": REPO / "rules"})
+
+
+@pytest.fixture(scope="session")
+def spark(base_settings: Settings, java: Java) -> Iterator[object]:
+    from vitalwatch.infra.jarsets import spark_kafka_connector_jars
+    from vitalwatch.stream.session import build_spark_session
+
+    session = build_spark_session(
+        base_settings, java, spark_kafka_connector_jars(base_settings.cache_dir, java)
+    )
+    yield session
+    session.stop()

@@ -1,0 +1,66 @@
+"""Driving a scenario: publish a synthetic ward, read topics back, wait for the query."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from confluent_kafka import Consumer
+
+from tests.integration.conftest import metric_sum, scrape
+from vitalwatch.kafka_clients import client_config, ensure_topics
+from vitalwatch.settings import Settings
+from vitalwatch.simulate.messages import Message, publish
+from vitalwatch.simulate.synthetic import SyntheticWard
+
+SPEED = 10.0  # simulated seconds per wall second
+
+
+def warm_up(settings: Settings, timeout: float = 120) -> None:
+    """Send one normal reading and wait until a batch processed it (Python workers started)."""
+    ensure_topics(settings)
+    now = int(time.time() * 1000)
+    body = f'{{"patient_id":"P-9999","ts":{now},"bpm":70}}'.encode()
+    publish([Message(0, SyntheticWard().messages().__next__().signal, b"P-9999", body)], settings, 0)
+    wait_for_readings(settings, 1, timeout)
+
+
+def processed(settings: Settings) -> float:
+    try:
+        return metric_sum(scrape(settings), "vitalwatch_readings_total")
+    except OSError:
+        return 0.0
+
+
+def wait_for_readings(settings: Settings, count: float, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if processed(settings) >= count:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"only {processed(settings)} of {count} readings processed in {timeout}s")
+
+
+def publish_in_background(ward: SyntheticWard, settings: Settings) -> tuple[threading.Thread, float]:
+    started = time.time()
+    thread = threading.Thread(target=publish, args=(ward.messages(), settings, SPEED), daemon=True)
+    thread.start()
+    return thread, started
+
+
+def read_topic(settings: Settings, topic: str, count: int, timeout: float) -> list:
+    consumer = Consumer(
+        client_config(settings, **{"group.id": f"check-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"})
+    )
+    consumer.subscribe([topic])
+    messages = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and len(messages) < count:
+            message = consumer.poll(0.5)
+            if message is not None and not message.error():
+                messages.append(message)
+    finally:
+        consumer.close()
+    return messages

@@ -1,0 +1,68 @@
+"""Kafka -> Spark -> alert -> apprise -> a real HTTP webhook, on the real broker and real Spark."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+
+from tests.integration.conftest import metric_sum, scrape
+from tests.integration.scenario import (
+    SPEED,
+    publish_in_background,
+    read_topic,
+    wait_for_readings,
+    warm_up,
+)
+from vitalwatch.simulate.synthetic import FAULTS, SyntheticWard
+
+pytestmark = pytest.mark.integration
+
+# From the publication of the reading that completes the 60 s alarm delay (plus the 2 s allowed
+# lateness) to the webhook receiving the notification, with the query already warm.
+NOTIFICATION_BOUND_S = 15.0
+
+
+def test_tachycardic_patient_is_notified_once_and_bad_messages_are_dead_lettered(
+    settings, start_daemon, webhook
+) -> None:
+    daemon = start_daemon([webhook.url])
+    daemon.wait_for_event("daemon.ready", timeout=180)
+    warm_up(settings)
+
+    ward = SyntheticWard(
+        patients=8, duration_s=240, start_ms=int(time.time() * 1000),
+        bp_interval_s=30, malformed_share=0.05, seed=11,
+    )  # fmt: skip
+    messages = list(ward.messages())
+    faults = [m for m in messages if m.fault]
+    publisher, started = publish_in_background(ward, settings)
+    # P-0001 breaches from 20 s; the alarm delay is met at 80 s and released at 82 s (lateness).
+    deciding_reading_published = started + 82 / SPEED
+
+    (notification,) = webhook.wait_for(1, timeout=90)
+    latency = notification["at"] - deciding_reading_published
+    print(f"deciding reading -> webhook: {latency:.2f} s")
+    assert latency < NOTIFICATION_BOUND_S
+    assert "tachycardia-sustained" in notification["title"]
+    assert "Patient P-0001" in notification["message"]
+
+    publisher.join(60)
+    wait_for_readings(settings, 1 + len(messages), timeout=120)
+    time.sleep(3)  # any further alert would be delivered by now
+    assert len(webhook.received) == 1, [n["message"] for n in webhook.received]
+
+    dead = read_topic(settings, settings.topics.deadletter, len(faults), timeout=30)
+    reasons = Counter(dict(m.headers())["reason"].decode().split(":")[0] for m in dead)
+    assert reasons == Counter(FAULTS[m.fault] for m in faults)
+    assert sorted(m.value() for m in dead) == sorted(m.value for m in faults)
+
+    samples = scrape(settings)
+    assert metric_sum(samples, "vitalwatch_readings_total", outcome="invalid") == len(faults)
+    assert metric_sum(samples, "vitalwatch_readings_total", outcome="ok") == 1 + len(messages) - len(faults)
+    assert metric_sum(samples, "vitalwatch_deadletter_total") == len(faults)
+    assert metric_sum(samples, "vitalwatch_alerts_total", rule="tachycardia-sustained", state="firing") == 1
+    assert metric_sum(samples, "vitalwatch_notifications_total", outcome="sent") == 1
+    assert metric_sum(samples, "vitalwatch_batch_duration_seconds_count") >= 1
+    assert daemon.stop() == 0

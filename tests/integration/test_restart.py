@@ -1,0 +1,46 @@
+"""Stop the daemon mid-stream and start it again: no alert lost, none notified twice."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.integration.scenario import publish_in_background, wait_for_readings, warm_up
+from vitalwatch.simulate.synthetic import Episode, SyntheticWard
+
+pytestmark = pytest.mark.integration
+
+
+def test_restart_mid_stream_loses_no_alert_and_duplicates_none(settings, start_daemon, webhook) -> None:
+    first = start_daemon([webhook.url])
+    first.wait_for_event("daemon.ready", timeout=180)
+    warm_up(settings)
+    ward = SyntheticWard(
+        patients=6, duration_s=360, start_ms=int(time.time() * 1000), bp_interval_s=60,
+        episodes=(
+            Episode("tachycardia", patient=1, start_s=20, duration_s=120),
+            Episode("tachycardia", patient=2, start_s=150, duration_s=150),
+        ),
+    )  # fmt: skip
+    messages = list(ward.messages())
+    publisher, _ = publish_in_background(ward, settings)
+
+    webhook.wait_for(1, timeout=90)
+    assert first.stop() == 0  # SIGTERM while P-0002's episode is still being published
+    stopped_at = time.time()
+    second = start_daemon([webhook.url])
+    second.wait_for_event("daemon.ready", timeout=180)
+    print(f"daemon down for {time.time() - stopped_at:.1f} s")
+
+    publisher.join(60)
+    wait_for_readings(settings, len(messages), timeout=180)  # the new process's own count
+    notifications = webhook.wait_for(2, timeout=60)
+    time.sleep(3)
+    notifications = list(webhook.received)
+    patients = sorted(re.search(r"Patient (P-\d+)", n["message"]).group(1) for n in notifications)
+    assert patients == ["P-0001", "P-0002"]
+    alert_ids = {re.search(r"Alert id (\S+)", n["message"]).group(1) for n in notifications}
+    assert len(alert_ids) == 2
+    assert second.stop() == 0

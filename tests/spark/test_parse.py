@@ -1,0 +1,74 @@
+"""Parsing and validation of Kafka records, on real Spark in batch mode (the same function the
+stream uses)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vitalwatch.simulate.synthetic import FAULTS, SyntheticWard
+from vitalwatch.stream.parse import parse_readings
+
+pytestmark = pytest.mark.spark
+
+HR, BP = "vitals.heart_rate", "vitals.blood_pressure"
+T = 1_795_625_150_898
+SCHEMA = "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
+
+
+def parse(spark, settings, records):
+    frame = spark.createDataFrame(
+        [(k, v, topic, 0, i, None) for i, (k, v, topic) in enumerate(records)], SCHEMA
+    )
+    return parse_readings(frame, settings.topics).orderBy("source_offset").collect()
+
+
+def hr(body: dict, key: bytes | None = b"P-1") -> tuple:
+    return (key, json.dumps(body).encode(), HR)
+
+
+CASES = [
+    (hr({"patient_id": "P-1", "ts": "2026-11-25T14:00:00.250Z", "bpm": 88}), None),
+    (hr({"patient_id": "P-1", "ts": T, "bpm": 88, "extra": "ignored"}), None),
+    (hr({"patient_id": "P-1", "ts": T, "bpm": "abc"}), "wrong_type:bpm"),
+    (hr({"patient_id": "P-1", "ts": T}), "missing_field:bpm"),
+    (hr({"ts": T, "bpm": 70}), "missing_field:patient_id"),
+    (hr({"patient_id": "P-1", "ts": "yesterday", "bpm": 80}), "wrong_type:ts"),
+    ((b"P-1", b"not json", HR), "not_json"),
+    ((b"P-1", b"[1, 2]", HR), "not_json"),
+    ((b"P-1", b"", HR), "not_json"),
+    ((b"P-1", b"\xff\xfe", HR), "not_utf8"),
+    (hr({"patient_id": "P-1", "ts": T, "bpm": -5}), "out_of_range:bpm"),
+    (hr({"patient_id": "P-1", "ts": T, "bpm": 351}), "out_of_range:bpm"),
+    (hr({"patient_id": "P-1", "ts": T, "bpm": 50}, key=b"P-2"), "key_mismatch"),
+    (hr({"patient_id": "P-1", "ts": T, "bpm": 50}, key=None), "key_mismatch"),
+    (hr({"patient_id": "P 1", "ts": T, "bpm": 50}, key=b"P 1"), "bad_patient_id"),
+    ((b"P-1", json.dumps({"patient_id": "P-1", "ts": T, "systolic": 80, "diastolic": 120}).encode(), BP),
+     "out_of_range:diastolic above systolic"),
+    ((b"P-1", json.dumps({"patient_id": "P-1", "ts": T, "systolic": 120}).encode(), BP),
+     "missing_field:diastolic"),
+]
+
+
+def test_each_case_gets_its_reason(spark, base_settings) -> None:
+    rows = parse(spark, base_settings, [record for record, _ in CASES])
+    assert [row.reason for row in rows] == [reason for _, reason in CASES]
+
+
+def test_valid_readings_are_normalised(spark, base_settings) -> None:
+    bp = json.dumps({"patient_id": "P-1", "ts": T, "systolic": 120, "diastolic": 81}).encode()
+    iso, epoch, pressure = parse(spark, base_settings, [CASES[0][0], CASES[1][0], (b"P-1", bp, BP)])
+    assert (iso.signal, iso.event_ms, iso.bpm) == ("heart_rate", 1_795_615_200_250, 88.0)
+    assert (epoch.event_ms, epoch.bpm) == (T, 88.0)
+    assert pressure.mean == pytest.approx(94.0)  # computed (120 + 2 x 81) / 3 when absent
+
+
+def test_every_simulated_fault_is_caught_with_its_reason(spark, base_settings) -> None:
+    messages = list(SyntheticWard(patients=4, duration_s=300, malformed_share=0.2).messages())
+    topic = {"heart_rate": HR, "blood_pressure": BP}
+    rows = parse(spark, base_settings, [(m.key, m.value, topic[m.signal.value]) for m in messages])
+    assert {m.fault for m in messages} >= set(FAULTS)
+    for message, row in zip(messages, rows, strict=True):
+        expected = FAULTS[message.fault] if message.fault else None
+        assert (row.reason or "").split(":")[0] == (expected or ""), message
