@@ -42,6 +42,20 @@ def wait_for_readings(settings: Settings, count: float, timeout: float) -> None:
     raise AssertionError(f"only {processed(settings)} of {count} readings processed in {timeout}s")
 
 
+def wait_until_idle(settings: Settings, quiet_s: float = 6.0, timeout: float = 180) -> None:
+    """Wait until the daemon's processed-readings count stops moving (input drained)."""
+    deadline = time.monotonic() + timeout
+    last, since = processed(settings), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = processed(settings)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now > 0 and time.monotonic() - since >= quiet_s:
+            return
+    raise AssertionError(f"the daemon was still processing after {timeout}s")
+
+
 def publish_in_background(ward: SyntheticWard, settings: Settings) -> tuple[threading.Thread, float]:
     started = time.time()
     thread = threading.Thread(target=publish, args=(ward.messages(), settings, SPEED), daemon=True)
