@@ -27,7 +27,9 @@ def java() -> Java:
 
 @pytest.fixture(scope="session")
 def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return load_settings(state_dir=tmp_path_factory.mktemp("state"), rules={"directory": REPO / "rules"})
+    return load_settings(
+        state_dir=tmp_path_factory.mktemp("state"), rules={"directory": REPO / "rules"}
+    )
 
 
 @pytest.fixture(scope="session")

@@ -37,13 +37,17 @@ def _parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulate", help="publish synthetic readings to the vitals topics")
     sim.add_argument("--patients", type=int, default=20)
     sim.add_argument("--duration", type=float, default=600, help="simulated seconds")
-    sim.add_argument("--speed", type=float, default=1.0, help="x real time; 0 = as fast as possible")
+    sim.add_argument(
+        "--speed", type=float, default=1.0, help="x real time; 0 = as fast as possible"
+    )
     sim.add_argument("--bp-interval", type=float, default=300, help="seconds between BP readings")
     sim.add_argument("--malformed-share", type=float, default=0.01)
     sim.add_argument("--seed", type=int, default=7)
 
     replay = commands.add_parser("replay", help="replay a PhysioNet 2012 stay onto the topics")
-    replay.add_argument("stay", type=Path, help="e.g. ../shared/data/physionet2012/set-a/132539.txt")
+    replay.add_argument(
+        "stay", type=Path, help="e.g. ../shared/data/physionet2012/set-a/132539.txt"
+    )
     replay.add_argument("--speed", type=float, default=600.0, help="x real time")
 
     kafka = commands.add_parser("kafka", help="the local single-node KRaft broker")
@@ -57,8 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _local_broker(settings: Settings):  # type: ignore[no-untyped-def]
     from vitalwatch.infra.broker import LocalBroker
-    from vitalwatch.infra.java import find_java
     from vitalwatch.infra.jarsets import kafka_broker_jars
+    from vitalwatch.infra.java import find_java
 
     java = find_java()
     port = int(settings.kafka.bootstrap_servers.rsplit(":", 1)[1])

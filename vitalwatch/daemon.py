@@ -16,8 +16,8 @@ from types import FrameType
 import structlog
 from prometheus_client import start_http_server
 
-from vitalwatch.infra.java import find_java
 from vitalwatch.infra.jarsets import spark_kafka_connector_jars
+from vitalwatch.infra.java import find_java
 from vitalwatch.kafka_clients import ensure_topics
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.log import NotificationLog
@@ -73,7 +73,9 @@ def run_daemon(settings: Settings, stop: threading.Event, metrics: Metrics | Non
         log.info("daemon.ready", query=query.name)
         while not stop.wait(1.0):
             if not query.isActive:
-                log.error("daemon.query_ended", hint="the query resumes from its checkpoint on restart")
+                log.error(
+                    "daemon.query_ended", hint="the query resumes from its checkpoint on restart"
+                )
                 metrics.technical_alerts.labels("query").inc()
                 exit_code = 1
                 break

@@ -1,4 +1,4 @@
-"""Durations as people write them in rule files and settings: ``90s``, ``10m``, ``1h30m``, ``500ms``.
+"""Durations as people write them in rule files and settings: ``90s``, ``10m``, ``1h30m``.
 
 Kept in milliseconds internally because event time is epoch milliseconds everywhere.
 """
@@ -31,7 +31,8 @@ def parse_duration_ms(text: str | int | float) -> int:
         pos = match.end()
     if not compact or pos != len(compact):
         raise ValueError(
-            f"{text!r} is not a duration; write a number and a unit (ms, s, m, h, d), e.g. '90s', '1h30m'"
+            f"{text!r} is not a duration; write a number and a unit (ms, s, m, h, d), "
+            "e.g. '90s', '1h30m'"
         )
     return int(total)
 

@@ -1,9 +1,9 @@
 """Exceptions vitalwatch raises on purpose, each carrying a message that says what to do.
 
-    VitalwatchError
-    ├── ConfigError          a setting or config file is wrong; start-up stops
-    ├── RuleFileError        a rule file is invalid (file, rule id, field, allowed values)
-    └── InfrastructureError  Java, the Kafka broker or the jar resolver is missing or failed
+VitalwatchError
+├── ConfigError          a setting or config file is wrong; start-up stops
+├── RuleFileError        a rule file is invalid (file, rule id, field, allowed values)
+└── InfrastructureError  Java, the Kafka broker or the jar resolver is missing or failed
 """
 
 from __future__ import annotations

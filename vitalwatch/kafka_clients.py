@@ -6,7 +6,8 @@ from typing import Any
 
 import structlog
 from confluent_kafka import Consumer, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from vitalwatch.errors import InfrastructureError
 from vitalwatch.settings import Settings
@@ -22,7 +23,9 @@ def client_config(settings: Settings, **extra: Any) -> dict[str, Any]:
 
 
 def make_producer(settings: Settings, **extra: Any) -> Producer:
-    return Producer(client_config(settings, **{"enable.idempotence": True, "linger.ms": 5, **extra}))
+    return Producer(
+        client_config(settings, **{"enable.idempotence": True, "linger.ms": 5, **extra})
+    )
 
 
 def make_consumer(settings: Settings, group_id: str, **extra: Any) -> Consumer:
@@ -48,7 +51,8 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
         raise InfrastructureError(
-            f"Kafka at {settings.kafka.bootstrap_servers} is not reachable ({exc}); start the local "
+            f"Kafka at {settings.kafka.bootstrap_servers} is not reachable ({exc}); "
+            "start the local "
             "broker with `vitalwatch kafka start` or set VITALWATCH_KAFKA__BOOTSTRAP_SERVERS"
         ) from None
     missing = [n for n in names if n not in existing]

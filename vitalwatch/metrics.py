@@ -47,7 +47,9 @@ class Metrics:
             registry=r,
         )
         self.input_rate = Gauge(
-            "vitalwatch_input_rows_per_second", "Kafka records per second read by the query", registry=r
+            "vitalwatch_input_rows_per_second",
+            "Kafka records per second read by the query",
+            registry=r,
         )
         self.processing_rate = Gauge(
             "vitalwatch_processed_rows_per_second",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -20,13 +21,15 @@ import pytest
 
 from tests.conftest import REPO, free_port
 from vitalwatch.infra.broker import LocalBroker
-from vitalwatch.infra.java import Java
 from vitalwatch.infra.jarsets import kafka_broker_jars
+from vitalwatch.infra.java import Java
 from vitalwatch.settings import Settings, load_settings
 
 
 @pytest.fixture(scope="session")
-def kafka(tmp_path_factory: pytest.TempPathFactory, java: Java, base_settings: Settings) -> Iterator[LocalBroker]:
+def kafka(
+    tmp_path_factory: pytest.TempPathFactory, java: Java, base_settings: Settings
+) -> Iterator[LocalBroker]:
     broker = LocalBroker(
         tmp_path_factory.mktemp("kafka"),
         free_port(),
@@ -56,7 +59,7 @@ def webhook() -> Iterator[Webhook]:
     hook = Webhook(url="")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if hook.status == 200:
                 hook.received.append({"at": time.time(), **json.loads(body)})
@@ -126,10 +129,8 @@ class Daemon:
         for line in self.process.stderr:
             self._log.write(line)
             if line.startswith("{"):
-                try:
+                with contextlib.suppress(json.JSONDecodeError):
                     self.events.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
 
     def wait_for_event(self, name: str, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -22,7 +22,9 @@ def warm_up(settings: Settings, timeout: float = 120) -> None:
     ensure_topics(settings)
     now = int(time.time() * 1000)
     body = f'{{"patient_id":"P-9999","ts":{now},"bpm":70}}'.encode()
-    publish([Message(0, SyntheticWard().messages().__next__().signal, b"P-9999", body)], settings, 0)
+    publish(
+        [Message(0, SyntheticWard().messages().__next__().signal, b"P-9999", body)], settings, 0
+    )
     wait_for_readings(settings, 1, timeout)
 
 
@@ -56,7 +58,9 @@ def wait_until_idle(settings: Settings, quiet_s: float = 6.0, timeout: float = 1
     raise AssertionError(f"the daemon was still processing after {timeout}s")
 
 
-def publish_in_background(ward: SyntheticWard, settings: Settings) -> tuple[threading.Thread, float]:
+def publish_in_background(
+    ward: SyntheticWard, settings: Settings
+) -> tuple[threading.Thread, float]:
     started = time.time()
     thread = threading.Thread(target=publish, args=(ward.messages(), settings, SPEED), daemon=True)
     thread.start()
@@ -65,7 +69,9 @@ def publish_in_background(ward: SyntheticWard, settings: Settings) -> tuple[thre
 
 def read_topic(settings: Settings, topic: str, count: int, timeout: float) -> list:
     consumer = Consumer(
-        client_config(settings, **{"group.id": f"check-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"})
+        client_config(
+            settings, **{"group.id": f"check-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"}
+        )
     )
     consumer.subscribe([topic])
     messages = []

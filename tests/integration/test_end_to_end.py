@@ -60,9 +60,14 @@ def test_tachycardic_patient_is_notified_once_and_bad_messages_are_dead_lettered
 
     samples = scrape(settings)
     assert metric_sum(samples, "vitalwatch_readings_total", outcome="invalid") == len(faults)
-    assert metric_sum(samples, "vitalwatch_readings_total", outcome="ok") == 1 + len(messages) - len(faults)
+    assert metric_sum(samples, "vitalwatch_readings_total", outcome="ok") == 1 + len(
+        messages
+    ) - len(faults)
     assert metric_sum(samples, "vitalwatch_deadletter_total") == len(faults)
-    assert metric_sum(samples, "vitalwatch_alerts_total", rule="tachycardia-sustained", state="firing") == 1
+    assert (
+        metric_sum(samples, "vitalwatch_alerts_total", rule="tachycardia-sustained", state="firing")
+        == 1
+    )
     assert metric_sum(samples, "vitalwatch_notifications_total", outcome="sent") == 1
     assert metric_sum(samples, "vitalwatch_batch_duration_seconds_count") >= 1
     assert daemon.stop() == 0

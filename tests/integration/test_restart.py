@@ -13,7 +13,9 @@ from vitalwatch.simulate.synthetic import Episode, SyntheticWard
 pytestmark = pytest.mark.integration
 
 
-def test_restart_mid_stream_loses_no_alert_and_duplicates_none(settings, start_daemon, webhook) -> None:
+def test_restart_mid_stream_loses_no_alert_and_duplicates_none(
+    settings, start_daemon, webhook
+) -> None:
     first = start_daemon([webhook.url])
     first.wait_for_event("daemon.ready", timeout=180)
     warm_up(settings)

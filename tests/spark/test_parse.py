@@ -44,10 +44,18 @@ CASES = [
     (hr({"patient_id": "P-1", "ts": T, "bpm": 50}, key=b"P-2"), "key_mismatch"),
     (hr({"patient_id": "P-1", "ts": T, "bpm": 50}, key=None), "key_mismatch"),
     (hr({"patient_id": "P 1", "ts": T, "bpm": 50}, key=b"P 1"), "bad_patient_id"),
-    ((b"P-1", json.dumps({"patient_id": "P-1", "ts": T, "systolic": 80, "diastolic": 120}).encode(), BP),
-     "out_of_range:diastolic above systolic"),
-    ((b"P-1", json.dumps({"patient_id": "P-1", "ts": T, "systolic": 120}).encode(), BP),
-     "missing_field:diastolic"),
+    (
+        (
+            b"P-1",
+            json.dumps({"patient_id": "P-1", "ts": T, "systolic": 80, "diastolic": 120}).encode(),
+            BP,
+        ),
+        "out_of_range:diastolic above systolic",
+    ),
+    (
+        (b"P-1", json.dumps({"patient_id": "P-1", "ts": T, "systolic": 120}).encode(), BP),
+        "missing_field:diastolic",
+    ),
 ]
 
 

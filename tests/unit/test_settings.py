@@ -8,7 +8,8 @@ from vitalwatch.settings import load_settings
 
 
 @pytest.mark.parametrize(
-    ("text", "ms"), [("90s", 90_000), ("10m", 600_000), ("1h30m", 5_400_000), ("500ms", 500), (2, 2000)]
+    ("text", "ms"),
+    [("90s", 90_000), ("10m", 600_000), ("1h30m", 5_400_000), ("500ms", 500), (2, 2000)],
 )
 def test_durations_parse(text, ms) -> None:
     assert parse_duration_ms(text) == ms

@@ -7,6 +7,7 @@ and pid file live in one directory, so ``stop`` finds a broker that another proc
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -153,10 +154,9 @@ class LocalBroker:
 
 
 def _reap(pid: int) -> None:
-    try:
+    """Collect the exit status if the broker is our child (else it lingers as a zombie)."""
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _port_open(port: int) -> bool:

@@ -42,7 +42,8 @@ def _ivy_jar() -> Path:
     found = sorted(pyspark_jars_dir().glob("ivy-*.jar"))
     if not found:
         raise InfrastructureError(
-            f"no ivy-*.jar in {pyspark_jars_dir()}; reinstall pyspark (pip install --force-reinstall pyspark)"
+            f"no ivy-*.jar in {pyspark_jars_dir()}; "
+            "reinstall pyspark (pip install --force-reinstall pyspark)"
         )
     return found[-1]
 
@@ -100,7 +101,8 @@ def resolve(
     result = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     if result.returncode != 0:
         raise InfrastructureError(
-            f"could not resolve {', '.join(wanted)} from Maven Central (Ivy exit {result.returncode}); "
+            f"could not resolve {', '.join(wanted)} from Maven Central "
+            f"(Ivy exit {result.returncode}); "
             "check network access to Maven Central, or copy a filled cache to "
             f"{cache_dir}.\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
         )

@@ -37,7 +37,7 @@ def render(alert: Alert) -> tuple[str, str]:
         f"{alert.summary}\n"
         f"Patient {alert.patient_id}, bed {alert.labels.get('bed', '?')}, "
         f"ward {alert.labels.get('ward', '?')}\n"
-        f"Onset {iso_ms(alert.onset_ms)}; values: {values}\n"
+        f"Onset {iso_ms(alert.onset_ms)}; detected {iso_ms(alert.detected_ms)}; values: {values}\n"
         f"Alert id {alert.alert_id}\n{ADVISORY}"
     )
     return title, body
@@ -91,7 +91,9 @@ class Notifier:
         for receiver in self._receivers:
             if self._log.delivered(alert.alert_id, alert.state.value, receiver.key):
                 self._metrics.notifications.labels(receiver.service, "duplicate").inc()
-                log.info("notify.duplicate_skipped", alert_id=alert.alert_id, receiver=receiver.name)
+                log.info(
+                    "notify.duplicate_skipped", alert_id=alert.alert_id, receiver=receiver.name
+                )
                 continue
             outcome = self._deliver(receiver, alert, title, body, stop)
             if outcome is None:
@@ -147,6 +149,9 @@ class Notifier:
             ("source.offset", str(message.offset()).encode()),
         ]
         self._producer.produce(
-            self._settings.topics.deadletter, key=message.key(), value=message.value(), headers=headers
+            self._settings.topics.deadletter,
+            key=message.key(),
+            value=message.value(),
+            headers=headers,
         )
         self._producer.poll(0)

@@ -44,10 +44,12 @@ def load_rule_file(
         rule_id = str(raw.get("id", f"#{index + 1}")) if isinstance(raw, dict) else f"#{index + 1}"
         if not isinstance(raw, dict):
             raise _located(path, rule_id, "each rule is a mapping of fields")
-        kind_name = raw.get("kind")
+        kind_name = str(raw.get("kind"))
         if kind_name not in kinds:
             raise _located(
-                path, rule_id, f"field 'kind': unknown kind {kind_name!r} (allowed: {', '.join(sorted(kinds))})"
+                path,
+                rule_id,
+                f"field 'kind': unknown kind {kind_name!r} (allowed: {', '.join(sorted(kinds))})",
             )
         kind = kinds[kind_name]
         try:
@@ -71,7 +73,9 @@ def load_rules(
     for path in files:
         for rule in load_rule_file(path, kinds):
             if rule.spec.id in seen:
-                raise _located(path, rule.spec.id, f"duplicate id, already defined in {seen[rule.spec.id]}")
+                raise _located(
+                    path, rule.spec.id, f"duplicate id, already defined in {seen[rule.spec.id]}"
+                )
             seen[rule.spec.id] = path
             rules.append(rule)
     return rules

@@ -36,7 +36,8 @@ class RuleSpec(BaseModel):
                 continue
             if name not in SUMMARY_FIELDS:
                 raise ValueError(
-                    f"unknown field {{{name}}} in summary; allowed: {', '.join(sorted(SUMMARY_FIELDS))}"
+                    f"unknown field {{{name}}} in summary; "
+                    f"allowed: {', '.join(sorted(SUMMARY_FIELDS))}"
                 )
             if spec and "{" in spec:
                 raise ValueError("nested fields are not allowed in a summary")

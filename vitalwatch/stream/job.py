@@ -15,7 +15,7 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.streaming.query import StreamingQuery
 
 from vitalwatch.contracts.alerts import AlertState
 from vitalwatch.contracts.readings import DeadLetterReason, Signal
@@ -94,7 +94,10 @@ def build_outputs(
         F.array(
             F.struct(F.lit("reason").alias("key"), F.encode(reason, "UTF-8").alias("value")),
             *[
-                F.struct(F.lit(header).alias("key"), F.encode(F.col(column).cast("string"), "UTF-8").alias("value"))
+                F.struct(
+                    F.lit(header).alias("key"),
+                    F.encode(F.col(column).cast("string"), "UTF-8").alias("value"),
+                )
                 for header, column in (
                     ("source.topic", "source_topic"),
                     ("source.partition", "source_partition"),
@@ -107,11 +110,19 @@ def build_outputs(
         F.col("event_ms"),
     )
     valid = parsed.where(reason.isNull()).select(
-        *READING_COLUMNS, "raw_key", "raw_value", "source_topic", "source_partition", "source_offset"
+        *READING_COLUMNS,
+        "raw_key",
+        "raw_value",
+        "source_topic",
+        "source_partition",
+        "source_offset",
     )
     evaluated = valid.groupBy("patient_id").transformWithState(
         statefulProcessor=RuleProcessor(
-            rules, settings.rules.allowed_lateness, settings.topics.alerts, settings.topics.deadletter
+            rules,
+            settings.rules.allowed_lateness,
+            settings.topics.alerts,
+            settings.topics.deadletter,
         ),
         outputStructType=OUTPUT_SCHEMA,
         outputMode="Append",

@@ -39,7 +39,9 @@ SOURCE_COLUMNS = ("raw_key", "raw_value", "source_topic", "source_partition", "s
 def _reason(code: DeadLetterReason, detail: Column | str | None = None) -> Column:
     if detail is None:
         return F.lit(code.value)
-    return F.concat(F.lit(code.value + ":"), detail if isinstance(detail, Column) else F.lit(detail))
+    return F.concat(
+        F.lit(code.value + ":"), detail if isinstance(detail, Column) else F.lit(detail)
+    )
 
 
 def _first(*checks: tuple[Column, Column]) -> Column:
@@ -50,9 +52,8 @@ def _first(*checks: tuple[Column, Column]) -> Column:
 
 
 def parse_readings(records: DataFrame, topics: TopicSettings) -> DataFrame:
-    signal = (
-        F.when(F.col("topic") == topics.heart_rate, F.lit(Signal.HEART_RATE.value))
-        .when(F.col("topic") == topics.blood_pressure, F.lit(Signal.BLOOD_PRESSURE.value))
+    signal = F.when(F.col("topic") == topics.heart_rate, F.lit(Signal.HEART_RATE.value)).when(
+        F.col("topic") == topics.blood_pressure, F.lit(Signal.BLOOD_PRESSURE.value)
     )
     text = F.when(F.is_valid_utf8("value"), F.col("value").cast("string"))
     df = records.select(
@@ -66,9 +67,9 @@ def parse_readings(records: DataFrame, topics: TopicSettings) -> DataFrame:
         F.from_json(text, _JSON_SCHEMA, {"columnNameOfCorruptRecord": "_corrupt"}).alias("j"),
     )
     ts_text = F.trim(F.col("j.ts"))
-    event_ms = F.when(
-        ts_text.rlike(r"^[0-9]{1,15}$"), ts_text.cast("long")
-    ).otherwise(F.unix_millis(F.try_to_timestamp(ts_text)))
+    event_ms = F.when(ts_text.rlike(r"^[0-9]{1,15}$"), ts_text.cast("long")).otherwise(
+        F.unix_millis(F.try_to_timestamp(ts_text))
+    )
     numbers = {name: F.col(f"j.{name}").try_cast("double") for name in POSSIBLE_RANGE}
     mean = F.coalesce(numbers["mean"], (numbers["systolic"] + 2 * numbers["diastolic"]) / 3)
     df = df.select(

@@ -13,8 +13,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pyspark.sql import Row
-from pyspark.sql.streaming import StatefulProcessor, StatefulProcessorHandle
-from pyspark.sql.streaming.stateful_processor import TimerValues
+from pyspark.sql.streaming.stateful_processor import (
+    StatefulProcessor,
+    StatefulProcessorHandle,
+    TimerValues,
+)
 from pyspark.sql.types import (
     ArrayType,
     BinaryType,
@@ -31,7 +34,7 @@ from vitalwatch.rules.kind import PatientContext, RuleKind
 HEADERS_TYPE = ArrayType(
     StructType([StructField("key", StringType()), StructField("value", BinaryType())])
 )
-# Kafka sink columns, plus ``rule_id``/``alert_state``/``event_ms`` for metrics (dropped before the sink).
+# Kafka sink columns, plus rule_id / alert_state / event_ms for metrics (dropped before the sink).
 OUTPUT_SCHEMA = StructType(
     [
         StructField("topic", StringType()),
@@ -82,7 +85,9 @@ class RuleProcessor(StatefulProcessor):
         readings = []
         for row in inputs:
             signal = Signal(row.signal)
-            values = {f: getattr(row, f) for f in SIGNAL_FIELDS[signal] if getattr(row, f) is not None}
+            values = {
+                f: getattr(row, f) for f in SIGNAL_FIELDS[signal] if getattr(row, f) is not None
+            }
             readings.append(Reading(signal, row.event_ms, values))
         evaluation = self._evaluator.process(state, PatientContext(patient_id), readings)
         self._state.update((json.dumps(state.to_json_obj(), separators=(",", ":")),))

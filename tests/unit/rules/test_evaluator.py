@@ -48,7 +48,9 @@ def jitter_within_lateness(readings: list[Reading], data: st.DataObject) -> list
 
 # Runs of one value (so sustained breaches, dips and recoveries all occur), with gaps.
 segments = st.lists(
-    st.tuples(st.sampled_from([90, 130, 131, 150]), st.integers(1, 90), st.sampled_from([1, 1, 1, 12])),
+    st.tuples(
+        st.sampled_from([90, 130, 131, 150]), st.integers(1, 90), st.sampled_from([1, 1, 1, 12])
+    ),
     min_size=1,
     max_size=12,
 )
