@@ -123,6 +123,7 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
     if not settings.notify.urls and settings.notify.urls_file is None:
         settings.notify.urls = [SecretStr("console://")]
     broker = _local_broker(settings)
+    started_broker = broker.running_pid() is None
     broker.start()
     ensure_topics(settings)
     sim_args = argparse.Namespace(
@@ -138,7 +139,12 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
         metrics=f"http://{settings.http.host}:{settings.http.port}/metrics",
         expect="P-0001 becomes tachycardic at 20 s; a notification prints about 90 s after start",
     )
-    return run_daemon(settings, stop)
+    try:
+        return run_daemon(settings, stop)
+    finally:
+        stop.set()
+        if started_broker:
+            broker.stop()
 
 
 def _rules(settings: Settings, args: argparse.Namespace) -> int:
