@@ -119,6 +119,7 @@ def _replay(settings: Settings, args: argparse.Namespace, stop: threading.Event)
 def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> int:
     from vitalwatch.daemon import run_daemon
     from vitalwatch.kafka_clients import ensure_topics
+    from vitalwatch.simulate.synthetic import SyntheticWard
 
     if not settings.notify.urls and settings.notify.urls_file is None:
         settings.notify.urls = [SecretStr("console://")]
@@ -126,6 +127,10 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
     started_broker = broker.running_pid() is None
     broker.start()
     ensure_topics(settings)
+    if settings.roster is None:
+        settings.roster = SyntheticWard(patients=args.patients).write_roster(
+            settings.state_dir / "demo-roster.csv"
+        )
     sim_args = argparse.Namespace(
         patients=args.patients, duration=24 * 3600, speed=1.0, bp_interval=60,
         malformed_share=0.01, seed=7,

@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     state_dir: Path = Path("var")
     # Downloaded jars (Kafka broker, Spark connector), shared between projects and runs.
     cache_dir: Path = Path.home() / ".cache" / "vitalwatch"
+    # Patient roster (CSV or Parquet: patient_id, bed, ward, <rule-id>.<field> overrides).
+    roster: Path | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

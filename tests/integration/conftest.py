@@ -107,6 +107,8 @@ def settings_env(settings: Settings, receivers: list[str]) -> dict[str, str]:
         VITALWATCH_NOTIFY__CONSUMER_GROUP=settings.notify.consumer_group,
         VITALWATCH_NOTIFY__RETRY_BACKOFF="200ms",
     )
+    if settings.roster is not None:
+        env["VITALWATCH_ROSTER"] = str(settings.roster)
     for name in ("heart_rate", "blood_pressure", "alerts", "deadletter"):
         env[f"VITALWATCH_TOPICS__{name.upper()}"] = getattr(settings.topics, name)
     return env

@@ -25,11 +25,15 @@ NOTIFICATION_BOUND_S = 15.0
 
 
 def test_tachycardic_patient_is_notified_once_and_bad_messages_are_dead_lettered(
-    settings, start_daemon, webhook
+    settings, start_daemon, webhook, tmp_path
 ) -> None:
+    settings.roster = tmp_path / "roster.csv"
+    settings.roster.write_text("patient_id,bed,ward\nP-0001,old,ICU-A\n")
     daemon = start_daemon([webhook.url])
     daemon.wait_for_event("daemon.ready", timeout=180)
     warm_up(settings)
+    # Edited under the running query: the static side of the join is re-read every batch.
+    settings.roster.write_text("patient_id,bed,ward\nP-0002,2,ICU-A\nP-0001,12,ICU-A\n")
 
     ward = SyntheticWard(
         patients=8, duration_s=240, start_ms=int(time.time() * 1000),
@@ -46,7 +50,7 @@ def test_tachycardic_patient_is_notified_once_and_bad_messages_are_dead_lettered
     print(f"deciding reading -> webhook: {latency:.2f} s")
     assert latency < NOTIFICATION_BOUND_S
     assert "tachycardia-sustained" in notification["title"]
-    assert "Patient P-0001" in notification["message"]
+    assert "Patient P-0001, bed 12, ward ICU-A" in notification["message"]
 
     publisher.join(60)
     wait_for_readings(settings, 1 + len(messages), timeout=120)

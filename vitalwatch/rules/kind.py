@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -30,12 +30,19 @@ class PatientContext:
     patient_id: str
     bed: str = "unknown"
     ward: str = "unknown"
+    # Per-patient limit overrides from the roster, keyed "<rule-id>.<field>".
+    overrides: Mapping[str, float] = field(default_factory=dict)
+
+    def setting(self, rule_id: str, name: str, default: float) -> float:
+        return self.overrides.get(f"{rule_id}.{name}", default)
 
 
 class RuleKind(ABC, Generic[SpecT]):
     """A rule kind: configured once from its validated spec, then one pure step per reading."""
 
     spec_model: ClassVar[type[RuleSpec]]
+    # Spec fields a patient roster may override per patient (numeric limits only).
+    overridable: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, spec: SpecT) -> None:
         self.spec = spec

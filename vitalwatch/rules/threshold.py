@@ -1,7 +1,8 @@
 """``threshold``: a value above (or below) a limit, sustained, with hysteresis and a cooldown.
 
 Semantics, in event time, per patient:
-- a reading *breaches* when its value is strictly above ``above`` (or strictly below ``below``);
+- a reading *breaches* when its value is strictly above ``above`` (or strictly below ``below``),
+  a limit the patient roster may override per patient (column ``<rule-id>.above``);
 - the alarm delay ``for`` is met when every reading since the first breach of the current run
   breaches and the run spans at least ``for`` (a dip resets the run);
 - a gap of more than ``max_gap`` between two readings also resets the run (no evidence that the
@@ -50,21 +51,22 @@ class ThresholdSpec(RuleSpec):
 
 class ThresholdRule(RuleKind[ThresholdSpec]):
     spec_model = ThresholdSpec
+    overridable = frozenset({"above", "below"})
 
     def __init__(self, spec: ThresholdSpec) -> None:
         super().__init__(spec)
         self._signal, self._field = MEASURES[spec.signal]
-        self._limit = spec.above if spec.above is not None else spec.below
+        self._direction = "above" if spec.above is not None else "below"
+        limit = spec.above if spec.above is not None else spec.below
+        assert limit is not None
+        self._limit = limit
 
     @property
     def signals(self) -> frozenset[Signal]:
         return frozenset({self._signal})
 
-    def _breaches(self, value: float) -> bool:
-        if self.spec.above is not None:
-            return value > self.spec.above
-        assert self.spec.below is not None
-        return value < self.spec.below
+    def _breaches(self, value: float, limit: float) -> bool:
+        return value > limit if self._direction == "above" else value < limit
 
     def step(
         self, state: RuleState, reading: Reading, patient: PatientContext
@@ -74,6 +76,7 @@ class ThresholdRule(RuleKind[ThresholdSpec]):
             return state, []
         ts = reading.ts_ms
         spec = self.spec
+        limit = patient.setting(spec.id, self._direction, self._limit)
         run_start: int | None = state.get("run_start")
         last_ts: int | None = state.get("last_ts")
         onset: int | None = state.get("onset")  # set while firing
@@ -83,20 +86,22 @@ class ThresholdRule(RuleKind[ThresholdSpec]):
 
         if last_ts is not None and ts - last_ts > spec.max_gap:
             run_start = None
-        if self._breaches(value):
+        if self._breaches(value, limit):
             clear_start = None
             if run_start is None:
                 run_start = ts
             cooled = last_fired is None or ts - last_fired >= spec.cooldown
             if onset is None and ts - run_start >= spec.for_ and cooled:
                 onset, last_fired = run_start, ts
-                alerts.append(self._alert(AlertState.FIRING, patient, onset, ts, value))
+                alerts.append(self._alert(AlertState.FIRING, patient, onset, ts, value, limit))
         else:
             run_start = None
             if onset is not None:
                 clear_start = ts if clear_start is None else clear_start
                 if ts - clear_start >= spec.clear_after:
-                    alerts.append(self._alert(AlertState.RESOLVED, patient, onset, ts, value))
+                    alerts.append(
+                        self._alert(AlertState.RESOLVED, patient, onset, ts, value, limit)
+                    )
                     onset, clear_start = None, None
         new_state = {
             "run_start": run_start,
@@ -108,12 +113,18 @@ class ThresholdRule(RuleKind[ThresholdSpec]):
         return new_state, alerts
 
     def _alert(
-        self, state: AlertState, patient: PatientContext, onset: int, ts: int, value: float
+        self,
+        state: AlertState,
+        patient: PatientContext,
+        onset: int,
+        ts: int,
+        value: float,
+        limit: float,
     ) -> Alert:
         spec = self.spec
         summary = spec.summary.format(
             value=value,
-            limit=self._limit,
+            limit=limit,
             duration=format_duration_ms(ts - onset),
             bed=patient.bed,
             ward=patient.ward,

@@ -8,11 +8,13 @@ Deterministic for a given seed, so tests can rely on who alarms.
 
 from __future__ import annotations
 
+import csv
 import heapq
 import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from vitalwatch.contracts.readings import Signal
@@ -53,6 +55,18 @@ class SyntheticWard:
     malformed_share: float = 0.0
     episodes: tuple[Episode, ...] = DEFAULT_EPISODES
     seed: int = 7
+
+    def write_roster(self, path: Path) -> Path:
+        """A roster CSV for this ward's patients: bed 1..N, two wards of equal size."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["patient_id", "bed", "ward"])
+            for p in range(1, self.patients + 1):
+                writer.writerow(
+                    [patient_id(p), str(p), "ICU-A" if p <= self.patients / 2 else "ICU-B"]
+                )
+        return path
 
     def _episode(self, patient: int, t_s: float, kind: EpisodeKind) -> bool:
         return any(e.patient == patient and e.kind == kind and e.active(t_s) for e in self.episodes)

@@ -21,8 +21,9 @@ from vitalwatch.contracts.alerts import AlertState
 from vitalwatch.contracts.readings import DeadLetterReason, Signal
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.settings import Settings
-from vitalwatch.stream.parse import READING_COLUMNS, parse_readings
+from vitalwatch.stream.parse import READING_COLUMNS, SOURCE_COLUMNS, parse_readings
 from vitalwatch.stream.processor import OUTPUT_SCHEMA, RuleProcessor
+from vitalwatch.stream.roster import read_roster, without_roster
 
 INPUT_OBSERVATION = "vitalwatch_input"
 OUTPUT_OBSERVATION = "vitalwatch_output"
@@ -65,9 +66,16 @@ def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
 
 
 def build_outputs(
-    records: DataFrame, rules: Sequence[RuleKind[Any]], settings: Settings
+    records: DataFrame,
+    rules: Sequence[RuleKind[Any]],
+    settings: Settings,
+    roster: DataFrame | None = None,
 ) -> DataFrame:
-    """Kafka records to Kafka records; used for the live stream and for batch over history."""
+    """Kafka records to Kafka records; used for the live stream and for batch over history.
+
+    ``roster`` (static) is broadcast-joined to the readings: a stream-static join that gives
+    each patient's rules its bed, ward and limit overrides.
+    """
     parsed = parse_readings(records, settings.topics)
     reason = F.col("reason")
     parsed = parsed.observe(
@@ -109,14 +117,11 @@ def build_outputs(
         F.lit(None).cast("string").alias("alert_state"),
         F.col("event_ms"),
     )
-    valid = parsed.where(reason.isNull()).select(
-        *READING_COLUMNS,
-        "raw_key",
-        "raw_value",
-        "source_topic",
-        "source_partition",
-        "source_offset",
-    )
+    valid = parsed.where(reason.isNull()).select(*READING_COLUMNS, *SOURCE_COLUMNS)
+    if roster is None:
+        valid = without_roster(valid)
+    else:
+        valid = valid.join(F.broadcast(roster), "patient_id", "left")
     evaluated = valid.groupBy("patient_id").transformWithState(
         statefulProcessor=RuleProcessor(
             rules,
@@ -146,7 +151,8 @@ def build_outputs(
 def start_query(
     spark: SparkSession, rules: Sequence[RuleKind[Any]], settings: Settings
 ) -> StreamingQuery:
-    outputs = build_outputs(read_kafka(spark, settings), rules, settings)
+    roster = read_roster(spark, settings.roster, rules) if settings.roster else None
+    outputs = build_outputs(read_kafka(spark, settings), rules, settings, roster)
     return (
         outputs.select("topic", "key", "value", "headers")
         .writeStream.format("kafka")

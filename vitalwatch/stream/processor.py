@@ -58,6 +58,15 @@ def deadletter_headers(reason: str, row: Any) -> list[tuple[str, bytes]]:
     ]
 
 
+def _patient(patient_id: str, row: Row) -> PatientContext:
+    """The patient's roster entry, as joined to every one of its rows."""
+    # A map column reaches the Row API as a list of (key, value) pairs.
+    overrides = {k: v for k, v in dict(row.overrides or ()).items() if v is not None}
+    return PatientContext(
+        patient_id, bed=row.bed or "unknown", ward=row.ward or "unknown", overrides=overrides
+    )
+
+
 class RuleProcessor(StatefulProcessor):
     def __init__(
         self,
@@ -89,7 +98,7 @@ class RuleProcessor(StatefulProcessor):
                 f: getattr(row, f) for f in SIGNAL_FIELDS[signal] if getattr(row, f) is not None
             }
             readings.append(Reading(signal, row.event_ms, values))
-        evaluation = self._evaluator.process(state, PatientContext(patient_id), readings)
+        evaluation = self._evaluator.process(state, _patient(patient_id, inputs[0]), readings)
         self._state.update((json.dumps(state.to_json_obj(), separators=(",", ":")),))
         emitted_ms = int(time.time() * 1000)
         key_bytes = patient_id.encode()

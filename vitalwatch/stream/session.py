@@ -46,4 +46,7 @@ def build_spark_session(settings: Settings, java: Java, connector_jars: list[Pat
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
+    # The streaming query manager registers the state-store coordinator, which batch runs of
+    # transformWithState (backtests over history) need as well.
+    _ = session.streams
     return session
