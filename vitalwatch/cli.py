@@ -168,13 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         configure_logging(settings.log_format, settings.log_level)
-        stop = threading.Event()
+        stop, reload = threading.Event(), threading.Event()
         if args.command in {"run", "demo", "simulate", "replay"}:
-            from vitalwatch.daemon import install_stop_signals, run_daemon
+            from vitalwatch.daemon import install_signals, run_daemon
 
-            install_stop_signals(stop)
+            install_signals(stop, reload)
             if args.command == "run":
-                return run_daemon(settings, stop)
+                return run_daemon(settings, stop, reload=reload)
             handler = {"demo": _demo, "simulate": _simulate, "replay": _replay}[args.command]
             return handler(settings, args, stop)
         if args.command == "kafka":

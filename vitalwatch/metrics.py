@@ -77,6 +77,15 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.rules_loaded = Gauge(
+            "vitalwatch_rules_loaded", "Rules the running query evaluates", registry=r
+        )
+        self.rule_reloads = Counter(
+            "vitalwatch_rule_reloads_total",
+            "Rule reload attempts by outcome (applied, invalid, unchanged)",
+            ["outcome"],
+            registry=r,
+        )
         self.technical_alerts = Counter(
             "vitalwatch_technical_alerts_total",
             "Internal failures raised as technical alerts, by component",

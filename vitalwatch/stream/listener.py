@@ -17,7 +17,12 @@ log = structlog.get_logger(__name__)
 class MetricsListener(StreamingQueryListener):
     def __init__(self, metrics: Metrics, rules: Sequence[RuleKind[Any]]) -> None:
         self._metrics = metrics
+        self.use_rules(rules)
+
+    def use_rules(self, rules: Sequence[RuleKind[Any]]) -> None:
+        """Label alert counts with the severities of the rules now running."""
         self._severity = {rule.spec.id: rule.spec.severity.value for rule in rules}
+        self._metrics.rules_loaded.set(len(rules))
 
     def onQueryStarted(self, event: Any) -> None:
         self._metrics.query_up.set(1)
