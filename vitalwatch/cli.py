@@ -53,6 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     kafka = commands.add_parser("kafka", help="the local single-node KRaft broker")
     kafka.add_argument("action", choices=["fetch", "start", "stop", "status"])
 
+    backtest = commands.add_parser(
+        "backtest", help="run rules over PhysioNet 2012 stays with Spark batch; report per rule"
+    )
+    backtest.add_argument("--input", type=Path, required=True, help="a set-a directory or a stay")
+    backtest.add_argument("--rules", type=Path, help="rule directory (default: settings)")
+    backtest.add_argument("--compare", type=Path, help="a second rule directory, side by side")
+    backtest.add_argument(
+        "--outcomes", type=Path, help="Outcomes-a.txt, to relate alerts to outcome"
+    )
+    backtest.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    backtest.add_argument("--limit", type=int, help="only the first N stays")
+
     rules = commands.add_parser("rules", help="rule files")
     rules.add_argument("action", choices=["check"])
     rules.add_argument("path", nargs="?", type=Path)
@@ -152,6 +164,43 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
             broker.stop()
 
 
+def _backtest(settings: Settings, args: argparse.Namespace) -> int:
+    from vitalwatch.backtest.report import as_csv, as_json, as_table, figures
+    from vitalwatch.backtest.run import (
+        physionet_outcomes,
+        physionet_records,
+        run_rules,
+        stay_files,
+    )
+    from vitalwatch.infra.jarsets import spark_kafka_connector_jars
+    from vitalwatch.infra.java import find_java
+    from vitalwatch.rules.loader import load_rules
+    from vitalwatch.stream.session import build_spark_session
+
+    started = time.monotonic()
+    files = stay_files(args.input, args.limit)
+    records, spans = physionet_records(files, settings)
+    died = physionet_outcomes(args.outcomes) if args.outcomes else None
+    java = find_java()
+    spark = build_spark_session(
+        settings, java, spark_kafka_connector_jars(settings.cache_dir, java)
+    )
+    for directory in [args.rules or settings.rules.directory, args.compare]:
+        if directory is None:
+            continue
+        rules = load_rules(directory)
+        alerts = run_rules(spark, settings, rules, records)
+        rows = figures(alerts, [r.spec.id for r in rules], spans, died)
+        title = f"{directory}: {len(files)} stays, {len(records)} readings"
+        if args.format == "table":
+            print(as_table(rows, title) + "\n")
+        else:
+            print(as_csv(rows) if args.format == "csv" else as_json(rows))
+    spark.stop()
+    log.info("backtest.finished", stays=len(files), seconds=round(time.monotonic() - started, 1))
+    return 0
+
+
 def _rules(settings: Settings, args: argparse.Namespace) -> int:
     from vitalwatch.rules.loader import load_rules
 
@@ -179,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return handler(settings, args, stop)
         if args.command == "kafka":
             return _kafka(settings, args.action)
+        if args.command == "backtest":
+            return _backtest(settings, args)
         return _rules(settings, args)
     except VitalwatchError as exc:
         print(f"vitalwatch: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ from tests.integration.scenario import (
     wait_for_readings,
     warm_up,
 )
-from vitalwatch.simulate.synthetic import FAULTS, SyntheticWard
+from vitalwatch.simulate.synthetic import FAULTS, Episode, SyntheticWard
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +38,10 @@ def test_tachycardic_patient_is_notified_once_and_bad_messages_are_dead_lettered
     ward = SyntheticWard(
         patients=8, duration_s=240, start_ms=int(time.time() * 1000),
         bp_interval_s=30, malformed_share=0.05, seed=11,
+        episodes=(
+            Episode("tachycardia", patient=1, start_s=20, duration_s=150),
+            Episode("dropout", patient=3, start_s=40, duration_s=60),
+        ),
     )  # fmt: skip
     messages = list(ward.messages())
     faults = [m for m in messages if m.fault]

@@ -60,9 +60,17 @@ class RuleKind(ABC, Generic[SpecT]):
 
 
 def builtin_kinds() -> dict[str, type[RuleKind[Any]]]:
+    from vitalwatch.rules.count_in_window import CountInWindowRule
+    from vitalwatch.rules.news2 import News2Rule
     from vitalwatch.rules.threshold import ThresholdRule
+    from vitalwatch.rules.trend import TrendRule
 
-    return {"threshold": ThresholdRule}
+    return {
+        "threshold": ThresholdRule,
+        "count_in_window": CountInWindowRule,
+        "trend": TrendRule,
+        "news2": News2Rule,
+    }
 
 
 def registered_kinds(

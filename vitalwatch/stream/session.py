@@ -34,6 +34,7 @@ def build_spark_session(settings: Settings, java: Java, connector_jars: list[Pat
         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
         .config("spark.sql.adaptive.enabled", "false")
     )

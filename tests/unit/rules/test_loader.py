@@ -30,9 +30,16 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_shipped_rules_are_valid() -> None:
-    rules = load_rules(REPO_RULES)
-    assert [r.spec.id for r in rules] == ["tachycardia-sustained"]
-    assert rules[0].spec.for_ == 60_000
+    rules = {r.spec.id: r for r in load_rules(REPO_RULES)}
+    assert sorted(rules) == [
+        "bradycardia-sustained",
+        "map-below-65",
+        "systolic-falling",
+        "systolic-news2-red",
+        "tachycardia-sustained",
+    ]
+    assert rules["tachycardia-sustained"].spec.for_ == 60_000
+    assert all(rule.spec.source for rule in rules.values())
 
 
 @pytest.mark.parametrize(
@@ -41,7 +48,10 @@ def test_shipped_rules_are_valid() -> None:
         (("severity: high", "severity: urgent"), "field 'severity'"),
         (("signal: heart_rate", "signal: pulse"), "field 'signal'"),
         (("for: 60s", "for: a minute"), "field 'for'"),
-        (("kind: threshold", "kind: magic"), "unknown kind 'magic' (allowed: threshold)"),
+        (
+            ("kind: threshold", "kind: magic"),
+            "unknown kind 'magic' (allowed: count_in_window, news2, threshold, trend)",
+        ),
         (('"HR {value:.0f}"', '"{value.__class__}"'), "field 'summary'"),
         (("above: 130", "above: 130\n    below: 40"), "exactly one of 'above' or 'below'"),
         (("above: 130", "above: 130\n    colour: red"), "field 'colour'"),

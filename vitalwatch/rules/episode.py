@@ -1,0 +1,135 @@
+"""The alert lifecycle every condition-based rule kind shares.
+
+A kind says, per reading, whether the reading is abnormal (``breaching``) and whether the alarm
+condition is met (``holds``, e.g. a breach sustained long enough); this base turns that into
+episodes: fire when the condition holds (not within ``cooldown`` of the last firing), and
+resolve once readings have been normal for ``clear_after``. Onset is when the condition began
+(``since_ms``), so the alert id is the same however the readings were batched.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import Field
+
+from vitalwatch.contracts.alerts import Alert, AlertState
+from vitalwatch.contracts.readings import Reading, Signal
+from vitalwatch.durations import DurationMs, format_duration_ms
+from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
+from vitalwatch.rules.spec import RuleSpec
+
+# What a rule's ``signal`` names, as (stream, field in the reading).
+MEASURES: dict[str, tuple[Signal, str]] = {
+    "heart_rate": (Signal.HEART_RATE, "bpm"),
+    "systolic": (Signal.BLOOD_PRESSURE, "systolic"),
+    "diastolic": (Signal.BLOOD_PRESSURE, "diastolic"),
+    "mean_arterial_pressure": (Signal.BLOOD_PRESSURE, "mean"),
+}
+
+
+class EpisodeSpec(RuleSpec):
+    clear_after: DurationMs = Field(default=0, ge=0)
+    cooldown: DurationMs = Field(default=600_000, ge=0)
+
+
+@dataclass(frozen=True)
+class Condition:
+    breaching: bool  # this reading is abnormal
+    holds: bool  # the alarm condition is met
+    since_ms: int  # when the condition began (the episode's onset if it fires)
+    value: float
+    limit: float
+
+
+SpecT = TypeVar("SpecT", bound=EpisodeSpec)
+
+
+class EpisodeRule(RuleKind[SpecT]):
+    """Base of kinds that watch one measure; subclasses implement ``condition``."""
+
+    measure: str  # a key of MEASURES, set by the subclass from its spec
+
+    @property
+    def signals(self) -> frozenset[Signal]:
+        return frozenset({MEASURES[self.measure][0]})
+
+    @abstractmethod
+    def condition(
+        self, state: RuleState, ts: int, value: float, patient: PatientContext
+    ) -> tuple[RuleState, Condition]:
+        """Update the kind's own state with one value; say whether the condition holds."""
+
+    def step(
+        self, state: RuleState, reading: Reading, patient: PatientContext
+    ) -> tuple[RuleState, list[Alert]]:
+        value = reading.values.get(MEASURES[self.measure][1])
+        if value is None:
+            return state, []
+        ts = reading.ts_ms
+        spec = self.spec
+        kind_state, cond = self.condition(state.get("kind", {}), ts, value, patient)
+        onset: int | None = state.get("onset")
+        clear_start: int | None = state.get("clear_start")
+        last_fired: int | None = state.get("last_fired")
+        alerts: list[Alert] = []
+        if cond.breaching:
+            clear_start = None
+        if onset is None and cond.holds:
+            if last_fired is None or ts - last_fired >= spec.cooldown:
+                onset, last_fired = cond.since_ms, ts
+                alerts.append(self._alert(AlertState.FIRING, patient, onset, ts, cond))
+        elif onset is not None and not cond.breaching:
+            clear_start = ts if clear_start is None else clear_start
+            if ts - clear_start >= spec.clear_after:
+                alerts.append(self._alert(AlertState.RESOLVED, patient, onset, ts, cond))
+                onset, clear_start = None, None
+        new_state = {
+            "kind": kind_state,
+            "onset": onset,
+            "clear_start": clear_start,
+            "last_fired": last_fired,
+        }
+        return new_state, alerts
+
+    def _alert(
+        self, state: AlertState, patient: PatientContext, onset: int, ts: int, cond: Condition
+    ) -> Alert:
+        spec = self.spec
+        summary = spec.summary.format(
+            value=cond.value,
+            limit=cond.limit,
+            duration=format_duration_ms(ts - onset),
+            bed=patient.bed,
+            ward=patient.ward,
+            rule_id=spec.id,
+        )
+        return Alert(
+            rule_id=spec.id,
+            patient_id=patient.patient_id,
+            severity=spec.severity,
+            state=state,
+            onset_ms=onset,
+            detected_ms=ts,
+            values={MEASURES[self.measure][1]: cond.value},
+            summary=summary,
+            labels={**spec.labels, "bed": patient.bed, "ward": patient.ward},
+        )
+
+
+def limit_breached(value: float, limit: float, direction: str) -> bool:
+    return value > limit if direction == "above" else value < limit
+
+
+def direction_and_limit(above: float | None, below: float | None) -> tuple[str, float]:
+    if above is not None:
+        return "above", above
+    assert below is not None
+    return "below", below
+
+
+def check_one_limit(above: float | None, below: float | None) -> None:
+    if (above is None) == (below is None):
+        raise ValueError("give exactly one of 'above' or 'below'")
