@@ -1,0 +1,102 @@
+"""The same rules give the same alerts in batch and in streaming.
+
+Streaming: the job's RuleProcessor driven micro-batch by micro-batch (PySpark's TwsTester), the
+readings arriving out of order within the allowed lateness and cut into arbitrary batches.
+Batch: the same readings as a table through ``build_outputs`` as a Spark batch job (backtests).
+A final normal reading past the lateness closes both, so neither holds readings back.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyspark.sql import Row
+from pyspark.sql.streaming.tws_tester import TwsTester
+
+from vitalwatch.backtest.run import run_rules
+from vitalwatch.rules.loader import load_rules
+from vitalwatch.stream.processor import RuleProcessor
+
+pytestmark = pytest.mark.spark
+
+T0 = 1_795_615_200_000
+LATENESS_MS = 2_000
+PATIENTS = ("P-1", "P-2")
+
+runs = st.lists(
+    st.tuples(st.sampled_from([35, 80, 131, 150]), st.integers(1, 80), st.sampled_from([1, 1, 20])),
+    min_size=1,
+    max_size=6,
+)
+
+
+def readings(patient_runs: list[tuple[int, int, int]]) -> list[tuple[int, float]]:
+    out, t = [], 0
+    for value, length, step in patient_runs:
+        for _ in range(length):
+            out.append((T0 + t * 1000, float(value)))
+            t += step
+    out.append((out[-1][0] + LATENESS_MS + 1000, 80.0))  # closes the episode window
+    return out
+
+
+def message(patient: str, ts: int, bpm: float) -> bytes:
+    return json.dumps({"patient_id": patient, "ts": ts, "bpm": bpm}).encode()
+
+
+def processor_row(patient: str, ts: int, bpm: float) -> Row:
+    return Row(
+        patient_id=patient, signal="heart_rate", event_ms=ts, bpm=bpm, systolic=None,
+        diastolic=None, mean=None, device_id=None, raw_key=patient.encode(),
+        raw_value=message(patient, ts, bpm), source_topic="hr", source_partition=0,
+        source_offset=0, bed=None, ward=None, overrides=None,
+    )  # fmt: skip
+
+
+def alert_key(alert: dict) -> tuple:
+    return (alert["alert_id"], alert["state"], alert["detected_ms"], alert["summary"])
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_batch_and_streaming_give_the_same_alerts(spark, base_settings, data) -> None:
+    rules = load_rules(base_settings.rules.directory)
+    series = {p: readings(data.draw(runs, label=p)) for p in PATIENTS}
+
+    processor = RuleProcessor(rules, LATENESS_MS, "alerts", "deadletter")
+    tester = TwsTester(processor)
+    streamed = []
+    for patient, points in series.items():
+        # Arrival order: each reading delayed by less than the allowed lateness.
+        delays = data.draw(
+            st.lists(st.integers(0, LATENESS_MS - 1), min_size=len(points), max_size=len(points))
+        )
+        arrival = [
+            p
+            for _, _, p in sorted(
+                (ts + d, i, (ts, v))
+                for i, ((ts, v), d) in enumerate(zip(points, delays, strict=True))
+            )
+        ]
+        cuts = sorted(set(data.draw(st.lists(st.integers(1, len(arrival)), max_size=10))))
+        for batch in (arrival[a:b] for a, b in zip([0, *cuts], [*cuts, len(arrival)], strict=True)):
+            if batch:
+                out = tester.test(patient, [processor_row(patient, ts, v) for ts, v in batch])
+                assert all(r.topic == "alerts" for r in out), "nothing may be late here"
+                streamed += [json.loads(r.value) for r in out]
+
+    records = [
+        (p.encode(), message(p, ts, v), base_settings.topics.heart_rate, 0, i, None)
+        for p, points in series.items()
+        for i, (ts, v) in enumerate(points)
+    ]
+    batched = run_rules(spark, base_settings, rules, records)
+    streamed_keys, batched_keys = sorted(map(alert_key, streamed)), sorted(map(alert_key, batched))
+    only_streamed = [k for k in streamed_keys if k not in batched_keys]
+    only_batched = [k for k in batched_keys if k not in streamed_keys]
+    assert streamed_keys == batched_keys, (only_streamed, only_batched, series)
