@@ -66,8 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--limit", type=int, help="only the first N stays")
 
     rules = commands.add_parser("rules", help="rule files")
-    rules.add_argument("action", choices=["check"])
-    rules.add_argument("path", nargs="?", type=Path)
+    rules.add_argument("action", choices=["check", "test"])
+    rules.add_argument("path", nargs="?", type=Path, help="rules (check) or rule tests (test)")
     return parser
 
 
@@ -201,9 +201,26 @@ def _backtest(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _rules_test(settings: Settings, path: Path | None) -> int:
+    from vitalwatch.rules.loader import load_rules
+    from vitalwatch.rules.testing import run_test_files
+
+    rules = load_rules(settings.rules.directory)
+    results = run_test_files(path or settings.rules.directory / "tests", rules)
+    for result in results:
+        print(f"{'ok  ' if result.passed else 'FAIL'} {result.file.name}: {result.name}")
+        if not result.passed:
+            print(f"     expected {result.expected}\n     got      {result.actual}")
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def _rules(settings: Settings, args: argparse.Namespace) -> int:
     from vitalwatch.rules.loader import load_rules
 
+    if args.action == "test":
+        return _rules_test(settings, args.path)
     path = args.path or settings.rules.directory
     rules = load_rules(path)
     for rule in rules:

@@ -1,0 +1,28 @@
+"""PhysioNet 2012 stays as readings, checked against one real stay file."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vitalwatch.contracts.readings import Signal
+from vitalwatch.simulate.physionet import stay_messages
+
+STAY = Path(__file__).resolve().parents[2].parent / "shared/data/physionet2012/set-a/132539.txt"
+
+
+@pytest.mark.skipif(not STAY.exists(), reason="needs ../shared/data (PhysioNet 2012)")
+def test_stay_becomes_ordered_readings_with_the_charted_values() -> None:
+    messages = list(stay_messages(STAY, start_ms=0))
+    lines = STAY.read_text().splitlines()
+    charted_hr = [line for line in lines if ",HR," in line]
+    heart = [json.loads(m.value) for m in messages if m.signal is Signal.HEART_RATE]
+    assert len(heart) == len(charted_hr)
+    assert heart[0] == {"patient_id": "PN12-132539", "ts": 7 * 60_000, "bpm": 73.0,
+                        "device_id": "physionet"}  # fmt: skip
+    pressure = [json.loads(m.value) for m in messages if m.signal is Signal.BLOOD_PRESSURE]
+    # 00:07 has only non-invasive pressures: NISysABP 147, NIDiasABP 65, NIMAP 92.33.
+    assert pressure[0]["systolic"] == 147.0 and pressure[0]["mean"] == 92.33
+    offsets = [m.offset_ms for m in messages]
+    assert offsets == sorted(offsets)
+    assert all(m.key == b"PN12-132539" for m in messages)
