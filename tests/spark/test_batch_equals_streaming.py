@@ -3,7 +3,8 @@
 Streaming: the job's RuleProcessor driven micro-batch by micro-batch (PySpark's TwsTester), the
 readings arriving out of order within the allowed lateness and cut into arbitrary batches.
 Batch: the same readings as a table through ``build_outputs`` as a Spark batch job (backtests).
-A final normal reading past the lateness closes both, so neither holds readings back.
+A final normal reading past the lateness makes the stream release every real reading; the batch
+also evaluates that sentinel itself, so alerts it decides are left out of the comparison.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def alert_key(alert: dict) -> tuple:
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_batch_and_streaming_give_the_same_alerts(spark, base_settings, data) -> None:
@@ -95,7 +96,12 @@ def test_batch_and_streaming_give_the_same_alerts(spark, base_settings, data) ->
         for p, points in series.items()
         for i, (ts, v) in enumerate(points)
     ]
-    batched = run_rules(spark, base_settings, rules, records)
+    sentinels = {points[-1][0] for points in series.values()}
+    batched = [
+        a
+        for a in run_rules(spark, base_settings, rules, records)
+        if a["detected_ms"] not in sentinels
+    ]
     streamed_keys, batched_keys = sorted(map(alert_key, streamed)), sorted(map(alert_key, batched))
     only_streamed = [k for k in streamed_keys if k not in batched_keys]
     only_batched = [k for k in batched_keys if k not in streamed_keys]

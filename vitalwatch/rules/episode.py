@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import Reading, Signal
@@ -119,17 +119,41 @@ class EpisodeRule(RuleKind[SpecT]):
         )
 
 
-def limit_breached(value: float, limit: float, direction: str) -> bool:
-    return value > limit if direction == "above" else value < limit
+Measure = Literal["heart_rate", "systolic", "diastolic", "mean_arterial_pressure"]
 
 
-def direction_and_limit(above: float | None, below: float | None) -> tuple[str, float]:
-    if above is not None:
-        return "above", above
-    assert below is not None
-    return "below", below
+class LimitSpec(EpisodeSpec):
+    """A measure compared with one limit: ``above`` or ``below`` (strictly)."""
+
+    signal: Measure
+    above: float | None = None
+    below: float | None = None
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> LimitSpec:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of 'above' or 'below'")
+        return self
 
 
-def check_one_limit(above: float | None, below: float | None) -> None:
-    if (above is None) == (below is None):
-        raise ValueError("give exactly one of 'above' or 'below'")
+LimitSpecT = TypeVar("LimitSpecT", bound=LimitSpec)
+
+
+class LimitRule(EpisodeRule[LimitSpecT]):
+    """Base of kinds that compare a measure with a limit the roster may override per patient."""
+
+    overridable = frozenset({"above", "below"})
+
+    def __init__(self, spec: LimitSpecT) -> None:
+        super().__init__(spec)
+        self.measure = spec.signal
+        self._direction = "above" if spec.above is not None else "below"
+        limit = spec.above if spec.above is not None else spec.below
+        assert limit is not None
+        self._limit = limit
+
+    def limit_for(self, patient: PatientContext) -> float:
+        return patient.setting(self.spec.id, self._direction, self._limit)
+
+    def breaches(self, value: float, limit: float) -> bool:
+        return value > limit if self._direction == "above" else value < limit

@@ -15,54 +15,31 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from vitalwatch.durations import DurationMs
-from vitalwatch.rules.episode import (
-    Condition,
-    EpisodeRule,
-    EpisodeSpec,
-    check_one_limit,
-    direction_and_limit,
-    limit_breached,
-)
+from vitalwatch.rules.episode import Condition, LimitRule, LimitSpec
 from vitalwatch.rules.kind import PatientContext, RuleState
 
-Measure = Literal["heart_rate", "systolic", "diastolic", "mean_arterial_pressure"]
 
-
-class ThresholdSpec(EpisodeSpec):
+class ThresholdSpec(LimitSpec):
     kind: Literal["threshold"]
-    signal: Measure
-    above: float | None = None
-    below: float | None = None
     for_: DurationMs = Field(alias="for", ge=0)
     max_gap: DurationMs = Field(default=30_000, gt=0)
 
-    @model_validator(mode="after")
-    def _one_limit(self) -> ThresholdSpec:
-        check_one_limit(self.above, self.below)
-        return self
 
-
-class ThresholdRule(EpisodeRule[ThresholdSpec]):
+class ThresholdRule(LimitRule[ThresholdSpec]):
     spec_model = ThresholdSpec
-    overridable = frozenset({"above", "below"})
-
-    def __init__(self, spec: ThresholdSpec) -> None:
-        super().__init__(spec)
-        self.measure = spec.signal
-        self._direction, self._limit = direction_and_limit(spec.above, spec.below)
 
     def condition(
         self, state: RuleState, ts: int, value: float, patient: PatientContext
     ) -> tuple[RuleState, Condition]:
-        limit = patient.setting(self.spec.id, self._direction, self._limit)
+        limit = self.limit_for(patient)
         run_start: int | None = state.get("run_start")
         last_ts: int | None = state.get("last_ts")
         if last_ts is not None and ts - last_ts > self.spec.max_gap:
             run_start = None
-        breaching = limit_breached(value, limit, self._direction)
+        breaching = self.breaches(value, limit)
         if not breaching:
             run_start = None
         elif run_start is None:

@@ -11,9 +11,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from vitalwatch.durations import DurationMs
-from vitalwatch.rules.episode import Condition, EpisodeRule, EpisodeSpec
+from vitalwatch.rules.episode import Condition, EpisodeRule, EpisodeSpec, Measure
 from vitalwatch.rules.kind import PatientContext, RuleState
-from vitalwatch.rules.threshold import Measure
 
 
 class TrendSpec(EpisodeSpec):
