@@ -156,6 +156,14 @@ def live_latency(settings: Settings, patients: int, seconds: float) -> list[floa
     return webhook.latencies()
 
 
+def earlier_runs(results: Path) -> str:
+    """The previous results, kept below the new ones as the baseline later runs compare with."""
+    if not results.exists():
+        return ""
+    previous = results.read_text().split("\n", 1)[1]  # without its "# Benchmark results" title
+    return "\n## Earlier runs\n" + previous.replace("## Earlier runs\n", "")
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -223,7 +231,9 @@ def main() -> int:
     def spread(values: list[float], fmt: str) -> str:
         return f"{statistics.median(values):{fmt}} ({min(values):{fmt}} to {max(values):{fmt}})"
 
+    rule_ids = [rule.spec.id for rule in load_rules(settings.rules.directory)]
     rows = [
+        ("rules", f"{len(rule_ids)}: {', '.join(rule_ids)}"),
         ("backlog", f"{backlog_rows:,} readings ({args.patients} patients x {args.seconds:.0f} s)"),
         ("producer rate (setup)", f"{produce_rate:,.0f} readings/s"),
         ("bare consumer (ceiling)", spread(ceilings, ",.0f") + " readings/s"),
@@ -256,7 +266,7 @@ def main() -> int:
         f"| figure | value |\n|---|---|\n{table}\n"
     )
     print("\n" + report)
-    args.out.write_text(report)
+    args.out.write_text(report + earlier_runs(args.out))
     return 0
 
 
