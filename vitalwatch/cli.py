@@ -6,8 +6,10 @@ import argparse
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import structlog
 from pydantic import SecretStr
@@ -64,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     backtest.add_argument("--format", choices=["table", "csv", "json"], default="table")
     backtest.add_argument("--limit", type=int, help="only the first N stays")
+    backtest.add_argument("--html", type=Path, help="also write a self-contained HTML report")
+    backtest.add_argument(
+        "--patient", help="patient for the report's timeline (default: most alerted)"
+    )
 
     rules = commands.add_parser("rules", help="rule files")
     rules.add_argument("action", choices=["check", "test"])
@@ -165,7 +171,7 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
 
 
 def _backtest(settings: Settings, args: argparse.Namespace) -> int:
-    from vitalwatch.backtest.report import as_csv, as_json, as_table, figures
+    from vitalwatch.backtest.report import RuleFigures, as_csv, as_json, as_table, figures
     from vitalwatch.backtest.run import (
         physionet_outcomes,
         physionet_records,
@@ -185,20 +191,39 @@ def _backtest(settings: Settings, args: argparse.Namespace) -> int:
     spark = build_spark_session(
         settings, java, spark_kafka_connector_jars(settings.cache_dir, java)
     )
+    runs: dict[str, list[RuleFigures]] = {}
+    first_alerts: list[dict[str, Any]] = []
     for directory in [args.rules or settings.rules.directory, args.compare]:
         if directory is None:
             continue
         rules = load_rules(directory)
         alerts = run_rules(spark, settings, rules, records)
+        first_alerts = first_alerts or alerts
         rows = figures(alerts, [r.spec.id for r in rules], spans, died)
+        runs[str(directory)] = rows
         title = f"{directory}: {len(files)} stays, {len(records)} readings"
         if args.format == "table":
             print(as_table(rows, title) + "\n")
         else:
             print(as_csv(rows) if args.format == "csv" else as_json(rows))
     spark.stop()
+    if args.html:
+        from vitalwatch.backtest.html import episodes_of, report
+        from vitalwatch.backtest.run import patient_series
+
+        patient = args.patient or most_alerted(first_alerts)
+        title = f"vitalwatch backtest: {len(files)} stays from {args.input}"
+        page = report(title, runs, patient, patient_series(records, patient),
+                      episodes_of(first_alerts, patient))  # fmt: skip
+        args.html.write_text(page, encoding="utf-8")
+        print(f"report written to {args.html}")
     log.info("backtest.finished", stays=len(files), seconds=round(time.monotonic() - started, 1))
     return 0
+
+
+def most_alerted(alerts: Sequence[dict[str, Any]]) -> str:
+    firing = Counter(a["patient_id"] for a in alerts if a["state"] == "firing")
+    return firing.most_common(1)[0][0] if firing else ""
 
 
 def _rules_test(settings: Settings, path: Path | None) -> int:

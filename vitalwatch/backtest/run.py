@@ -49,6 +49,22 @@ def physionet_records(
     return rows, spans
 
 
+def patient_series(
+    records: Sequence[tuple[Any, ...]], patient: str
+) -> dict[str, list[tuple[int, float]]]:
+    """One patient's readings by measure, for the report's timeline."""
+    series: dict[str, list[tuple[int, float]]] = {"heart rate": [], "systolic": [], "MAP": []}
+    key = patient.encode()
+    for record in records:
+        if record[0] != key:
+            continue
+        body = json.loads(record[1])
+        for name, field in (("heart rate", "bpm"), ("systolic", "systolic"), ("MAP", "mean")):
+            if body.get(field) is not None:
+                series[name].append((body["ts"], float(body[field])))
+    return series
+
+
 def physionet_outcomes(path: Path) -> dict[str, bool]:
     """``Outcomes-a.txt``: patient -> died in hospital."""
     with path.open(newline="") as handle:
