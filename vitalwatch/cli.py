@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import SecretStr
@@ -17,6 +17,9 @@ from pydantic import SecretStr
 from vitalwatch.errors import VitalwatchError
 from vitalwatch.logs import configure_logging
 from vitalwatch.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from vitalwatch.infra.broker import LocalBroker
 
 log = structlog.get_logger("vitalwatch.cli")
 
@@ -77,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _local_broker(settings: Settings):  # type: ignore[no-untyped-def]
+def _local_broker(settings: Settings) -> LocalBroker:
     from vitalwatch.infra.broker import LocalBroker
     from vitalwatch.infra.jarsets import kafka_broker_jars
     from vitalwatch.infra.java import find_java

@@ -86,6 +86,12 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.errors = Counter(
+            "vitalwatch_errors_total",
+            "Recoverable errors by component and kind (e.g. a Kafka consume error)",
+            ["component", "kind"],
+            registry=r,
+        )
         self.technical_alerts = Counter(
             "vitalwatch_technical_alerts_total",
             "Internal failures raised as technical alerts, by component",

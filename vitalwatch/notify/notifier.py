@@ -67,6 +67,7 @@ class Notifier:
                 if message is None:
                     continue
                 if message.error():
+                    self._metrics.errors.labels("notifier", "consume").inc()
                     log.warning("notify.consume_error", error=str(message.error()))
                     continue
                 if self._handle(message, stop):
