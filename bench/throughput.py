@@ -34,7 +34,7 @@ from confluent_kafka import Consumer
 
 from vitalwatch.daemon import run_daemon
 from vitalwatch.infra.broker import LocalBroker
-from vitalwatch.infra.jarsets import kafka_broker_jars, spark_kafka_connector_jars
+from vitalwatch.infra.jarsets import kafka_broker_jars
 from vitalwatch.infra.java import find_java
 from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.logs import configure_logging
@@ -43,7 +43,7 @@ from vitalwatch.settings import Settings, load_settings
 from vitalwatch.simulate.messages import publish
 from vitalwatch.simulate.synthetic import Episode, SyntheticWard
 from vitalwatch.stream.job import start_query
-from vitalwatch.stream.session import build_spark_session
+from vitalwatch.stream.session import start_spark
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -206,9 +206,7 @@ def main() -> int:
         backlog_rows = publish(ward.messages(), settings, speed=0)
         produce_rate = backlog_rows / (time.perf_counter() - t0)
         settings.spark.max_offsets_per_trigger = max(1000, backlog_rows // 12)
-        spark = build_spark_session(
-            settings, java, spark_kafka_connector_jars(settings.cache_dir, java)
-        )
+        spark = start_spark(settings)
         ceilings, jobs, ratios = [], [], []
         for i in range(args.runs):
             ceiling = bare_consumer_rate(settings, backlog_rows)

@@ -33,12 +33,9 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def spark(base_settings: Settings, java: Java) -> Iterator[object]:
-    from vitalwatch.infra.jarsets import spark_kafka_connector_jars
-    from vitalwatch.stream.session import build_spark_session
+def spark(base_settings: Settings) -> Iterator[object]:
+    from vitalwatch.stream.session import start_spark
 
-    session = build_spark_session(
-        base_settings, java, spark_kafka_connector_jars(base_settings.cache_dir, java)
-    )
+    session = start_spark(base_settings)
     yield session
     session.stop()

@@ -181,19 +181,14 @@ def _backtest(settings: Settings, args: argparse.Namespace) -> int:
         run_rules,
         stay_files,
     )
-    from vitalwatch.infra.jarsets import spark_kafka_connector_jars
-    from vitalwatch.infra.java import find_java
     from vitalwatch.rules.loader import load_rules
-    from vitalwatch.stream.session import build_spark_session
+    from vitalwatch.stream.session import start_spark
 
     started = time.monotonic()
     files = stay_files(args.input, args.limit)
     records, spans = physionet_records(files, settings)
     died = physionet_outcomes(args.outcomes) if args.outcomes else None
-    java = find_java()
-    spark = build_spark_session(
-        settings, java, spark_kafka_connector_jars(settings.cache_dir, java)
-    )
+    spark = start_spark(settings)
     runs: dict[str, list[RuleFigures]] = {}
     first_alerts: list[dict[str, Any]] = []
     for directory in [args.rules or settings.rules.directory, args.compare]:

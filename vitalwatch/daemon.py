@@ -24,8 +24,6 @@ import structlog
 from prometheus_client import start_http_server
 
 from vitalwatch.errors import RuleFileError
-from vitalwatch.infra.jarsets import spark_kafka_connector_jars
-from vitalwatch.infra.java import find_java
 from vitalwatch.kafka_clients import ensure_topics
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.log import NotificationLog
@@ -84,7 +82,7 @@ def run_daemon(
 ) -> int:
     from vitalwatch.stream.job import start_query
     from vitalwatch.stream.listener import MetricsListener
-    from vitalwatch.stream.session import build_spark_session
+    from vitalwatch.stream.session import start_spark
 
     metrics = metrics or Metrics()
     reload = reload or threading.Event()
@@ -95,13 +93,11 @@ def run_daemon(
     receivers = build_receivers(settings.notify.apprise_urls())
     if not receivers:
         log.warning("notify.no_receivers", hint="set VITALWATCH_NOTIFY__URLS to apprise URLs")
-    java = find_java()
-    connector = spark_kafka_connector_jars(settings.cache_dir, java)
     ensure_topics(settings)
     watcher = RuleWatcher(settings.rules.directory)
     rules = load_rules(settings.rules.directory)
     log.info("rules.loaded", count=len(rules), rules=_rule_ids(rules))
-    spark = build_spark_session(settings, java, connector)
+    spark = start_spark(settings)
     notification_log = NotificationLog(settings.state_dir / "notifications.sqlite")
     notifier_stop = threading.Event()
     notifier = threading.Thread(

@@ -13,8 +13,15 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from vitalwatch.infra.java import Java
+from vitalwatch.infra.jarsets import spark_kafka_connector_jars
+from vitalwatch.infra.java import Java, find_java
 from vitalwatch.settings import Settings
+
+
+def start_spark(settings: Settings) -> SparkSession:
+    """The session for the daemon, backtests and tests: a supported JDK, the cached connector."""
+    java = find_java()
+    return build_spark_session(settings, java, spark_kafka_connector_jars(settings.cache_dir, java))
 
 
 def build_spark_session(settings: Settings, java: Java, connector_jars: list[Path]) -> SparkSession:
