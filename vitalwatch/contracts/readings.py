@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-CONTRACT_VERSION = 1
-
 
 class Signal(str, Enum):
     HEART_RATE = "heart_rate"

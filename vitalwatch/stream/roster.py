@@ -17,8 +17,6 @@ from vitalwatch.errors import ConfigError
 from vitalwatch.roster import REQUIRED_COLUMNS, override_columns
 from vitalwatch.rules.kind import RuleKind
 
-ROSTER_COLUMNS = ("bed", "ward", "overrides")
-
 
 def read_roster(spark: SparkSession, path: Path, rules: Sequence[RuleKind[Any]]) -> DataFrame:
     if not path.is_file():
