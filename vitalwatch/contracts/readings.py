@@ -46,6 +46,11 @@ class DeadLetterReason(str, Enum):
     LATE = "late"
 
 
+# Headers of every dead-letter message: why, and where the original message came from.
+REASON_HEADER = "reason"
+SOURCE_HEADERS = ("source.topic", "source.partition", "source.offset")
+
+
 def mean_arterial_pressure(systolic: float, diastolic: float) -> float:
     return (systolic + 2.0 * diastolic) / 3.0
 

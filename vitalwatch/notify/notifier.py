@@ -19,6 +19,7 @@ import structlog
 from confluent_kafka import Message
 
 from vitalwatch.contracts.alerts import Alert, AlertState, iso_ms
+from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
 from vitalwatch.kafka_clients import make_consumer, make_producer
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.log import NotificationLog
@@ -144,10 +145,9 @@ class Notifier:
         return False
 
     def _deadletter(self, message: Message, reason: str) -> None:
-        headers: list[tuple[str, Any]] = [
-            ("reason", reason.encode()),
-            ("source.topic", (message.topic() or "").encode()),
-            ("source.offset", str(message.offset()).encode()),
+        source = (message.topic() or "", message.partition(), message.offset())
+        headers: list[tuple[str, Any]] = [(REASON_HEADER, reason.encode())] + [
+            (name, str(value).encode()) for name, value in zip(SOURCE_HEADERS, source, strict=True)
         ]
         self._producer.produce(
             self._settings.topics.deadletter,

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from vitalwatch.contracts.alerts import AlertState
-from vitalwatch.contracts.readings import DeadLetterReason, Signal
+from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS, DeadLetterReason, Signal
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.settings import Settings
 from vitalwatch.stream.parse import READING_COLUMNS, SOURCE_COLUMNS, parse_readings
@@ -26,6 +26,7 @@ from vitalwatch.stream.processor import OUTPUT_SCHEMA, RuleProcessor
 from vitalwatch.stream.roster import read_roster, without_roster
 
 INPUT_OBSERVATION = "vitalwatch_input"
+_SOURCE_POSITION = ("source_topic", "source_partition", "source_offset")
 OUTPUT_OBSERVATION = "vitalwatch_output"
 QUERY_NAME = "vitalwatch-rules"
 
@@ -100,17 +101,13 @@ def build_outputs(
         F.col("raw_key").alias("key"),
         F.col("raw_value").alias("value"),
         F.array(
-            F.struct(F.lit("reason").alias("key"), F.encode(reason, "UTF-8").alias("value")),
+            F.struct(F.lit(REASON_HEADER).alias("key"), F.encode(reason, "UTF-8").alias("value")),
             *[
                 F.struct(
                     F.lit(header).alias("key"),
                     F.encode(F.col(column).cast("string"), "UTF-8").alias("value"),
                 )
-                for header, column in (
-                    ("source.topic", "source_topic"),
-                    ("source.partition", "source_partition"),
-                    ("source.offset", "source_offset"),
-                )
+                for header, column in zip(SOURCE_HEADERS, _SOURCE_POSITION, strict=True)
             ],
         ).alias("headers"),
         F.lit(None).cast("string").alias("rule_id"),

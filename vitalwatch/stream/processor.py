@@ -27,7 +27,14 @@ from pyspark.sql.types import (
     StructType,
 )
 
-from vitalwatch.contracts.readings import SIGNAL_FIELDS, DeadLetterReason, Reading, Signal
+from vitalwatch.contracts.readings import (
+    REASON_HEADER,
+    SIGNAL_FIELDS,
+    SOURCE_HEADERS,
+    DeadLetterReason,
+    Reading,
+    Signal,
+)
 from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
 from vitalwatch.rules.kind import PatientContext, RuleKind
 
@@ -50,11 +57,9 @@ _STATE_SCHEMA = StructType([StructField("json", StringType())])
 
 
 def deadletter_headers(reason: str, row: Any) -> list[tuple[str, bytes]]:
-    return [
-        ("reason", reason.encode()),
-        ("source.topic", str(row.source_topic).encode()),
-        ("source.partition", str(row.source_partition).encode()),
-        ("source.offset", str(row.source_offset).encode()),
+    source = (row.source_topic, row.source_partition, row.source_offset)
+    return [(REASON_HEADER, reason.encode())] + [
+        (name, str(value).encode()) for name, value in zip(SOURCE_HEADERS, source, strict=True)
     ]
 
 

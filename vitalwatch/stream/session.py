@@ -36,8 +36,8 @@ def build_spark_session(settings: Settings, java: Java, connector_jars: list[Pat
             "spark.sql.streaming.stateStore.providerClass",
             "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
         )
-        # Sync only a small changelog per batch instead of a full snapshot (measured: commit
-        # time per batch fell from ~550 ms to tens of ms); snapshots are made in the background.
+        # Sync only a small changelog per batch instead of a full snapshot (measured here: commit
+        # time per batch fell from ~550 ms to ~290 ms); snapshots are made in the background.
         .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
