@@ -1,7 +1,14 @@
 """Alerts on ``vitalwatch.alerts`` (contract version 1), one JSON message per state change.
 
 ``alert_id`` is derived from rule, patient and episode onset, so a replay or a re-run batch
-produces the same id and every consumer can be idempotent on (alert_id, state).
+produces the same id. An episode's messages are: one ``firing``; a ``renotified`` every
+re-notify interval (event time) while the condition still holds, numbered by ``repeat``; one
+``resolved`` when it clears; ``escalated`` is the notifier's, when nobody acknowledged in time.
+Every consumer can be idempotent on (``alert_id``, ``delivery_key``).
+
+``latching`` copies the rule's declaration (IEC 60601-1-8 latching alarm signal): its
+``resolved`` message records that the condition ended, but the notification side keeps the
+alert active until someone acknowledges it.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-ALERT_CONTRACT_VERSION = 1
+ALERT_CONTRACT_VERSION = 2
 _ALERT_NAMESPACE = uuid.UUID("6f1c1f8e-6a3c-4a58-9b1e-5d0e2f7c4a11")
 
 
@@ -27,6 +34,7 @@ class Severity(str, Enum):
 
 class AlertState(str, Enum):
     FIRING = "firing"
+    RENOTIFIED = "renotified"
     RESOLVED = "resolved"
     ESCALATED = "escalated"
 
@@ -54,10 +62,19 @@ class Alert:
     values: dict[str, float]
     summary: str
     labels: dict[str, str] = field(default_factory=dict)
+    repeat: int = 0  # the n-th re-notification of the episode (state ``renotified``)
+    latching: bool = False
 
     @property
     def alert_id(self) -> str:
         return alert_id(self.rule_id, self.patient_id, self.onset_ms)
+
+    @property
+    def delivery_key(self) -> str:
+        """What a receiver gets at most once per alert: the state, and which repeat."""
+        if self.state is AlertState.RENOTIFIED:
+            return f"{self.state.value}#{self.repeat}"
+        return self.state.value
 
     def to_message(self, emitted_ms: int) -> dict[str, Any]:
         body = asdict(self)
@@ -87,4 +104,6 @@ class Alert:
             values={k: float(v) for k, v in message["values"].items()},
             summary=message["summary"],
             labels=dict(message.get("labels", {})),
+            repeat=int(message.get("repeat", 0)),
+            latching=bool(message.get("latching", False)),
         )

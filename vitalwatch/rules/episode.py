@@ -2,9 +2,12 @@
 
 A kind says, per reading, whether the reading is abnormal (``breaching``) and whether the alarm
 condition is met (``holds``, e.g. a breach sustained long enough); this base turns that into
-episodes: fire when the condition holds (not within ``cooldown`` of the last firing), and
-resolve once readings have been normal for ``clear_after``. Onset is when the condition began
-(``since_ms``), so the alert id is the same however the readings were batched.
+episodes: fire when the condition holds (not within ``cooldown`` of the last firing), re-notify
+every ``renotify`` while readings still breach, and resolve once readings have been normal for
+``clear_after``. Onset is when the condition began (``since_ms``), so the alert id is the same
+however the readings were batched. All of it runs in event time: the same readings give the
+same alerts in a backtest and live. ``latch`` is carried on the alerts for the notification side
+(a latching alert stays active there until acknowledged).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pydantic import Field, model_validator
 
 from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import Reading, Signal
-from vitalwatch.durations import DurationMs, format_duration_ms
+from vitalwatch.durations import DurationMs
 from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
 from vitalwatch.rules.spec import RuleSpec
 
@@ -33,6 +36,8 @@ MEASURES: dict[str, tuple[Signal, str]] = {
 class EpisodeSpec(RuleSpec):
     clear_after: DurationMs = Field(default=0, ge=0)
     cooldown: DurationMs = Field(default=600_000, ge=0)
+    renotify: DurationMs | None = Field(default=None, gt=0, description="none: notify once")
+    latch: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,14 +79,21 @@ class EpisodeRule(RuleKind[SpecT]):
         onset: int | None = state.get("onset")
         clear_start: int | None = state.get("clear_start")
         last_fired: int | None = state.get("last_fired")
+        last_notified: int | None = state.get("last_notified")
+        repeat: int = state.get("repeat", 0)
         alerts: list[Alert] = []
         if cond.breaching:
             clear_start = None
         if onset is None and cond.holds:
             if last_fired is None or ts - last_fired >= spec.cooldown:
-                onset, last_fired = cond.since_ms, ts
+                onset, last_fired, last_notified, repeat = cond.since_ms, ts, ts, 0
                 alerts.append(self._alert(AlertState.FIRING, patient, onset, ts, cond))
-        elif onset is not None and not cond.breaching:
+        elif onset is not None and cond.breaching:
+            assert last_notified is not None
+            if spec.renotify is not None and ts - last_notified >= spec.renotify:
+                last_notified, repeat = ts, repeat + 1
+                alerts.append(self._alert(AlertState.RENOTIFIED, patient, onset, ts, cond, repeat))
+        elif onset is not None:
             clear_start = ts if clear_start is None else clear_start
             if ts - clear_start >= spec.clear_after:
                 alerts.append(self._alert(AlertState.RESOLVED, patient, onset, ts, cond))
@@ -91,32 +103,22 @@ class EpisodeRule(RuleKind[SpecT]):
             "onset": onset,
             "clear_start": clear_start,
             "last_fired": last_fired,
+            "last_notified": last_notified,
+            "repeat": repeat,
         }
         return new_state, alerts
 
     def _alert(
-        self, state: AlertState, patient: PatientContext, onset: int, ts: int, cond: Condition
+        self,
+        state: AlertState,
+        patient: PatientContext,
+        onset: int,
+        ts: int,
+        cond: Condition,
+        repeat: int = 0,
     ) -> Alert:
-        spec = self.spec
-        summary = spec.summary.format(
-            value=cond.value,
-            limit=cond.limit,
-            duration=format_duration_ms(ts - onset),
-            bed=patient.bed,
-            ward=patient.ward,
-            rule_id=spec.id,
-        )
-        return Alert(
-            rule_id=spec.id,
-            patient_id=patient.patient_id,
-            severity=spec.severity,
-            state=state,
-            onset_ms=onset,
-            detected_ms=ts,
-            values={MEASURES[self.measure][1]: cond.value},
-            summary=summary,
-            labels={**spec.labels, "bed": patient.bed, "ward": patient.ward},
-        )
+        values = {MEASURES[self.measure][1]: cond.value}
+        return self.alert(state, patient, onset, ts, values, cond.limit, repeat)
 
 
 Measure = Literal["heart_rate", "systolic", "diastolic", "mean_arterial_pressure"]

@@ -9,6 +9,11 @@ is returned to the caller (which dead-letters and counts it), never silently dro
 The watermark is kept per patient and signal, not globally: a bedside device whose clock runs
 behind must not make every other patient's readings late, and a blood-pressure cuff's clock must
 not make the same patient's heart-rate readings late.
+
+Live, time also passes without readings. ``tick`` (called from processing-time timers, at
+``next_deadline``) releases the readings still held once nothing has arrived for
+``allowed_lateness`` of wall time (a feed that stops must not keep its last readings, and any
+alert they decide, back forever), and gives silence-driven kinds (``no_data``) their turn.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
 class SignalBuffer:
     watermark_ms: int | None = None
     pending: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+    arrived_ms: int | None = None  # processing time of the newest arrival (live only)
 
 
 @dataclass
@@ -36,7 +42,7 @@ class PatientState:
     def to_json_obj(self) -> dict[str, Any]:
         return {
             "signals": {
-                name: {"wm": buf.watermark_ms, "pending": buf.pending}
+                name: {"wm": buf.watermark_ms, "pending": buf.pending, "arr": buf.arrived_ms}
                 for name, buf in self.signals.items()
             },
             "rules": self.rules,
@@ -46,7 +52,9 @@ class PatientState:
     def from_json_obj(cls, obj: dict[str, Any]) -> PatientState:
         return cls(
             signals={
-                name: SignalBuffer(b["wm"], [(int(t), dict(v)) for t, v in b["pending"]])
+                name: SignalBuffer(
+                    b["wm"], [(int(t), dict(v)) for t, v in b["pending"]], b.get("arr")
+                )
                 for name, b in obj["signals"].items()
             },
             rules=obj["rules"],
@@ -70,9 +78,15 @@ class PatientEvaluator:
         }
 
     def process(
-        self, state: PatientState, patient: PatientContext, readings: Sequence[Reading]
+        self,
+        state: PatientState,
+        patient: PatientContext,
+        readings: Sequence[Reading],
+        now_ms: int | None = None,
     ) -> Evaluation:
-        """Buffer new readings, release those behind the watermark in order, run the rules."""
+        """Buffer new readings, release those behind the watermark in order, run the rules.
+
+        ``now_ms``: the processing time of their arrival, live (None over history)."""
         late: list[int] = []
         touched: set[Signal] = set()
         for index, reading in enumerate(readings):
@@ -81,6 +95,7 @@ class PatientEvaluator:
                 late.append(index)
                 continue
             buffer.pending.append((reading.ts_ms, reading.values))
+            buffer.arrived_ms = now_ms
             touched.add(reading.signal)
         alerts: list[Alert] = []
         for signal in sorted(touched):
@@ -100,6 +115,44 @@ class PatientEvaluator:
                 newest = max(ts for ts, _ in buffer.pending)
                 alerts += self._release(state, patient, Signal(name), newest)
         return alerts
+
+    def tick(self, state: PatientState, patient: PatientContext, now_ms: int) -> list[Alert]:
+        """Processing time has reached ``now_ms``: release held readings of signals silent for
+        the allowed lateness, and run the silence deadlines that have passed."""
+        alerts: list[Alert] = []
+        for name, buffer in sorted(state.signals.items()):
+            if buffer.arrived_ms is None:
+                continue
+            signal = Signal(name)
+            if buffer.pending and now_ms - buffer.arrived_ms >= self.allowed_lateness_ms:
+                newest = max(ts for ts, _ in buffer.pending)
+                alerts += self._release(state, patient, signal, newest)
+            for rule in self._by_signal[signal]:
+                rule_state = state.rules.get(rule.spec.id, {})
+                deadline = rule.quiet_deadline(rule_state, buffer.arrived_ms)
+                if deadline is not None and now_ms >= deadline:
+                    state.rules[rule.spec.id], fired = rule.on_quiet(rule_state, patient, now_ms)
+                    alerts += fired
+        return alerts
+
+    def next_deadline(self, state: PatientState) -> int | None:
+        """The processing time at which ``tick`` has something to do, if any."""
+        deadlines: list[int] = []
+        for name, buffer in state.signals.items():
+            if buffer.arrived_ms is None:
+                continue
+            if buffer.pending:
+                deadlines.append(buffer.arrived_ms + self.allowed_lateness_ms)
+            for rule in self._by_signal[Signal(name)]:
+                deadline = rule.quiet_deadline(state.rules.get(rule.spec.id, {}), buffer.arrived_ms)
+                if deadline is not None:
+                    deadlines.append(deadline)
+        return min(deadlines, default=None)
+
+    def last_arrival(self, state: PatientState) -> int | None:
+        """Processing time of the patient's newest reading of any signal (live only)."""
+        arrivals = [b.arrived_ms for b in state.signals.values() if b.arrived_ms is not None]
+        return max(arrivals, default=None)
 
     def _release(
         self, state: PatientState, patient: PatientContext, signal: Signal, watermark: int

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Generic, TypeVar
 
-from vitalwatch.contracts.alerts import Alert
+from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import Reading, Signal
+from vitalwatch.durations import format_duration_ms
 from vitalwatch.rules.spec import RuleSpec
 
 ENTRY_POINT_GROUP = "vitalwatch.rule_kinds"
@@ -38,7 +39,12 @@ class PatientContext:
 
 
 class RuleKind(ABC, Generic[SpecT]):
-    """A rule kind: configured once from its validated spec, then one pure step per reading."""
+    """A rule kind: configured once from its validated spec, then one pure step per reading.
+
+    Kinds that react to silence (no reading for a while) also implement ``quiet_deadline`` and
+    ``on_quiet``; the stream calls them from processing-time timers, with the time passed in, so
+    the kind itself still reads no clock.
+    """
 
     spec_model: ClassVar[type[RuleSpec]]
     # Spec fields a patient roster may override per patient (numeric limits only).
@@ -58,10 +64,56 @@ class RuleKind(ABC, Generic[SpecT]):
     ) -> tuple[RuleState, list[Alert]]:
         """Advance the rule by one reading (readings arrive in event-time order)."""
 
+    def quiet_deadline(self, state: RuleState, arrived_ms: int) -> int | None:
+        """When (processing time) silence since the last arrival at ``arrived_ms`` needs
+        ``on_quiet``; None: this rule never needs it."""
+        return None
+
+    def on_quiet(
+        self, state: RuleState, patient: PatientContext, now_ms: int
+    ) -> tuple[RuleState, list[Alert]]:
+        """The signal has been silent past ``quiet_deadline``."""
+        return state, []
+
+    def alert(
+        self,
+        state: AlertState,
+        patient: PatientContext,
+        onset_ms: int,
+        detected_ms: int,
+        values: dict[str, float],
+        limit: float,
+        repeat: int = 0,
+    ) -> Alert:
+        """An alert of this rule, its summary rendered from the spec's template."""
+        spec = self.spec
+        summary = spec.summary.format(
+            value=next(iter(values.values()), 0.0),
+            limit=limit,
+            duration=format_duration_ms(detected_ms - onset_ms),
+            bed=patient.bed,
+            ward=patient.ward,
+            rule_id=spec.id,
+        )
+        return Alert(
+            rule_id=spec.id,
+            patient_id=patient.patient_id,
+            severity=spec.severity,
+            state=state,
+            onset_ms=onset_ms,
+            detected_ms=detected_ms,
+            values=values,
+            summary=summary,
+            labels={**spec.labels, "bed": patient.bed, "ward": patient.ward},
+            repeat=repeat,
+            latching=getattr(spec, "latch", False),
+        )
+
 
 def builtin_kinds() -> dict[str, type[RuleKind[Any]]]:
     from vitalwatch.rules.count_in_window import CountInWindowRule
     from vitalwatch.rules.news2 import News2Rule
+    from vitalwatch.rules.no_data import NoDataRule
     from vitalwatch.rules.threshold import ThresholdRule
     from vitalwatch.rules.trend import TrendRule
 
@@ -70,6 +122,7 @@ def builtin_kinds() -> dict[str, type[RuleKind[Any]]]:
         "count_in_window": CountInWindowRule,
         "trend": TrendRule,
         "news2": News2Rule,
+        "no_data": NoDataRule,
     }
 
 

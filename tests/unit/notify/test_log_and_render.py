@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from vitalwatch.contracts.alerts import Alert, AlertState, Severity
+from vitalwatch.contracts.alerts import ALERT_CONTRACT_VERSION, Alert, AlertState, Severity
 from vitalwatch.notify.log import NotificationLog
 from vitalwatch.notify.notifier import ADVISORY, render
 
@@ -41,5 +41,5 @@ def test_alert_message_roundtrip() -> None:
     import json
 
     message = json.loads(ALERT.to_json(emitted_ms=1_795_615_261_000))
-    assert message["alert_id"] == ALERT.alert_id and message["version"] == 1
+    assert message["alert_id"] == ALERT.alert_id and message["version"] == ALERT_CONTRACT_VERSION
     assert Alert.from_message(message) == ALERT
