@@ -16,6 +16,9 @@ from pydantic import SecretStr
 
 from vitalwatch.errors import VitalwatchError
 from vitalwatch.logs import configure_logging
+from vitalwatch.notify.commands import COMMANDS as NOTIFY_COMMANDS
+from vitalwatch.notify.commands import add_commands as add_notify_commands
+from vitalwatch.notify.commands import run_command as run_notify_command
 from vitalwatch.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -77,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     rules = commands.add_parser("rules", help="rule files")
     rules.add_argument("action", choices=["check", "test"])
     rules.add_argument("path", nargs="?", type=Path, help="rules (check) or rule tests (test)")
+    add_notify_commands(commands)
     return parser
 
 
@@ -268,6 +272,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return handler(settings, args, stop)
         if args.command == "kafka":
             return _kafka(settings, args.action)
+        if args.command in NOTIFY_COMMANDS:
+            if args.command == "notify" and args.action == "serve":
+                from vitalwatch.daemon import install_signals
+
+                install_signals(stop, reload)
+            return run_notify_command(settings, args, stop)
         if args.command == "backtest":
             return _backtest(settings, args)
         return _rules(settings, args)

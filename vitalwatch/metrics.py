@@ -77,6 +77,24 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.escalations = Counter(
+            "vitalwatch_escalations_total",
+            "Alerts escalated to a receiver's next tier (not acknowledged in time, or unreachable)",
+            ["receiver"],
+            registry=r,
+        )
+        self.acks = Counter(
+            "vitalwatch_acks_total",
+            "Acknowledgements recorded, by channel (cli, api, link) and outcome (new, repeated)",
+            ["via", "outcome"],
+            registry=r,
+        )
+        self.api_requests = Counter(
+            "vitalwatch_api_requests_total",
+            "Requests to the notification API by endpoint and outcome (ok, unauthorized, bad)",
+            ["endpoint", "outcome"],
+            registry=r,
+        )
         self.rules_loaded = Gauge(
             "vitalwatch_rules_loaded", "Rules the running query evaluates", registry=r
         )

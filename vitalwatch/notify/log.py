@@ -1,47 +1,90 @@
-"""The notification log: which (alert, state, receiver) were delivered. Durable, in SQLite.
+"""The notification log: which alert deliveries each receiver has had. Durable, in SQLite.
 
-Consulted before every send, written right after a successful one, so a replayed alert (Spark
-re-running a batch after a crash, the notifier re-reading uncommitted offsets) is not sent to a
-receiver twice. A local file was chosen for the first slice: the notifier is one process, and
-SQLite commits survive a kill -9.
+One row per (alert, delivery key, named receiver, tier, target URL) with its outcome (``sent``
+or ``failed``). The dedup stage consults it before every send and the record stage writes it
+right after, so a replayed alert (Spark re-running a batch after a crash, the notifier
+re-reading uncommitted offsets, a restart) is not sent to a receiver twice. The escalation
+stage reads from it which tier an alert has reached and when.
+
+A crash between a receiver accepting a message and the row being committed resends that one
+message after restart: at-least-once in that window of a few milliseconds, because the
+alternative (writing before sending) could lose a notification, which is worse.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+
+from vitalwatch.notify._sqlite import Database
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS notifications ("
+    " alert_id TEXT NOT NULL, delivery_key TEXT NOT NULL, receiver TEXT NOT NULL,"
+    " tier INTEGER NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, at REAL NOT NULL,"
+    " PRIMARY KEY (alert_id, delivery_key, receiver, tier, target))",
+)
+
+
+@dataclass(frozen=True)
+class TierReached:
+    tier: int
+    first_at: float  # when the first message of that tier went out (or failed)
+    any_sent: bool
 
 
 class NotificationLog:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS deliveries ("
-            " alert_id TEXT NOT NULL, state TEXT NOT NULL, receiver TEXT NOT NULL,"
-            " delivered_at REAL NOT NULL, PRIMARY KEY (alert_id, state, receiver))"
+        self._db = Database(path, SCHEMA)
+
+    def settled(
+        self, alert_id: str, delivery_key: str, receiver: str, tier: int, target: str
+    ) -> bool:
+        """True when the target has this delivery already (sent, or failed for good)."""
+        rows = self._db.execute(
+            "SELECT 1 FROM notifications WHERE alert_id=? AND delivery_key=? AND receiver=?"
+            " AND tier=? AND target=?",
+            (alert_id, delivery_key, receiver, tier, target),
         )
+        return bool(rows)
 
-    def delivered(self, alert_id: str, state: str, receiver: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM deliveries WHERE alert_id=? AND state=? AND receiver=?",
-                (alert_id, state, receiver),
-            ).fetchone()
-        return row is not None
-
-    def record(self, alert_id: str, state: str, receiver: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, ?)",
-                (alert_id, state, receiver, time.time()),
+    def record_message(
+        self,
+        deliveries: Iterable[tuple[str, str]],
+        receiver: str,
+        tier: int,
+        target: str,
+        outcome: str,
+        at: float,
+    ) -> None:
+        """Record one message's (alert_id, delivery_key) pairs in one transaction."""
+        with self._db.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO notifications VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(a, k, receiver, tier, target, outcome, at) for a, k in deliveries],
             )
 
+    def reached(self, alert_id: str, receiver: str) -> TierReached | None:
+        """The highest tier of ``receiver`` this alert has been delivered to (or attempted)."""
+        rows = self._db.execute(
+            "SELECT tier, MIN(at), MAX(outcome = 'sent') FROM notifications"
+            " WHERE alert_id=? AND receiver=? GROUP BY tier ORDER BY tier DESC LIMIT 1",
+            (alert_id, receiver),
+        )
+        if not rows:
+            return None
+        tier, first_at, any_sent = rows[0]
+        return TierReached(int(tier), float(first_at), bool(any_sent))
+
+    # The first slice's interface, used by notifier.py until the daemon runs NotificationService.
+    def delivered(self, alert_id: str, state: str, receiver: str) -> bool:
+        return self.settled(alert_id, state, "-", 0, receiver)
+
+    def record(self, alert_id: str, state: str, receiver: str) -> None:
+        import time
+
+        self.record_message([(alert_id, state)], "-", 0, receiver, "sent", time.time())
+
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()

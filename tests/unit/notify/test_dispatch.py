@@ -1,0 +1,220 @@
+"""The delivery chain end to end in memory: grouping, silences, inhibition, escalation, acks,
+failure handling and restart idempotency, on explicit times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vitalwatch.contracts.alerts import Severity
+
+from .harness import T0, Harness, alert, resolved
+
+ROUTING = """
+route:
+  receiver: ward
+  group_by: [patient_id]
+  group_wait: 10s
+  group_interval: 1m
+  repeat_interval: 0s
+  routes:
+    - name: rapid
+      matchers: [team=rapid-response]
+      receiver: rapid
+receivers:
+  - name: ward
+    send_resolved: true
+    tiers:
+      - urls: ["nurse://"]
+        escalate_after: 2m
+      - urls: ["charge://"]
+        escalate_after: 3m
+      - urls: ["rrt://"]
+  - name: rapid
+    tiers: [{urls: ["rapid://"]}]
+  - name: ops
+    tiers: [{urls: ["ops://"]}]
+fallback: ops
+inhibit_rules:
+  - source_matchers: [rule_id=news2-emergency]
+    target_matchers: ["rule_id=~tachycardia-.*|systolic-.*"]
+    equal: [patient_id]
+"""
+
+
+def harness(tmp_path: Path, routing: str = ROUTING) -> Harness:
+    return Harness(tmp_path / "n.sqlite", routing)
+
+
+def test_a_burst_for_one_patient_within_group_wait_is_one_message(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    for i, rule in enumerate(["tachycardia-sustained", "map-below-65", "systolic-falling"]):
+        h.publish(alert(rule=rule, onset_s=i), at=i * 2)
+    h.publish(alert(patient="P-0007"), at=1)
+    h.run(0, 9)
+    assert h.sent("nurse://") == []  # still within group_wait
+    h.run(10, 12)
+    messages = h.sent("nurse://")
+    assert len(messages) == 2  # one per patient
+    (burst,) = [body for _, body in messages if "P-0042" in body]
+    assert burst.count("Alert id") == 3 and "3 alerts:" in burst
+    h.run(13, 200)
+    assert len(h.sent("nurse://")) == 2  # nothing sent twice, nothing even offered twice
+    assert h.metric("vitalwatch_notifications_total", receiver="ward", outcome="duplicate") == 0
+
+
+def test_a_new_alert_after_a_flush_waits_for_group_interval(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.publish(alert(rule="a"), at=0)
+    h.run(0, 10)
+    h.publish(alert(rule="b"), at=20)
+    h.run(11, 69)
+    assert len(h.sent("nurse://")) == 1
+    h.run(70, 71)
+    assert len(h.sent("nurse://")) == 2 and "b summary" in h.sent("nurse://")[1][1]
+
+
+def test_routes_by_label_and_resolved_goes_only_where_firing_went(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    rapid = alert(team="rapid-response")
+    h.publish(rapid, at=0)
+    h.run(0, 10)
+    assert len(h.sent("rapid://")) == 1 and h.sent("nurse://") == []
+    h.publish(resolved(rapid), at=11)
+    h.run(11, 30)
+    assert len(h.sent("rapid://")) == 1  # rapid has send_resolved off
+    ward = alert(patient="P-0001")
+    h.publish(ward, at=31)
+    h.run(31, 45)
+    h.publish(resolved(ward), at=46)
+    h.run(46, 200)
+    titles = [t for t, _ in h.sent("nurse://")]
+    assert titles == [f"[HIGH] {state}: tachycardia-sustained" for state in ("firing", "resolved")]
+
+
+def test_silence_suppresses_and_its_expiry_restores(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    silence = h.silences.add(["patient_id=P-0042"], T0 + 3600, "in theatre", "dr x", T0)
+    h.publish(alert(), at=0)
+    h.publish(alert(patient="P-0001"), at=0)
+    h.run(0, 100)
+    assert [("P-0001" in b) for _, b in h.sent("nurse://")] == [True]
+    assert h.metric("vitalwatch_notifications_total", receiver="ward", outcome="silenced") == 1
+    assert h.silences.expire(silence.id, T0 + 100)
+    h.run(101, 112)
+    assert len(h.sent("nurse://")) == 2 and "P-0042" in h.sent("nurse://")[1][1]
+    events = [e.event for e in h.audit.query(patient_id="P-0042")]
+    assert "notification.silenced" in events and "notification.sent" in events
+
+
+def test_an_alert_resolving_while_silenced_is_never_notified(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.silences.add(["ward=ICU-A"], T0 + 50, "maintenance", "it", T0)
+    a = alert()
+    h.publish(a, at=0)
+    h.run(0, 20)
+    h.publish(resolved(a), at=21)
+    h.run(21, 120)
+    assert h.sent("nurse://") == []
+
+
+def test_news2_emergency_inhibits_single_parameter_alerts_of_the_same_patient(
+    tmp_path: Path,
+) -> None:
+    h = harness(tmp_path)
+    emergency = alert(rule="news2-emergency")
+    h.publish(emergency, at=0)
+    h.publish(alert(rule="tachycardia-sustained", onset_s=1), at=1)
+    h.publish(alert(rule="systolic-falling", onset_s=1), at=1)
+    h.publish(alert(patient="P-0001", rule="systolic-falling"), at=1)  # other patient
+    h.run(0, 20)
+    bodies = [b for _, b in h.sent("nurse://")]
+    assert len(bodies) == 2
+    (own,) = [b for b in bodies if "P-0042" in b]
+    assert "news2-emergency" in own and "tachycardia" not in own and "systolic" not in own
+    assert h.metric("vitalwatch_notifications_total", receiver="ward", outcome="inhibited") == 2
+    # the source resolves: the still-firing targets are notified at the next flush
+    h.publish(resolved(emergency), at=30)
+    h.run(30, 100)
+    later = [b for _, b in h.sent("nurse://")[2:] if "tachycardia-sustained" in b]
+    assert len(later) == 1 and "systolic-falling" in later[0]
+
+
+def test_unacknowledged_alert_escalates_tier_by_tier(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    a = alert()
+    h.publish(a, at=0)
+    h.run(0, 129)  # tier 1 at 10 s; escalate_after 2m
+    assert len(h.sent("nurse://")) == 1 and not h.targets["charge://"].sent
+    h.run(130, 131)
+    ((title, body),) = h.sent("charge://")
+    assert title.startswith("[HIGH] ESCALATED") and "not acknowledged within 2m" in body
+    h.run(132, 309)
+    assert not h.sent("rrt://")
+    h.run(310, 400)
+    assert len(h.sent("rrt://")) == 1 and len(h.sent("charge://")) == 1
+    assert h.metric("vitalwatch_escalations_total", receiver="ward") == 2
+    assert [e.detail["tier"] for e in h.audit.query(event="alert.escalated")] == [2, 3]
+
+
+def test_acknowledgement_stops_escalation(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    a = alert()
+    h.publish(a, at=0)
+    h.run(0, 60)
+    assert h.acks.ack(a.alert_id, "nurse j", "cli", T0 + 60)
+    h.run(61, 600)
+    assert len(h.sent("nurse://")) == 1 and h.sent("charge://") == [] == h.sent("rrt://")
+
+
+def test_a_resolved_alert_does_not_escalate(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    a = alert()
+    h.publish(a, at=0)
+    h.run(0, 60)
+    h.publish(resolved(a), at=61)
+    h.run(61, 600)
+    assert h.sent("charge://") == []
+
+
+def test_a_target_that_stays_down_goes_to_fallback_dead_letter_and_next_tier(
+    tmp_path: Path,
+) -> None:
+    h = harness(tmp_path)
+    h.target("nurse://").failures = -1
+    a = alert()
+    h.publish(a, at=0)
+    h.run(0, 12)
+    ((title, body),) = h.sent("ops://")
+    assert title == "[TECHNICAL] vitalwatch: notification to ward failed"
+    assert a.alert_id in body  # the undelivered message travels with it
+    assert h.deadletters == [(a.alert_id, "notification_failed:recording")]
+    assert h.metric("vitalwatch_notifications_total", receiver="ward", outcome="failed") == 1
+    assert h.metric("vitalwatch_technical_alerts_total", component="notifier") == 1
+    # tier 1 unreachable: tier 2 at once, without waiting escalate_after
+    assert len(h.sent("charge://")) == 1 and "tier 1 unreachable" in h.sent("charge://")[0][1]
+    h.run(13, 100)
+    assert h.target("nurse://").attempts == 2  # not retried forever
+
+
+def test_restart_resumes_without_resending(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.publish(alert(), at=0)
+    h.publish(alert(patient="P-0001"), at=0)
+    h.run(0, 12)
+    assert len(h.sent("nurse://")) == 2
+    h.open()  # a new process on the same state file; replayed messages arrive again
+    h.publish(alert(), at=13)
+    h.publish(alert(patient="P-0001"), at=13)
+    h.publish(alert(patient="P-0003"), at=13)
+    h.run(13, 100)
+    assert len(h.sent("nurse://")) == 3 and "P-0003" in h.sent("nurse://")[2][1]
+
+
+def test_low_severity_only_alert_is_sorted_after_high_in_a_group(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.publish(alert(rule="low-one", severity=Severity.LOW), at=0)
+    h.publish(alert(rule="high-one", onset_s=1), at=1)
+    h.run(0, 12)
+    ((title, body),) = h.sent("nurse://")
+    assert title.startswith("[HIGH] firing: high-one, low-one")
+    assert body.index("high-one") < body.index("low-one")

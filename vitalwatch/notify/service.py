@@ -1,0 +1,178 @@
+"""The notification service: alerts topic → alert store → dispatcher stages → receivers.
+
+One thread consumes the alerts topic, stores each alert message durably and then commits its
+offset, and between polls runs the dispatcher's tick (groups, escalations, silences). The HTTP
+API runs beside it. ``NotificationService(settings, metrics)`` with ``start()``, ``stop()`` and
+``is_alive()`` is what ``vitalwatch run`` supervises; ``vitalwatch notify serve`` runs it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from confluent_kafka import Message
+
+from vitalwatch.contracts.alerts import Alert
+from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
+from vitalwatch.errors import VitalwatchError
+from vitalwatch.kafka_clients import make_consumer, make_producer
+from vitalwatch.metrics import Metrics
+from vitalwatch.notify.acks import AckStore
+from vitalwatch.notify.alertstore import AlertStore, Source, StoredAlert
+from vitalwatch.notify.api import ApiServer, ack_link_maker, read_token, start_api
+from vitalwatch.notify.audit import AuditLog
+from vitalwatch.notify.dispatch import Dispatcher, Stages
+from vitalwatch.notify.fallback import FailureHandler
+from vitalwatch.notify.inhibit import Inhibitor
+from vitalwatch.notify.log import NotificationLog
+from vitalwatch.notify.operations import Operations, state_file
+from vitalwatch.notify.receivers import NamedReceiver, build_named_receivers
+from vitalwatch.notify.routing import RoutingConfig, build_router, load_routing
+from vitalwatch.notify.send import Sender
+from vitalwatch.notify.silence import Silencer, SilenceStore
+from vitalwatch.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def rule_descriptions(settings: Settings) -> dict[str, str]:
+    """Rule id → description, for the templates; empty (and logged) if the rules won't load."""
+    from vitalwatch.rules.loader import load_rules
+
+    try:
+        return {r.spec.id: r.spec.description for r in load_rules(settings.rules.directory)}
+    except VitalwatchError as exc:
+        log.warning("notify.rule_descriptions_unavailable", error=str(exc))
+        return {}
+
+
+def load_receivers(
+    settings: Settings, environ: Mapping[str, str]
+) -> tuple[RoutingConfig, dict[str, NamedReceiver]]:
+    """The validated routing config and its receivers with their apprise URLs resolved."""
+    config = load_routing(settings.notify.routing_file)
+    return config, build_named_receivers(config, settings.notify, environ)
+
+
+class NotificationService:
+    def __init__(
+        self, settings: Settings, metrics: Metrics, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        # Receiver URLs may name environment variables (urls_env): read here, at the boundary.
+        config, receivers = load_receivers(settings, os.environ if environ is None else environ)
+        if not any(t.receivers for r in receivers.values() for t in r.tiers):
+            log.warning("notify.no_receivers", hint="set VITALWATCH_NOTIFY__URLS or a routing file")
+        path = state_file(settings)
+        self._log = NotificationLog(path)
+        self.ops = Operations(
+            AlertStore(path), AckStore(path), SilenceStore(path), AuditLog(path), metrics
+        )
+        self._producer = make_producer(settings)
+        sender = Sender(metrics, settings.notify.max_attempts, settings.notify.retry_backoff)
+        fallback = receivers[config.fallback] if config.fallback else None
+        stages = Stages(
+            router=build_router(config),
+            receivers=receivers,
+            inhibitor=Inhibitor(config.inhibit_rules),
+            silencer=Silencer(self.ops.silences),
+            notification_log=self._log,
+            alerts=self.ops.alerts,
+            acks=self.ops.acks,
+            audit=self.ops.audit,
+            sender=sender,
+            failures=FailureHandler(fallback, sender, self._deadletter, metrics, self.ops.audit),
+        )
+        token = read_token(settings.api)
+        self.dispatcher = Dispatcher(
+            stages, metrics, rule_descriptions(settings), ack_link_maker(settings.api, token)
+        )
+        self._api: ApiServer | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+        log.info(
+            "notify.configured",
+            routing=str(settings.notify.routing_file or "(embedded default)"),
+            receivers={n: [len(t.receivers) for t in r.tiers] for n, r in receivers.items()},
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._api = start_api(self._settings.api, self.ops)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self._api is not None:
+            self._api.stop()
+        self._producer.flush(10)
+        self._log.close()
+        self.ops.close()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        consumer = make_consumer(self._settings, self._settings.notify.consumer_group)
+        consumer.subscribe([self._settings.topics.alerts])
+        tick_s = self._settings.notify.tick / 1000
+        log.info("notify.started")
+        next_tick = 0.0
+        try:
+            while not self._stop.is_set():
+                message = consumer.poll(max(0.0, min(tick_s, next_tick - time.monotonic())))
+                if message is not None:
+                    self._take(message)
+                    consumer.commit(message=message, asynchronous=False)
+                if time.monotonic() >= next_tick:
+                    self.dispatcher.tick(time.time(), self._stop)
+                    next_tick = time.monotonic() + tick_s
+        except Exception:
+            self._metrics.technical_alerts.labels("notifier").inc()
+            log.exception("notify.crashed")
+            raise
+        finally:
+            consumer.close()
+            log.info("notify.stopped")
+
+    def _take(self, message: Message) -> None:
+        """Store one alert message durably (the caller commits its offset afterwards)."""
+        if message.error():
+            self._metrics.errors.labels("notifier", "consume").inc()
+            log.warning("notify.consume_error", error=str(message.error()))
+            return
+        source = Source(message.topic() or "", message.partition() or 0, message.offset() or 0)
+        try:
+            alert = Alert.from_message(json.loads(message.value() or b""))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("notify.bad_alert_message", error=type(exc).__name__, offset=source.offset)
+            self._metrics.technical_alerts.labels("notifier").inc()
+            self._produce(message.key(), message.value(), "bad_alert_message", source)
+            return
+        self.dispatcher.ingest(alert, source, time.time())
+
+    def _deadletter(self, stored: StoredAlert, reason: str) -> None:
+        value = stored.alert.to_json(emitted_ms=int(time.time() * 1000))
+        self._produce(stored.alert.patient_id.encode(), value, reason, stored.source)
+
+    def _produce(self, key: bytes | None, value: bytes | None, reason: str, source: Source) -> None:
+        where = (source.topic, source.partition, source.offset)
+        headers: list[tuple[str, Any]] = [(REASON_HEADER, reason.encode())] + [
+            (name, str(v).encode()) for name, v in zip(SOURCE_HEADERS, where, strict=True)
+        ]
+        self._producer.produce(
+            self._settings.topics.deadletter, key=key, value=value, headers=headers
+        )
+        self._producer.poll(0)
