@@ -52,7 +52,7 @@ def rank(alert: Alert) -> int:
     """Order of an episode's messages: firing, then each re-notification, then resolved."""
     if alert.state is AlertState.RESOLVED:
         return 1_000_000_000
-    return int(getattr(alert, "repeat", 0)) + (1 if alert.state is not AlertState.FIRING else 0)
+    return alert.repeat + (1 if alert.state is not AlertState.FIRING else 0)
 
 
 def _message(alert: Alert) -> str:

@@ -44,12 +44,7 @@ log = structlog.get_logger(__name__)
 
 def delivery_key(alert: Alert) -> str:
     """What a receiver gets at most once: the state (and which re-notification)."""
-    return str(getattr(alert, "delivery_key", alert.state.value))
-
-
-def _still_active(alert: Alert) -> bool:
-    """Firing, or resolved but latching (active until acknowledged)."""
-    return alert.state is not AlertState.RESOLVED or bool(getattr(alert, "latching", False))
+    return alert.delivery_key
 
 
 @dataclass(frozen=True)
@@ -103,7 +98,7 @@ class Dispatcher:
 
     def tick(self, now: float, stop: threading.Event) -> None:
         self._s.silencer.refresh(now)
-        active = [s.alert for s in self._open.values() if _still_active(s.alert)]
+        active = [s.alert for s in self._open.values() if self._still_active(s.alert)]
         offered: set[str] = set()
         for stored in list(self._open.values()):
             if self._offer(stored.alert, active, now):
@@ -114,6 +109,12 @@ class Dispatcher:
             self._flush(key, why, pending, active, now, stop)
         self._escalate(active, now, stop)
         self._close_finished(offered)
+
+    def _still_active(self, alert: Alert) -> bool:
+        """Firing (or re-notified), or resolved but latching and not yet acknowledged."""
+        if alert.state is not AlertState.RESOLVED:
+            return True
+        return alert.latching and self._s.acks.get(alert.alert_id) is None
 
     def _receivers_of(self, alert: Alert) -> list[tuple[Route, NamedReceiver]]:
         routes = self._s.router.match(alert_labels(alert))
@@ -182,7 +183,7 @@ class Dispatcher:
         else:
             ids = frozenset(
                 i for i in members
-                if i in self._open and _still_active(self._open[i].alert)
+                if i in self._open and self._still_active(self._open[i].alert)
                 and self._s.acks.get(i) is None
             )  # fmt: skip
             if not ids:
@@ -283,9 +284,7 @@ class Dispatcher:
     def _close_finished(self, offered: set[str]) -> None:
         """Resolved alerts with nothing left to send leave the open set (and their groups)."""
         for alert_id, stored in list(self._open.items()):
-            if alert_id in offered or _still_active(stored.alert):
-                continue
-            if getattr(stored.alert, "latching", False) and self._s.acks.get(alert_id) is None:
+            if alert_id in offered or self._still_active(stored.alert):
                 continue
             self._s.alerts.close_alert(alert_id)
             del self._open[alert_id]

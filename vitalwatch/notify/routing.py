@@ -31,7 +31,7 @@ route:
   group_by: [patient_id]
   group_wait: 5s
   group_interval: 1m
-  repeat_interval: 1h
+  repeat_interval: 0s
 receivers:
   - name: default
     tiers:
@@ -73,7 +73,9 @@ class RouteConfig(_Model):
     group_by: list[str] | None = None
     group_wait: DurationMs | None = None
     group_interval: DurationMs | None = None
-    repeat_interval: DurationMs | None = None  # 0: never repeat
+    # Wall-clock reminder of a group still firing unacknowledged; 0 (default): never. Rules
+    # re-notify in event time themselves (``renotify``), which is usually what is wanted.
+    repeat_interval: DurationMs | None = None
     continue_: bool = Field(default=False, alias="continue")
     routes: list[RouteConfig] = Field(default_factory=list)
 
@@ -168,9 +170,7 @@ def _resolve(config: RouteConfig, parent: Route | None, path: str) -> Route:
         group_by=tuple(pick(config.group_by, parent and parent.group_by, ["patient_id"])),
         group_wait_ms=pick(config.group_wait, parent and parent.group_wait_ms, 5_000),
         group_interval_ms=pick(config.group_interval, parent and parent.group_interval_ms, 60_000),
-        repeat_interval_ms=pick(
-            config.repeat_interval, parent and parent.repeat_interval_ms, 3_600_000
-        ),
+        repeat_interval_ms=pick(config.repeat_interval, parent and parent.repeat_interval_ms, 0),
         continue_=config.continue_,
         children=(),
     )

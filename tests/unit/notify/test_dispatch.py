@@ -3,9 +3,10 @@ failure handling and restart idempotency, on explicit times."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from vitalwatch.contracts.alerts import Severity
+from vitalwatch.contracts.alerts import AlertState, Severity
 
 from .harness import T0, Harness, alert, resolved
 
@@ -218,3 +219,49 @@ def test_low_severity_only_alert_is_sorted_after_high_in_a_group(tmp_path: Path)
     ((title, body),) = h.sent("nurse://")
     assert title.startswith("[HIGH] firing: high-one, low-one")
     assert body.index("high-one") < body.index("low-one")
+
+
+def test_repeat_interval_reminds_until_acknowledged(tmp_path: Path) -> None:
+    h = harness(tmp_path, ROUTING.replace("repeat_interval: 0s", "repeat_interval: 5m"))
+    h.target("nurse://")
+    a = alert(rule="r")  # not escalated: only the ward's tier 1 matters here
+    h.publish(a, at=0)
+    h.run(0, 110)
+    h.acks.ack(a.alert_id, "n", "cli", T0 + 111)  # stops escalation, not yet tested: repeats
+    h.run(111, 309)
+    assert len(h.sent("nurse://")) == 1
+    h.publish(alert(rule="s", patient="P-2"), at=0)  # another patient, unacknowledged
+    h.run(310, 330)
+    h.run(331, 331 + 300)
+    repeats = [t for t, b in h.sent("nurse://") if "P-2" in b]
+    assert len(repeats) == 2 and repeats[1] == "[HIGH] repeat: s"  # first, then one reminder
+    assert not any("P-0042" in b for _, b in h.sent("nurse://")[1:])  # acknowledged: no repeat
+
+
+def test_a_renotification_from_the_rules_is_delivered_once_more(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    a = alert()
+    h.publish(a, at=0)
+    h.run(0, 12)
+    h.acks.ack(a.alert_id, "n", "cli", T0 + 12)
+    again = replace(a, state=AlertState.RENOTIFIED, repeat=1)
+    h.publish(again, at=20)
+    h.publish(again, at=21)  # replayed
+    h.run(13, 200)
+    assert [t for t, _ in h.sent("nurse://")] == [
+        "[HIGH] firing: tachycardia-sustained", "[HIGH] renotified: tachycardia-sustained",
+    ]  # fmt: skip
+
+
+def test_a_latching_alert_escalates_after_it_resolves_until_acknowledged(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    a = replace(alert(), latching=True)
+    h.publish(a, at=0)
+    h.run(0, 20)
+    h.publish(resolved(a), at=21)
+    h.run(21, 140)
+    assert len(h.sent("charge://")) == 1  # still escalated although the condition ended
+    h.acks.ack(a.alert_id, "charge nurse", "api", T0 + 141)
+    h.run(141, 600)
+    assert h.sent("rrt://") == []
+    assert h.alerts.open_alerts() == []  # acknowledged and resolved: closed

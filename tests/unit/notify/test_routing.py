@@ -56,7 +56,7 @@ def test_children_inherit_timing_and_receiver_unless_they_set_their_own() -> Non
     router = build_router(parse_routing(TREE, "t.yaml"))
     icu, icu_high = router.find("icu"), router.find("icu-high")
     assert (icu.group_wait_ms, icu_high.group_wait_ms) == (20_000, 0)
-    assert icu.group_by == ("patient_id",) and icu.repeat_interval_ms == 3_600_000
+    assert icu.group_by == ("patient_id",) and icu.repeat_interval_ms == 0
 
 
 @pytest.mark.parametrize(
