@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import structlog
 
@@ -45,6 +46,16 @@ log = structlog.get_logger(__name__)
 def delivery_key(alert: Alert) -> str:
     """What a receiver gets at most once: the state (and which re-notification)."""
     return alert.delivery_key
+
+
+def _resent_note(interrupted_at: float | None) -> str:
+    if interrupted_at is None:
+        return ""
+    when = datetime.fromtimestamp(interrupted_at, tz=timezone.utc).strftime("%H:%M:%S")
+    return (
+        f"Possibly a repeat: vitalwatch restarted while sending this at {when} UTC "
+        "and cannot tell whether it arrived. "
+    )
 
 
 @dataclass(frozen=True)
@@ -224,9 +235,16 @@ class Dispatcher:
                 self._metrics.notifications.labels(receiver.name, "duplicate").inc()
                 continue
             batch = [s.alert for s in todo]
+            keys = [(a.alert_id, state_of(a)) for a in batch]
+            interrupted = log_.begin(keys, receiver.name, tier.number, target.key, now)
             word = state_of(batch[0]).split("#")[0]
-            context = Context(word, self._descriptions, self._ack_link, note)
+            context = Context(word, self._descriptions, self._ack_link,
+                              _resent_note(interrupted) + note)  # fmt: skip
             title, body = render(receiver.template_for(target), batch, context)
+            if interrupted is not None:
+                self._metrics.notifications.labels(receiver.name, "resent").inc()
+                log.warning("notify.resending_interrupted", receiver=receiver.name,
+                            target=target.name)  # fmt: skip
             ok = self._s.sender.send(receiver.name, target, title, body, stop)
             if ok is None:
                 return True
@@ -234,10 +252,7 @@ class Dispatcher:
                 self._s.failures.failed(receiver.name, target, todo, (title, body), now, stop)
             outcome = "sent" if ok else "failed"
             at = now
-            log_.record_message(
-                [(a.alert_id, state_of(a)) for a in batch], receiver.name, tier.number,
-                target.key, outcome, at,
-            )  # fmt: skip
+            log_.record_message(keys, receiver.name, tier.number, target.key, outcome, at)
             for stored in todo:
                 if ok:
                     self._metrics.event_to_notification.observe(

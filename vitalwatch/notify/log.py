@@ -6,9 +6,12 @@ right after, so a replayed alert (Spark re-running a batch after a crash, the no
 re-reading uncommitted offsets, a restart) is not sent to a receiver twice. The escalation
 stage reads from it which tier an alert has reached and when.
 
-A crash between a receiver accepting a message and the row being committed resends that one
-message after restart: at-least-once in that window of a few milliseconds, because the
-alternative (writing before sending) could lose a notification, which is worse.
+Before each send the log also records the attempt as *in flight*; the outcome replaces it in
+one transaction. A kill -9 between a receiver accepting a message and that commit cannot be
+told apart from one before the receiver got it, so after a restart the message is sent again
+(losing it would be worse) and says so: it is marked as possibly a repeat. That is the one
+message per target that can arrive twice, and its reader can see it; everything else is
+exactly once.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS notifications ("
     " alert_id TEXT NOT NULL, delivery_key TEXT NOT NULL, receiver TEXT NOT NULL,"
     " tier INTEGER NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, at REAL NOT NULL,"
+    " PRIMARY KEY (alert_id, delivery_key, receiver, tier, target))",
+    "CREATE TABLE IF NOT EXISTS in_flight ("
+    " alert_id TEXT NOT NULL, delivery_key TEXT NOT NULL, receiver TEXT NOT NULL,"
+    " tier INTEGER NOT NULL, target TEXT NOT NULL, started_at REAL NOT NULL,"
     " PRIMARY KEY (alert_id, delivery_key, receiver, tier, target))",
 )
 
@@ -49,6 +56,33 @@ class NotificationLog:
         )
         return bool(rows)
 
+    def begin(
+        self,
+        deliveries: Iterable[tuple[str, str]],
+        receiver: str,
+        tier: int,
+        target: str,
+        at: float,
+    ) -> float | None:
+        """Mark a message as in flight; returns when an earlier attempt at any of it was
+        interrupted (the process died before its outcome was recorded), else None."""
+        rows = [(a, k, receiver, tier, target) for a, k in deliveries]
+        with self._db.transaction() as db:
+            earlier = [
+                db.execute(
+                    "SELECT started_at FROM in_flight WHERE alert_id=? AND delivery_key=?"
+                    " AND receiver=? AND tier=? AND target=?",
+                    row,
+                ).fetchone()
+                for row in rows
+            ]
+            db.executemany(
+                "INSERT OR IGNORE INTO in_flight VALUES (?, ?, ?, ?, ?, ?)",
+                [(*row, at) for row in rows],
+            )
+        started = [float(e[0]) for e in earlier if e is not None]
+        return min(started) if started else None
+
     def record_message(
         self,
         deliveries: Iterable[tuple[str, str]],
@@ -59,10 +93,16 @@ class NotificationLog:
         at: float,
     ) -> None:
         """Record one message's (alert_id, delivery_key) pairs in one transaction."""
+        rows = [(a, k, receiver, tier, target) for a, k in deliveries]
         with self._db.transaction() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO notifications VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(a, k, receiver, tier, target, outcome, at) for a, k in deliveries],
+                [(*row, outcome, at) for row in rows],
+            )
+            db.executemany(
+                "DELETE FROM in_flight WHERE alert_id=? AND delivery_key=? AND receiver=?"
+                " AND tier=? AND target=?",
+                rows,
             )
 
     def reached(self, alert_id: str, receiver: str) -> TierReached | None:

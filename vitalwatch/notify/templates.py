@@ -78,8 +78,9 @@ def render_short(alerts: Sequence[Alert], context: Context) -> tuple[str, str]:
     first = ordered[0]
     more = f" (+{len(ordered) - 1} more)" if len(ordered) > 1 else ""
     link = context.ack_link(first.alert_id)
+    prefix = context.note.split(":")[0] + ": " if context.note else ""
     body = (
-        f"{context.state}: bed {first.labels.get('bed', '?')} {first.labels.get('ward', '?')}"
+        f"{prefix}{context.state}: bed {first.labels.get('bed', '?')} {first.labels.get('ward', '?')}"
         f" {first.rule_id} {_values(first)}{more}"
         + (f" ack {link}" if link else "")
         + " Advisory only."

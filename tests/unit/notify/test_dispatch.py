@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from vitalwatch.contracts.alerts import AlertState, Severity
 
 from .harness import T0, Harness, alert, resolved
@@ -265,3 +267,34 @@ def test_a_latching_alert_escalates_after_it_resolves_until_acknowledged(tmp_pat
     h.run(141, 600)
     assert h.sent("rrt://") == []
     assert h.alerts.open_alerts() == []  # acknowledged and resolved: closed
+
+
+class KilledMidSend(BaseException):
+    """Stands in for kill -9 while a receiver holds the message (escapes every handler)."""
+
+
+def test_a_send_interrupted_by_a_crash_is_resent_once_marked_as_possibly_a_repeat(
+    tmp_path: Path,
+) -> None:
+    h = harness(tmp_path)
+    nurse = h.target("nurse://")
+    h.publish(alert(), at=0)
+    h.publish(alert(patient="P-0001"), at=0)
+    nurse.send = lambda title, body: nurse.sent.append((title, body)) or _die()  # type: ignore
+    with pytest.raises(KilledMidSend):
+        h.run(0, 12)
+    del nurse.send  # the receiver's own method again
+    h.open()  # restart on the same state file
+    h.run(13, 100)
+    bodies = [b for _, b in h.sent("nurse://")]
+    assert len(bodies) == 3  # the interrupted one twice, the other once
+    resent = [b for b in bodies if b.startswith("Possibly a repeat: vitalwatch restarted")]
+    assert len(resent) == 1 and resent[0].split("Patient ")[1] == bodies[0].split("Patient ")[1]
+    h.open()
+    h.run(101, 300)
+    assert len(h.sent("nurse://")) == 3
+    assert h.metric("vitalwatch_notifications_total", receiver="ward", outcome="resent") == 1
+
+
+def _die() -> bool:
+    raise KilledMidSend
