@@ -1,30 +1,38 @@
-"""``vitalwatch run``: the streaming query, the notifier and the metrics endpoint in one process.
+"""``vitalwatch run``: the streaming query, the notifier and the HTTP endpoint, supervised.
 
-Start order: metrics endpoint, Java and jars, topics, rules, Spark, query, notifier. SIGTERM or
-Ctrl-C sets one stop event: the notifier finishes its current alert (or leaves it uncommitted
-for redelivery), the query stops, Spark stops, the process exits 0. A failed query ends the
-process non-zero, after logging and counting it, so a supervisor (systemd) restarts it and the
-query resumes from its checkpoint.
+Start order: HTTP endpoint (``/metrics``, ``/healthz``, ``/readyz``), topics, rules, Spark,
+query, notifier; then READY=1 to systemd. The supervisor loop (one tick a second) then:
+- restarts a failed query from its checkpoint with exponential backoff and a cap, and exits 1
+  after ``supervisor.max_failures`` failures within ``supervisor.failure_window`` (systemd then
+  restarts the process); every failure is a technical alarm (``vitalwatch.service.query``);
+- ends the process (exit 1, technical alarm) if the notifier or the HTTP endpoint dies;
+- raises a technical alarm when the query stops reporting (stuck batch), and pings systemd's
+  watchdog only while it reports; sends a STATUS line with throughput;
+- reloads rules on a file edit (polled every second) or SIGHUP: valid new rules replace the query
+  with one running them, from the same checkpoint, so no reading is skipped and each patient's
+  state keeps what unchanged rules had; invalid files are a technical alarm, the running rules
+  stay.
 
-Rule reload: an edit to the rule files (polled every second) or SIGHUP reloads them. Valid new
-rules replace the query with one running them, from the same checkpoint: no reading is skipped,
-and each patient's state, one value keyed by rule id, keeps what unchanged rules had. Invalid
-files are logged and counted, and the running rules stay.
+SIGTERM or Ctrl-C sets one stop event: STOPPING=1; the running micro-batch completes (at most
+``supervisor.drain_timeout``), the notifier finishes its current alert or leaves it uncommitted
+for redelivery (at most 30 s), Spark stops, the process exits 0.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 from collections.abc import Sequence
+from functools import partial
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from prometheus_client import start_http_server
 
 from vitalwatch.errors import RuleFileError
-from vitalwatch.kafka_clients import ensure_topics
+from vitalwatch.kafka_clients import ensure_topics, make_producer
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.log import NotificationLog
 from vitalwatch.notify.notifier import Notifier
@@ -32,9 +40,22 @@ from vitalwatch.notify.receivers import build_receivers
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.rules.watch import RuleWatcher
+from vitalwatch.service.health import BrokerProbe, Health
+from vitalwatch.service.http import HttpEndpoint
+from vitalwatch.service.progress import ProgressTracker
+from vitalwatch.service.restart import RestartPolicy
+from vitalwatch.service.sd_notify import SdNotify
+from vitalwatch.service.technical_alarm import KafkaPublish, TechnicalAlarm
 from vitalwatch.settings import Settings
 
+if TYPE_CHECKING:
+    from vitalwatch.service.query import QuerySupervisor
+    from vitalwatch.stream.listener import MetricsListener
+
 log = structlog.get_logger(__name__)
+
+STATUS_EVERY_S = 5.0
+NOTIFIER_STOP_TIMEOUT_S = 30.0
 
 
 def install_signals(stop: threading.Event, reload: threading.Event) -> None:
@@ -55,15 +76,14 @@ def _rule_ids(rules: Sequence[RuleKind[Any]]) -> list[str]:
 
 
 def _reloaded_rules(
-    settings: Settings, running: Sequence[RuleKind[Any]], metrics: Metrics
+    settings: Settings, running: Sequence[RuleKind[Any]], metrics: Metrics, alarm: TechnicalAlarm
 ) -> list[RuleKind[Any]] | None:
     """New rules if the files now hold a valid, different rule set; else None."""
     try:
         rules = load_rules(settings.rules.directory)
     except RuleFileError as exc:
         metrics.rule_reloads.labels("invalid").inc()
-        metrics.technical_alerts.labels("rules").inc()
-        log.error("rules.reload_rejected", error=str(exc), running=_rule_ids(running))
+        alarm.report("rules", "rules.reload_rejected", error=str(exc), running=_rule_ids(running))
         return None
     if [r.spec for r in rules] == [r.spec for r in running]:
         metrics.rule_reloads.labels("unchanged").inc()
@@ -74,22 +94,107 @@ def _reloaded_rules(
     return rules
 
 
+class NotifierThread:
+    """The notifier as a supervised component: ``start()``, ``stop()``, ``is_alive()``."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=notifier.run, args=(self._stop,), name="notifier", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=NOTIFIER_STOP_TIMEOUT_S)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+
+class _Loop:
+    """The supervisor loop's state: what it watches, and what it tells systemd."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rules: list[RuleKind[Any]],
+        query: QuerySupervisor,
+        listener: MetricsListener,
+        progress: ProgressTracker,
+        health: Health,
+        systemd: SdNotify,
+        alarm: TechnicalAlarm,
+        metrics: Metrics,
+    ) -> None:
+        self.settings, self.rules, self.query, self.listener = settings, rules, query, listener
+        self.progress, self.health, self.systemd = progress, health, systemd
+        self.alarm, self.metrics = alarm, metrics
+        self.restarts = 0
+        self._last_ping = self._last_status = 0.0
+        self._stalled = False
+
+    def reload(self, spark: Any) -> None:
+        from vitalwatch.stream.job import start_query
+
+        new_rules = _reloaded_rules(self.settings, self.rules, self.metrics, self.alarm)
+        if new_rules is not None:
+            self.rules = new_rules
+            self.listener.use_rules(new_rules)
+            self.query.replace(partial(start_query, spark, new_rules, self.settings))
+
+    def watch_progress(self) -> None:
+        """Technical alarm when a running query stops reporting; watchdog pings while it does."""
+        now = time.monotonic()
+        self.health.tick()
+        recent = self.health.batches_recent()
+        progressing = recent.ok and self.query.running()
+        if self.query.running() and not recent.ok and not self._stalled:
+            self.alarm.report("query", "query.stalled", detail=recent.detail)
+        self._stalled = self.query.running() and not recent.ok
+        interval = self.systemd.watchdog_interval
+        if interval and progressing and now - self._last_ping >= interval:
+            self.systemd.watchdog()
+            self._last_ping = now
+        if now - self._last_status >= STATUS_EVERY_S:
+            restarts = int(self.metrics.query_restarts._value.get())
+            self.systemd.status(self.progress.status_line(self.listener.firing, restarts))
+            self._last_status = now
+
+
 def run_daemon(
     settings: Settings,
     stop: threading.Event,
     metrics: Metrics | None = None,
     reload: threading.Event | None = None,
+    systemd: SdNotify | None = None,
 ) -> int:
+    from vitalwatch.service.query import QuerySupervisor
     from vitalwatch.stream.job import start_query
     from vitalwatch.stream.listener import MetricsListener
     from vitalwatch.stream.session import start_spark
 
+    began = time.monotonic()
     metrics = metrics or Metrics()
     reload = reload or threading.Event()
-    server, _ = start_http_server(
-        settings.http.port, addr=settings.http.host, registry=metrics.registry
+    # systemd's protocol variables, not configuration: read once, here, at the entry point.
+    systemd = systemd or SdNotify.from_environ(os.environ)
+    sup = settings.supervisor
+    progress = ProgressTracker()
+    producer = make_producer(settings)
+    alarm = TechnicalAlarm(metrics, KafkaPublish(producer, settings.topics.deadletter, metrics))
+    supervisor: QuerySupervisor | None = None
+    health = Health(
+        progress,
+        sup.stale_after / 1000,
+        lambda: supervisor is not None and supervisor.running(),
+        BrokerProbe(settings),
     )
-    log.info("metrics.listening", host=settings.http.host, port=server.server_port)
+    http = HttpEndpoint(settings.http.host, settings.http.port, metrics.registry, health)
+    http.start()
+    log.info("http.listening", host=settings.http.host, port=http.port)
     receivers = build_receivers(settings.notify.apprise_urls())
     if not receivers:
         log.warning("notify.no_receivers", hint="set VITALWATCH_NOTIFY__URLS to apprise URLs")
@@ -99,47 +204,58 @@ def run_daemon(
     log.info("rules.loaded", count=len(rules), rules=_rule_ids(rules))
     spark = start_spark(settings)
     notification_log = NotificationLog(settings.state_dir / "notifications.sqlite")
-    notifier_stop = threading.Event()
-    notifier = threading.Thread(
-        target=Notifier(settings, receivers, notification_log, metrics).run,
-        args=(notifier_stop,),
-        name="notifier",
-        daemon=True,
-    )
+    notifier = NotifierThread(Notifier(settings, receivers, notification_log, metrics))
     exit_code = 0
     try:
-        listener = MetricsListener(metrics, rules)
+        listener = MetricsListener(metrics, rules, progress)
         spark.streams.addListener(listener)
-        query = start_query(spark, rules, settings)
+        policy = RestartPolicy(
+            sup.restart_backoff / 1000, sup.restart_backoff_max / 1000,
+            sup.max_failures, sup.failure_window / 1000,
+        )  # fmt: skip
+        supervisor = QuerySupervisor(
+            partial(start_query, spark, rules, settings), policy, progress, metrics, alarm
+        )
+        query = supervisor.start()
         notifier.start()
-        log.info("daemon.ready", query=query.name)
-        while not stop.wait(1.0):
+        ready_s = round(time.monotonic() - began, 1)
+        log.info("daemon.ready", query=query.name, seconds=ready_s)
+        systemd.ready(f"running {len(rules)} rules; ready after {ready_s} s")
+        loop = _Loop(settings, rules, supervisor, listener, progress, health, systemd, alarm,
+                     metrics)  # fmt: skip
+        tick = min(1.0, (systemd.watchdog_interval or 2.0) / 2)
+        while not stop.wait(tick):
             if watcher.changed() or reload.is_set():
                 reload.clear()
-                new_rules = _reloaded_rules(settings, rules, metrics)
-                if new_rules is not None:
-                    query.stop()
-                    rules = new_rules
-                    listener.use_rules(rules)
-                    query = start_query(spark, rules, settings)
-                    continue
-            if not query.isActive:
-                log.error("daemon.query_ended", hint="it resumes from its checkpoint on restart")
-                metrics.technical_alerts.labels("query").inc()
+                loop.reload(spark)
+            if not supervisor.tick():
                 exit_code = 1
                 break
             if not notifier.is_alive():
-                log.error("daemon.notifier_ended")
-                metrics.technical_alerts.labels("notifier").inc()
+                alarm.report("notifier", "daemon.notifier_ended")
                 exit_code = 1
                 break
+            if not http.is_alive():
+                alarm.report("http", "daemon.http_ended")
+                exit_code = 1
+                break
+            loop.watch_progress()
     finally:
-        notifier_stop.set()
-        notifier.join(timeout=30)
+        stopping = time.monotonic()
+        systemd.stopping("draining: finishing the running micro-batch and notifications")
+        drained = supervisor.drain(sup.drain_timeout / 1000) if supervisor else 0.0
+        notifier.stop()
         for active in spark.streams.active:
             active.stop()
         spark.stop()
         notification_log.close()
-        server.shutdown()
-        log.info("daemon.stopped", exit_code=exit_code)
+        producer.flush(5)
+        http.stop()
+        systemd.close()
+        log.info(
+            "daemon.stopped",
+            exit_code=exit_code,
+            batch_drain_s=round(drained, 2),
+            stop_s=round(time.monotonic() - stopping, 1),
+        )
     return exit_code

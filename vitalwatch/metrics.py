@@ -116,3 +116,37 @@ class Metrics:
             ["component"],
             registry=r,
         )
+        # Service: supervision and the query's progress (vitalwatch.service, the listener).
+        self.query_restarts = Counter(
+            "vitalwatch_query_restarts_total",
+            "Restarts of the streaming query from its checkpoint after a failure",
+            registry=r,
+        )
+        self.last_batch = Gauge(
+            "vitalwatch_last_batch_timestamp_seconds",
+            "Unix time of the streaming query's last completed micro-batch",
+            registry=r,
+        )
+        self.kafka_lag = Gauge(
+            "vitalwatch_kafka_lag_records",
+            "Records in the input topic not yet read by the query, summed over partitions",
+            ["topic"],
+            registry=r,
+        )
+        self.watermark_delay = Gauge(
+            "vitalwatch_watermark_delay_seconds",
+            "Batch time minus the event-time watermark (only for a query that defines one)",
+            registry=r,
+        )
+        self.state_rows = Gauge(
+            "vitalwatch_state_rows",
+            "Keys held in the query's state store (one per patient and state variable)",
+            ["operator"],
+            registry=r,
+        )
+        self.alerts_firing = Gauge(
+            "vitalwatch_alerts_firing",
+            "Alerts firing now (fired minus resolved since the process started), by rule",
+            ["rule", "severity"],
+            registry=r,
+        )

@@ -69,11 +69,6 @@ class NotifySettings(BaseModel):
     max_attempts: int = Field(default=5, ge=1)
     retry_backoff: DurationMs = 1000
     consumer_group: str = "vitalwatch-notifier"
-    # Routing tree, receivers, tiers and inhibition (YAML); None: the embedded default, which
-    # sends everything to the ``urls`` above (see vitalwatch/notify/routing.py).
-    routing_file: Path | None = None
-    # How often the dispatcher looks at groups, escalations and silences.
-    tick: DurationMs = 250
 
     def apprise_urls(self) -> list[str]:
         urls = [u.get_secret_value() for u in self.urls]
@@ -94,17 +89,19 @@ class HttpSettings(BaseModel):
     port: int = Field(default=9464, ge=0, le=65535)
 
 
-class ApiSettings(BaseModel):
-    """The notification HTTP API (acknowledge, silence): authenticated, loopback by default,
-    on its own port apart from the unauthenticated metrics endpoint."""
+class SupervisorSettings(BaseModel):
+    """How ``vitalwatch run`` restarts a failed query, judges readiness and drains on SIGTERM."""
 
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(default=9465, ge=0, le=65535)
-    # A file holding the bearer token (systemd LoadCredential); without it the API is off.
-    token_file: Path | None = None
-    # Base URL clinicians reach the API at, for acknowledge links in notifications (optional).
-    public_url: str | None = None
+    # A failed query restarts from its checkpoint after restart_backoff, doubling per failure
+    # in failure_window up to restart_backoff_max; failure number max_failures ends the process.
+    restart_backoff: DurationMs = 1000
+    restart_backoff_max: DurationMs = 60_000
+    max_failures: int = Field(default=5, ge=1)
+    failure_window: DurationMs = 600_000
+    # No batch and no idle report from the query for this long: not ready, no watchdog ping.
+    stale_after: DurationMs = 60_000
+    # SIGTERM: wait at most this long for the running micro-batch to finish, then stop anyway.
+    drain_timeout: DurationMs = 30_000
 
 
 class Settings(BaseSettings):
@@ -128,7 +125,7 @@ class Settings(BaseSettings):
     rules: RuleSettings = Field(default_factory=RuleSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
-    api: ApiSettings = Field(default_factory=ApiSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
 
     @field_validator("state_dir", "cache_dir")
     @classmethod

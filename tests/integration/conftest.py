@@ -56,6 +56,12 @@ class Webhook:
 
 @pytest.fixture
 def webhook() -> Iterator[Webhook]:
+    with serve_webhook() as hook:
+        yield hook
+
+
+@contextlib.contextmanager
+def serve_webhook() -> Iterator[Webhook]:
     hook = Webhook(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -78,10 +84,14 @@ def webhook() -> Iterator[Webhook]:
 
 @pytest.fixture
 def settings(kafka: LocalBroker, tmp_path: Path) -> Settings:
+    return run_settings(kafka, tmp_path)
+
+
+def run_settings(kafka: LocalBroker, root: Path) -> Settings:
     """Settings of one test: its own topics, consumer group and state on the shared broker."""
     run = uuid.uuid4().hex[:8]
     return load_settings(
-        state_dir=tmp_path / "state",
+        state_dir=root / "state",
         kafka={"bootstrap_servers": kafka.bootstrap_servers},
         topics={
             "heart_rate": f"t{run}.hr",

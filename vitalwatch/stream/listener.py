@@ -1,8 +1,16 @@
-"""A ``StreamingQueryListener`` that turns query progress into Prometheus metrics."""
+"""A ``StreamingQueryListener`` that turns query progress into Prometheus metrics.
+
+Besides the ``observe()`` counts it reads, per batch, Kafka lag per topic (latest offsets minus
+the offsets the batch read up to), the state store's row count, the watermark if the query has
+one, and it tells the ``ProgressTracker`` that the query is alive (readiness, watchdog, STATUS).
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -10,19 +18,48 @@ from pyspark.sql.streaming.listener import StreamingQueryListener
 
 from vitalwatch.metrics import Metrics
 from vitalwatch.rules.kind import RuleKind
+from vitalwatch.service.progress import ProgressTracker, Throughput
+from vitalwatch.service.query import error_summary
 
 log = structlog.get_logger(__name__)
 
 
+def lag_per_topic(latest_json: str | None, end_json: str | None) -> dict[str, int]:
+    """Kafka source offsets (``{"topic": {"0": 12, "1": 7}}``) to records not yet read."""
+    if not latest_json or not end_json:
+        return {}
+    latest, end = json.loads(latest_json), json.loads(end_json)
+    lag: dict[str, int] = {}
+    for topic, partitions in latest.items():
+        read = end.get(topic, {})
+        lag[topic] = sum(max(0, int(o) - int(read.get(p, 0))) for p, o in partitions.items())
+    return lag
+
+
+def _epoch_s(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 class MetricsListener(StreamingQueryListener):
-    def __init__(self, metrics: Metrics, rules: Sequence[RuleKind[Any]]) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        rules: Sequence[RuleKind[Any]],
+        progress: ProgressTracker | None = None,
+    ) -> None:
         self._metrics = metrics
+        self._progress = progress or ProgressTracker()
+        self._firing: dict[tuple[str, str], int] = {}
         self.use_rules(rules)
 
     def use_rules(self, rules: Sequence[RuleKind[Any]]) -> None:
         """Label alert counts with the severities of the rules now running."""
         self._severity = {rule.spec.id: rule.spec.severity.value for rule in rules}
         self._metrics.rules_loaded.set(len(rules))
+
+    @property
+    def firing(self) -> int:
+        return sum(self._firing.values())
 
     def onQueryStarted(self, event: Any) -> None:
         self._metrics.query_up.set(1)
@@ -35,10 +72,31 @@ class MetricsListener(StreamingQueryListener):
         m.batch_duration.observe(progress.batchDuration / 1000)
         m.input_rate.set(progress.inputRowsPerSecond or 0)
         m.processing_rate.set(progress.processedRowsPerSecond or 0)
+        m.last_batch.set(time.time())
         for row in progress.observedMetrics.values():
             for name, value in row.asDict().items():
                 if value:
                     self._count(name, int(value))
+        self._service_metrics(progress)
+        self._progress.progressed(
+            Throughput(
+                batch_id=int(progress.batchId),
+                input_rows_per_second=float(progress.inputRowsPerSecond or 0),
+                processed_rows_per_second=float(progress.processedRowsPerSecond or 0),
+                batch_seconds=progress.batchDuration / 1000,
+            )
+        )
+
+    def _service_metrics(self, progress: Any) -> None:
+        m = self._metrics
+        for source in progress.sources:
+            for topic, lag in lag_per_topic(source.latestOffset, source.endOffset).items():
+                m.kafka_lag.labels(topic).set(lag)
+        for operator in progress.stateOperators:
+            m.state_rows.labels(operator.operatorName).set(operator.numRowsTotal)
+        watermark = (progress.eventTime or {}).get("watermark")
+        if watermark:
+            m.watermark_delay.set(max(0.0, _epoch_s(progress.timestamp) - _epoch_s(watermark)))
 
     def _count(self, name: str, value: int) -> None:
         kind, *labels = name.split("|")
@@ -48,15 +106,25 @@ class MetricsListener(StreamingQueryListener):
             self._metrics.deadletters.labels(*labels).inc(value)
         elif kind == "alerts":
             rule, state = labels
-            self._metrics.alerts.labels(rule, self._severity.get(rule, "unknown"), state).inc(value)
+            severity = self._severity.get(rule, "unknown")
+            self._metrics.alerts.labels(rule, severity, state).inc(value)
+            if state in ("firing", "resolved"):
+                self._track_firing(rule, severity, value if state == "firing" else -value)
+
+    def _track_firing(self, rule: str, severity: str, change: int) -> None:
+        # A batch re-run after a crash re-counts; the floor keeps a resolve from going negative.
+        key = (rule, severity)
+        self._firing[key] = max(0, self._firing.get(key, 0) + change)
+        self._metrics.alerts_firing.labels(rule, severity).set(self._firing[key])
 
     def onQueryIdle(self, event: Any) -> None:
-        pass
+        self._progress.idle()
 
     def onQueryTerminated(self, event: Any) -> None:
         self._metrics.query_up.set(0)
+        # Failures are raised as technical alarms by the query supervisor, which decides on
+        # restarting; here only the event, with error classes and no message text (may hold data).
         if event.exception:
-            self._metrics.technical_alerts.labels("query").inc()
-            log.error("query.failed", error=event.exception.splitlines()[0][:300])
+            log.warning("query.terminated", error=error_summary(event.exception))
         else:
             log.info("query.stopped")

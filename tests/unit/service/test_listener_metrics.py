@@ -1,0 +1,52 @@
+"""Query progress to metrics (a progress event stand-in with Spark's field names)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from vitalwatch.metrics import Metrics
+from vitalwatch.service.progress import ProgressTracker
+from vitalwatch.stream.listener import MetricsListener, lag_per_topic
+
+
+def test_lag_is_latest_minus_read_offsets_per_topic() -> None:
+    latest = '{"hr":{"0":120,"1":80},"bp":{"0":10}}'
+    end = '{"hr":{"0":100,"1":80},"bp":{"0":4}}'
+    assert lag_per_topic(latest, end) == {"hr": 20, "bp": 6}
+    assert lag_per_topic(None, end) == {}
+
+
+class Row(dict):
+    def asDict(self) -> dict:
+        return dict(self)
+
+
+def progress(alerts: dict[str, int], batch_id: int = 1) -> SimpleNamespace:
+    return SimpleNamespace(
+        progress=SimpleNamespace(
+            batchId=batch_id, batchDuration=400, inputRowsPerSecond=50.0,
+            processedRowsPerSecond=100.0, timestamp="2026-11-25T14:00:10.000Z",
+            eventTime={"watermark": "2026-11-25T14:00:04.000Z"},
+            observedMetrics={"out": Row(alerts)},
+            sources=[SimpleNamespace(latestOffset='{"hr":{"0":9}}', endOffset='{"hr":{"0":7}}')],
+            stateOperators=[SimpleNamespace(operatorName="transformWithStateExec",
+                                            numRowsTotal=42)],
+        )
+    )  # fmt: skip
+
+
+def test_progress_sets_service_metrics_and_firing_alerts() -> None:
+    metrics, tracker = Metrics(), ProgressTracker()
+    listener = MetricsListener(metrics, [], tracker)
+    listener.onQueryProgress(progress({"alerts|tachy|firing": 2}))
+    listener.onQueryProgress(progress({"alerts|tachy|resolved": 1, "alerts|brady|resolved": 1}))
+    sample = metrics.registry.get_sample_value
+    assert sample("vitalwatch_alerts_firing", {"rule": "tachy", "severity": "unknown"}) == 1
+    assert sample("vitalwatch_alerts_firing", {"rule": "brady", "severity": "unknown"}) == 0
+    assert listener.firing == 1
+    assert sample("vitalwatch_kafka_lag_records", {"topic": "hr"}) == 2
+    assert sample("vitalwatch_state_rows", {"operator": "transformWithStateExec"}) == 42
+    assert sample("vitalwatch_watermark_delay_seconds", {}) == 6
+    assert (sample("vitalwatch_last_batch_timestamp_seconds", {}) or 0) > 0
+    assert tracker.age() is not None and tracker.throughput.batch_id == 1
+    assert "100.0 records/s processed" in tracker.status_line(firing=1, restarts=0)

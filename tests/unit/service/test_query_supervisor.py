@@ -1,0 +1,115 @@
+"""The query supervisor's decisions, with a stand-in query handle (pure logic, no Spark)."""
+
+from __future__ import annotations
+
+import structlog.testing
+
+from tests.unit.service.test_http_health import Clock
+from vitalwatch.metrics import Metrics
+from vitalwatch.service.progress import ProgressTracker
+from vitalwatch.service.query import QuerySupervisor, error_summary
+from vitalwatch.service.restart import RestartPolicy
+from vitalwatch.service.technical_alarm import TechnicalAlarm
+
+
+class FakeQuery:
+    name = "q"
+
+    def __init__(self) -> None:
+        self.isActive = True
+        self.error: str | None = None
+        self.status = {"isTriggerActive": False}
+
+    def exception(self) -> str | None:
+        return self.error
+
+    def stop(self) -> None:
+        self.isActive = False
+
+
+def value(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def build(max_failures: int = 3) -> tuple[QuerySupervisor, list[FakeQuery], Clock, Metrics, list]:
+    clock, metrics, started = Clock(), Metrics(), []
+    published: list = []
+
+    def start() -> FakeQuery:
+        started.append(FakeQuery())
+        return started[-1]
+
+    supervisor = QuerySupervisor(
+        start,  # type: ignore[arg-type]
+        RestartPolicy(1, 4, max_failures, 600),
+        ProgressTracker(clock),
+        metrics,
+        TechnicalAlarm(metrics, lambda k, v, h: published.append((k, v, h))),
+        clock,
+    )
+    return supervisor, started, clock, metrics, published
+
+
+def test_a_failed_query_restarts_after_its_backoff_and_is_counted() -> None:
+    supervisor, started, clock, metrics, published = build()
+    supervisor.start()
+    started[0].isActive = False
+    started[0].error = (
+        "[STREAM_FAILED] Query terminated\n"
+        "org.apache.spark.api.python.PythonException: Traceback (most recent call last):\n"
+        '  File "rule.py", line 3, in step\n'
+        "RuntimeError: P-0042 boom"
+    )
+    with structlog.testing.capture_logs() as logs:
+        assert supervisor.tick()
+    assert not supervisor.running()
+    assert logs[0]["event"] == "query.failed"
+    assert logs[0]["error"] == "STREAM_FAILED/PythonException/RuntimeError"
+    assert "P-0042" not in str(logs) + str(published)
+    assert value(metrics, "vitalwatch_technical_alerts_total", component="query") == 1
+    assert published[0][2] == [("reason", b"technical:query")]
+    clock.now += 0.9
+    assert supervisor.tick() and len(started) == 1
+    clock.now += 0.2
+    assert supervisor.tick() and len(started) == 2
+    assert supervisor.running()
+    assert value(metrics, "vitalwatch_query_restarts_total") == 1
+
+
+def test_too_many_failures_in_the_window_give_up() -> None:
+    supervisor, started, clock, metrics, _ = build(max_failures=2)
+    supervisor.start()
+    started[-1].isActive = False  # stopped from outside, no exception: still a failure
+    assert supervisor.tick()
+    clock.now += 1
+    assert supervisor.tick()
+    started[-1].isActive = False
+    with structlog.testing.capture_logs() as logs:
+        assert not supervisor.tick()
+    assert [e["event"] for e in logs] == ["query.gave_up"]
+    assert value(metrics, "vitalwatch_technical_alerts_total", component="query") == 2
+
+
+def test_a_restart_that_raises_counts_as_another_failure() -> None:
+    supervisor, started, clock, metrics, _ = build()
+    supervisor.start()
+    supervisor._start = lambda: (_ for _ in ()).throw(ConnectionError("broker down"))  # type: ignore[assignment]
+    started[0].isActive = False
+    assert supervisor.tick()
+    clock.now += 1
+    assert supervisor.tick()  # restart raised: failure 2, backoff 2 s
+    assert value(metrics, "vitalwatch_technical_alerts_total", component="query") == 2
+    assert value(metrics, "vitalwatch_query_restarts_total") == 0
+
+
+def test_drain_waits_for_the_running_batch_then_stops() -> None:
+    supervisor, started, _, _, _ = build()
+    supervisor.start()
+    started[0].status["isTriggerActive"] = True
+    assert supervisor.drain(0.2) >= 0  # bounded even if the batch never finishes
+    assert not started[0].isActive
+
+
+def test_error_summary_keeps_names_only() -> None:
+    assert error_summary("nothing recognisable") == "unknown"
+    assert error_summary("java.lang.IllegalStateException: x") == "IllegalStateException"

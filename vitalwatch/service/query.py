@@ -1,0 +1,129 @@
+"""Keeps the streaming query running: restarts a failed one from its checkpoint, drains on stop.
+
+A query that ends without being asked to (an exception in a batch, a stop from outside) is a
+failure: it is raised as a technical alarm, counted, and restarted after the policy's backoff
+from the same checkpoint, so no reading is skipped and a re-run batch writes the same alert ids.
+When the policy gives up, ``tick`` returns False and the daemon exits non-zero for systemd.
+
+Called from the supervisor loop only (one thread); Spark's query handle is thread-safe enough for
+the ``/readyz`` handler to read ``isActive``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import structlog
+from pyspark.sql.streaming.query import StreamingQuery
+
+from vitalwatch.metrics import Metrics
+from vitalwatch.service.progress import ProgressTracker
+from vitalwatch.service.restart import RestartPolicy
+from vitalwatch.service.technical_alarm import TechnicalAlarm
+
+log = structlog.get_logger(__name__)
+
+StartQuery = Callable[[], StreamingQuery]
+
+_ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_.]+)\]")
+_EXCEPTION_TYPE = re.compile(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception))\b", re.MULTILINE)
+
+
+def error_summary(text: str) -> str:
+    """Spark error classes and exception types only: a failure's message may quote data."""
+    names = _ERROR_CLASS.findall(text) + _EXCEPTION_TYPE.findall(text)
+    return "/".join(dict.fromkeys(names)) or "unknown"
+
+
+class QuerySupervisor:
+    def __init__(
+        self,
+        start: StartQuery,
+        policy: RestartPolicy,
+        progress: ProgressTracker,
+        metrics: Metrics,
+        alarm: TechnicalAlarm,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._start = start
+        self._policy = policy
+        self._progress = progress
+        self._metrics = metrics
+        self._alarm = alarm
+        self._clock = clock
+        self._query: StreamingQuery | None = None
+        self._restart_at: float | None = None
+
+    def start(self) -> StreamingQuery:
+        """First start: a failure here propagates (bad settings, no broker: nothing to retry)."""
+        self._query = self._start()
+        self._progress.started()
+        return self._query
+
+    def replace(self, start: StartQuery) -> None:
+        """Run a new query (rules reloaded) from the same checkpoint."""
+        if self._query is not None:
+            self._query.stop()
+        self._start = start
+        self._restart_at = None
+        self.start()
+
+    def running(self) -> bool:
+        query = self._query
+        return query is not None and self._restart_at is None and bool(query.isActive)
+
+    def tick(self) -> bool:
+        """Notice a failed query, restart it when its backoff is over; False: give up."""
+        now = self._clock()
+        if self._restart_at is None:
+            if self._query is None or self._query.isActive:
+                return True
+            return self._failed(self._describe(self._query))
+        if now < self._restart_at:
+            return True
+        try:
+            self._query = self._start()
+        except Exception as exc:  # e.g. the broker is unreachable: same policy as a failure
+            self._query = None
+            return self._failed(error_summary(f"{type(exc).__name__}: {exc}"))
+        self._restart_at = None
+        self._progress.started()
+        self._metrics.query_restarts.inc()
+        log.info("query.restarted", failures_in_window=self._policy.recent_failures)
+        return True
+
+    def _describe(self, query: StreamingQuery) -> str:
+        exception = query.exception()
+        return "stopped without an error" if exception is None else error_summary(str(exception))
+
+    def _failed(self, error: str) -> bool:
+        self._metrics.query_up.set(0)
+        wait = self._policy.failure(self._clock())
+        if wait is None:
+            self._alarm.report(
+                "query",
+                "query.gave_up",
+                error=error,
+                failures=self._policy.max_failures,
+                window_s=self._policy.window_s,
+                hint="the service manager restarts vitalwatch; it resumes from its checkpoint",
+            )
+            return False
+        self._alarm.report("query", "query.failed", error=error, restart_in_s=wait)
+        self._restart_at = self._clock() + wait
+        return True
+
+    def drain(self, timeout_s: float) -> float:
+        """Let the running micro-batch finish (at most ``timeout_s``), then stop the query.
+
+        Returns the seconds spent. Whatever a stop interrupts is re-run from the checkpoint.
+        """
+        started = time.monotonic()
+        query = self._query
+        if query is not None and query.isActive:
+            while time.monotonic() - started < timeout_s and query.status.get("isTriggerActive"):
+                time.sleep(0.05)
+            query.stop()
+        return time.monotonic() - started
