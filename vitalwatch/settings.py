@@ -69,6 +69,11 @@ class NotifySettings(BaseModel):
     max_attempts: int = Field(default=5, ge=1)
     retry_backoff: DurationMs = 1000
     consumer_group: str = "vitalwatch-notifier"
+    # Routing tree, receivers, tiers and inhibition (YAML); None: the embedded default, which
+    # sends everything to the ``urls`` above (see vitalwatch/notify/routing.py).
+    routing_file: Path | None = None
+    # How often the dispatcher looks at groups, escalations and silences.
+    tick: DurationMs = 250
 
     def apprise_urls(self) -> list[str]:
         urls = [u.get_secret_value() for u in self.urls]
@@ -104,6 +109,19 @@ class SupervisorSettings(BaseModel):
     drain_timeout: DurationMs = 30_000
 
 
+class ApiSettings(BaseModel):
+    """The notification HTTP API (acknowledge, silence): authenticated, loopback by default,
+    on its own port apart from the unauthenticated metrics endpoint."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9465, ge=0, le=65535)
+    # A file holding the bearer token (systemd LoadCredential); without it the API is off.
+    token_file: Path | None = None
+    # Base URL clinicians reach the API at, for acknowledge links in notifications (optional).
+    public_url: str | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VITALWATCH_",
@@ -126,6 +144,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @field_validator("state_dir", "cache_dir")
     @classmethod
