@@ -14,18 +14,21 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.error import HTTPError
+from urllib.parse import urlencode
 from urllib.request import urlopen
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 from tests.integration.conftest import (
     Daemon,
     Webhook,
@@ -133,6 +136,52 @@ def service(kafka, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service
             notify.sock.close()
 
 
+@contextmanager
+def running_prometheus(target_port: int, root: Path) -> Iterator[Callable[[str], list[float]]]:
+    """Debian's prometheus, scraping the daemon every second with the self-monitoring rules;
+    yields a function running an instant query and returning the sample values."""
+    binary = shutil.which("prometheus")
+    assert binary, "prometheus is missing: install Debian's prometheus package (.ci/run does)"
+    config = root / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: [{REPO / 'monitoring' / 'vitalwatch-rules.yaml'}]\n"
+        "scrape_configs:\n  - job_name: vitalwatch\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{target_port}']}}]\n"
+    )
+    port = free_port()
+    with (root / "prometheus.log").open("w") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={root / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    api = f"http://127.0.0.1:{port}/api/v1"
+
+    def query(promql: str) -> list[float]:
+        url = f"{api}/query?{urlencode({'query': promql})}"
+        result = json.loads(urlopen(url, timeout=10).read())["data"]["result"]
+        return [float(series["value"][1]) for series in result]
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2)
+                break
+            except OSError:
+                assert process.poll() is None, (root / "prometheus.log").read_text()
+                assert time.monotonic() < deadline, "prometheus not ready within 60 s"
+                time.sleep(0.5)
+        yield query
+        groups = json.loads(urlopen(f"{api}/rules", timeout=10).read())["data"]["groups"]
+        assert [len(g["rules"]) for g in groups] == [8]
+        assert {r["health"] for r in groups[0]["rules"]} == {"ok"}
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
 def get_json(url: str) -> tuple[int, dict]:
     try:
         with urlopen(url, timeout=10) as response:
@@ -160,6 +209,35 @@ def test_health_and_readiness_endpoints(service: Service) -> None:
     status, body = get_json(base + "/readyz")
     assert (status, body["status"], body["failed"]) == (200, "ready", [])
     assert set(body["checks"]) == {"query", "broker", "last_batch"}
+
+
+def test_a_real_scrape_passes_promtool_check_metrics(service: Service) -> None:
+    url = f"http://127.0.0.1:{service.settings.http.port}/metrics"
+    text = urlopen(url, timeout=10).read().decode()
+    tool = shutil.which("promtool")
+    assert tool, "promtool is missing: install Debian's prometheus package (.ci/run does)"
+    checked = subprocess.run(
+        [tool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
+    samples = scrape(service.settings)
+    hr_topic = service.settings.topics.heart_rate
+    assert f'vitalwatch_kafka_lag_records{{topic="{hr_topic}"}}' in samples
+    assert metric_sum(samples, "vitalwatch_state_rows") >= 1
+    assert metric_sum(samples, "vitalwatch_last_batch_timestamp_seconds") > time.time() - 120
+    assert "vitalwatch_query_restarts_total" in samples
+    assert not re.search(r"P-\d{4}", text)  # no patient in any label
+
+
+def test_a_real_prometheus_scrapes_the_daemon(service: Service, tmp_path: Path) -> None:
+    with running_prometheus(service.settings.http.port, tmp_path) as query:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and query('up{job="vitalwatch"}') != [1.0]:
+            time.sleep(1)
+        assert query('up{job="vitalwatch"}') == [1.0]
+        assert query('sum(vitalwatch_readings_total{outcome="ok"})')[0] >= 1  # the warm-up
+        assert query("vitalwatch_query_up") == [1.0]
+        assert query('count({__name__=~"vitalwatch_.+"}) > 20')
 
 
 def test_a_batch_failing_inside_the_query_restarts_it_from_its_checkpoint(
