@@ -37,7 +37,9 @@ class Receiver(Protocol):
 
 
 class AppriseReceiver:
-    def __init__(self, url: str, where: str = "notify.urls") -> None:
+    def __init__(
+        self, url: str, where: str = "notify.urls", throttle_s: float | None = None
+    ) -> None:
         plugin = apprise.Apprise.instantiate(url)
         if plugin is None:
             scheme = url.split("://", 1)[0] if "://" in url else "(no scheme)"
@@ -46,6 +48,8 @@ class AppriseReceiver:
                 "see https://github.com/caronc/apprise/wiki for the URL of each service"
             )
         self._plugin: Any = plugin
+        if throttle_s is not None:  # apprise sleeps this long between two sends of one plugin
+            self._plugin.request_rate_per_sec = throttle_s
         self.key = hashlib.sha256(url.encode()).hexdigest()[:16]
         self.name = str(plugin.url(privacy=True))
         self.service = url.split("://", 1)[0].lower()
@@ -117,7 +121,8 @@ def build_named_receiver(
     for number, tier in enumerate(config.tiers, start=1):
         where = f"receiver {config.name!r} tier {number}"
         urls = _tier_urls(tier, where, notify, environ)
-        receivers = tuple(AppriseReceiver(url, where) for url in urls)
+        throttle = None if tier.throttle is None else tier.throttle / 1000
+        receivers = tuple(AppriseReceiver(url, where, throttle) for url in urls)
         tiers.append(Tier(number, receivers, tier.escalate_after))
     send_resolved = config.send_resolved
     return NamedReceiver(

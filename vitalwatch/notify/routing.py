@@ -56,6 +56,9 @@ class TierConfig(_Model):
     urls_env: str | None = None  # name of an environment variable: URLs, one per line
     use_notify_urls: bool = False  # the URLs of the settings notify.urls / notify.urls_file
     escalate_after: DurationMs | None = None  # not acknowledged by then: the next tier
+    # Least time between two messages to one URL. Default: apprise's for the service, which
+    # is 5.5 s for most (email included), so a burst for many patients queues behind it.
+    throttle: DurationMs | None = None
 
 
 class ReceiverConfig(_Model):

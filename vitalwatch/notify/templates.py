@@ -79,9 +79,9 @@ def render_short(alerts: Sequence[Alert], context: Context) -> tuple[str, str]:
     more = f" (+{len(ordered) - 1} more)" if len(ordered) > 1 else ""
     link = context.ack_link(first.alert_id)
     prefix = context.note.split(":")[0] + ": " if context.note else ""
+    where = f"bed {first.labels.get('bed', '?')} {first.labels.get('ward', '?')}"
     body = (
-        f"{prefix}{context.state}: bed {first.labels.get('bed', '?')} {first.labels.get('ward', '?')}"
-        f" {first.rule_id} {_values(first)}{more}"
+        f"{prefix}{context.state}: {where} {first.rule_id} {_values(first)}{more}"
         + (f" ack {link}" if link else "")
         + " Advisory only."
     )

@@ -1,0 +1,211 @@
+"""The notifier alone on the real broker, delivering to real receivers: an SMTP server through
+``mailto://`` and HTTP webhooks through ``json://``. Alerts are published to the alerts topic
+directly, so these tests need no Spark."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from urllib.request import Request, urlopen
+
+import pytest
+
+from tests.conftest import free_port
+from tests.integration.notify_rig import (
+    API_TOKEN,
+    Hooks,
+    Mailbox,
+    NotifierProcess,
+    publish_alerts,
+    serve_hooks,
+    serve_smtp,
+)
+from tests.integration.scenario import read_topic
+from tests.unit.notify.harness import alert
+from vitalwatch.contracts.alerts import AlertState
+from vitalwatch.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def hooks() -> Iterator[Hooks]:
+    with serve_hooks() as served:
+        yield served
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with serve_smtp() as served:
+        yield served
+
+
+@pytest.fixture
+def notifier(settings: Settings, tmp_path: Path) -> Iterator[Callable[[str], NotifierProcess]]:
+    settings.api.port = free_port()
+    started: list[NotifierProcess] = []
+
+    def start(routing: str) -> NotifierProcess:
+        path = tmp_path / "routing.yaml"
+        path.write_text(routing)
+        process = NotifierProcess(settings, path, tmp_path / "notifier.log")
+        started.append(process)
+        process.wait_for_event("notify.started", timeout=30)
+        return process
+
+    yield start
+    for process in started:
+        if process.process.poll() is None:
+            process.kill()
+
+
+def api(settings: Settings, path: str, body: dict[str, object]) -> dict[str, object]:
+    request = Request(
+        f"http://127.0.0.1:{settings.api.port}{path}", data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {API_TOKEN}"}, method="POST",
+    )  # fmt: skip
+    with urlopen(request, timeout=5) as response:
+        result: dict[str, object] = json.loads(response.read())
+        return result
+
+
+def alert_ids(text: str) -> list[str]:
+    return re.findall(r"Alert id (\S+)", text)
+
+
+def test_a_burst_for_one_patient_is_one_email_and_one_webhook_message(
+    settings, notifier, hooks, mailbox
+) -> None:
+    process = notifier(f"""
+route: {{receiver: ward, group_wait: 3s}}
+receivers:
+  - name: ward
+    tiers: [{{urls: ["{mailbox.url("nurse@example.org")}", "{hooks.url("ward")}"], throttle: 0s}}]
+""")
+    rules = ["tachycardia-sustained", "map-below-65", "systolic-falling", "bradycardia", "x"]
+    burst = [alert(rule=rule, onset_s=i) for i, rule in enumerate(rules)]
+    published = publish_alerts(settings, burst[:3])
+    time.sleep(1)
+    publish_alerts(settings, [*burst[3:], alert(patient="P-0001")])
+    (message, other) = hooks.wait_for("ward", 2, timeout=30)
+    if "P-0001" in message["message"]:
+        message, other = other, message
+    assert sorted(alert_ids(message["message"])) == sorted(a.alert_id for a in burst)
+    assert alert_ids(other["message"]) == [alert(patient="P-0001").alert_id]
+    first_published = min(published.values())
+    print(f"burst of 5 -> one message after {message['at'] - first_published:.2f} s")
+    assert message["at"] - first_published >= 3.0  # it waited group_wait
+    deadline = time.monotonic() + 10
+    while len(mailbox.messages) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)  # a further message, if any, would have arrived
+    mails = mailbox.texts()
+    assert len(mails) == 2 and len(hooks.messages("ward")) == 2
+    (burst_mail,) = [body for _, body in mails if "P-0042" in body]
+    assert sorted(alert_ids(burst_mail)) == sorted(a.alert_id for a in burst)
+    assert "Patient P-0042, bed 12, ward ICU-A" in burst_mail
+    assert process.stop() == 0
+
+
+ESCALATION = """
+route: {{receiver: ward, group_wait: 0s}}
+receivers:
+  - name: ward
+    tiers:
+      - {{urls: ["{nurse}"], escalate_after: 4s}}
+      - {{urls: ["{charge}"]}}
+"""
+
+
+def test_escalation_to_tier_two_without_ack_and_an_api_ack_stops_it(
+    settings, notifier, hooks
+) -> None:
+    process = notifier(ESCALATION.format(nurse=hooks.url("nurse"), charge=hooks.url("charge")))
+    acked, ignored = alert(patient="P-0001"), alert(patient="P-0002")
+    publish_alerts(settings, [acked, ignored])
+    nurse = hooks.wait_for("nurse", 2, timeout=30)
+    link = re.search(r"Acknowledge: (\S+)", next(
+        m["message"] for m in nurse if acked.alert_id in m["message"]
+    ))  # fmt: skip
+    assert link is not None and link.group(1).startswith(f"http://127.0.0.1:{settings.api.port}")
+    result = api(settings, f"/api/v1/alerts/{acked.alert_id}/ack", {"by": "nurse J"})
+    assert result["new"] is True
+    (escalated,) = hooks.wait_for("charge", 1, timeout=20)
+    assert escalated["title"].startswith("[HIGH] ESCALATED")
+    assert alert_ids(escalated["message"]) == [ignored.alert_id]
+    assert "not acknowledged within 4s" in escalated["message"]
+    time.sleep(5)  # the acknowledged alert's tier-1 time has long passed
+    assert len(hooks.messages("charge")) == 1
+    assert process.stop() == 0
+
+
+SILENCE_AND_INHIBIT = """
+route: {{receiver: ward, group_wait: 1s, group_interval: 1s}}
+receivers:
+  - name: ward
+    tiers: [{{urls: ["{ward}"]}}]
+inhibit_rules:
+  - source_matchers: [rule_id=news2-emergency]
+    target_matchers: ["rule_id=~tachycardia-.*|systolic-.*"]
+    equal: [patient_id]
+"""
+
+
+def test_a_silence_suppresses_its_expiry_restores_and_news2_inhibits(
+    settings, notifier, hooks
+) -> None:
+    notifier(SILENCE_AND_INHIBIT.format(ward=hooks.url("ward")))
+    theatre_silence = {"matchers": ["patient_id=P-0001"], "duration": "1h", "reason": "theatre"}
+    silence = api(settings, "/api/v1/silences", theatre_silence)
+    theatre, other = alert(patient="P-0001"), alert(patient="P-0002")
+    emergency = alert(patient="P-0003", rule="news2-emergency")
+    covered = alert(patient="P-0003", rule="tachycardia-sustained")
+    publish_alerts(settings, [theatre, other, emergency, covered])
+    hooks.wait_for("ward", 2, timeout=30)
+    time.sleep(3)
+    delivered = [i for m in hooks.messages("ward") for i in alert_ids(m["message"])]
+    assert sorted(delivered) == sorted([other.alert_id, emergency.alert_id])
+    api(settings, f"/api/v1/silences/{silence['id']}/expire", {})
+    (*_, restored) = hooks.wait_for("ward", 3, timeout=15)
+    assert alert_ids(restored["message"]) == [theatre.alert_id]
+    publish_alerts(settings, [replace(emergency, state=AlertState.RESOLVED)])
+    (*_, uncovered) = hooks.wait_for("ward", 4, timeout=15)
+    assert alert_ids(uncovered["message"]) == [covered.alert_id]
+
+
+def test_a_receiver_that_is_down_is_retried_then_handed_to_the_fallback(
+    settings, notifier, hooks
+) -> None:
+    held = socket.socket()  # bound, not listening: the port is ours and refuses connections
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    held.bind(("127.0.0.1", 0))
+    down = held.getsockname()[1]
+    process = notifier(f"""
+route: {{receiver: ward, group_wait: 0s}}
+receivers:
+  - name: ward
+    tiers: [{{urls: ["json://127.0.0.1:{down}/ward"]}}]
+  - name: ops
+    tiers: [{{urls: ["{hooks.url("ops")}"]}}]
+fallback: ops
+""")
+    a = alert()
+    publish_alerts(settings, [a])
+    process.wait_for_event("notify.attempt_failed", timeout=30)  # attempt 1: refused
+    held.close()
+    with serve_hooks(down) as failing:  # the receiver comes up, answering 500
+        failing.status["ward"] = 500
+        (technical,) = hooks.wait_for("ops", 1, timeout=30)
+    assert failing.requests == {"ward": 2}  # attempts 2 and 3
+    assert technical["title"] == "[TECHNICAL] vitalwatch: notification to ward failed"
+    assert a.alert_id in technical["message"]
+    assert process.count("notify.attempt_failed") == 3 and process.count("notify.failed") == 1
+    (dead,) = read_topic(settings, settings.topics.deadletter, 1, timeout=20)
+    assert dict(dead.headers())["reason"] == b"notification_failed:json"
+    assert json.loads(dead.value())["alert_id"] == a.alert_id
+    assert process.stop() == 0
