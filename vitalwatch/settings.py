@@ -58,6 +58,9 @@ class RuleSettings(BaseModel):
     # How far a reading may lag the newest reading of the same signal for the same patient and
     # still be evaluated in order; later ones are dead-lettered as late. Detection waits this long.
     allowed_lateness: DurationMs = 2000
+    # A patient with no reading of any signal for this long (wall time) is forgotten: its rule
+    # state is dropped, bounding the state store as patients are discharged.
+    state_ttl: DurationMs = Field(default=86_400_000, gt=0)
 
 
 class NotifySettings(BaseModel):
@@ -143,8 +146,8 @@ class Settings(BaseSettings):
     rules: RuleSettings = Field(default_factory=RuleSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
-    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
 
     @field_validator("state_dir", "cache_dir")
     @classmethod

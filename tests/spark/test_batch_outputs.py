@@ -40,7 +40,7 @@ def test_batch_run_joins_the_roster_and_applies_overrides(spark, base_settings, 
     rules = load_rules(settings.rules.directory)
     frame = spark.createDataFrame(records(settings), SCHEMA)
     roster = read_roster(spark, roster_file, rules)
-    outputs = build_outputs(frame, rules, settings, roster).collect()
+    outputs = build_outputs(frame, rules, settings, roster, live=False).collect()
 
     alerts = [json.loads(r.value) for r in outputs if r.topic == settings.topics.alerts]
     by_patient = {a["patient_id"]: a for a in alerts}

@@ -85,5 +85,7 @@ def run_rules(
         update={"rules": settings.rules.model_copy(update={"allowed_lateness": 0})}
     )
     frame = spark.createDataFrame(records, KAFKA_SCHEMA)
-    outputs = build_outputs(frame, rules, batch).where(f"topic = '{settings.topics.alerts}'")
+    outputs = build_outputs(frame, rules, batch, live=False).where(
+        f"topic = '{settings.topics.alerts}'"
+    )
     return [json.loads(row.value) for row in outputs.select("value").toLocalIterator()]

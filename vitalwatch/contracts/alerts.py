@@ -74,7 +74,7 @@ class Alert:
         """What a receiver gets at most once per alert: the state, and which repeat."""
         if self.state is AlertState.RENOTIFIED:
             return f"{self.state.value}#{self.repeat}"
-        return self.state.value
+        return str(self.state.value)
 
     def to_message(self, emitted_ms: int) -> dict[str, Any]:
         body = asdict(self)

@@ -73,7 +73,12 @@ class EpisodeRule(RuleKind[SpecT]):
         value = reading.values.get(MEASURES[self.measure][1])
         if value is None:
             return state, []
-        ts = reading.ts_ms
+        return self.advance(state, reading.ts_ms, value, patient)
+
+    def advance(
+        self, state: RuleState, ts: int, value: float, patient: PatientContext
+    ) -> tuple[RuleState, list[Alert]]:
+        """The lifecycle, given the measure's next value in event-time order."""
         spec = self.spec
         kind_state, cond = self.condition(state.get("kind", {}), ts, value, patient)
         onset: int | None = state.get("onset")
@@ -108,6 +113,9 @@ class EpisodeRule(RuleKind[SpecT]):
         }
         return new_state, alerts
 
+    def measure_field(self) -> str:
+        return MEASURES[self.measure][1]
+
     def _alert(
         self,
         state: AlertState,
@@ -117,7 +125,7 @@ class EpisodeRule(RuleKind[SpecT]):
         cond: Condition,
         repeat: int = 0,
     ) -> Alert:
-        values = {MEASURES[self.measure][1]: cond.value}
+        values = {self.measure_field(): cond.value}
         return self.alert(state, patient, onset, ts, values, cond.limit, repeat)
 
 

@@ -108,32 +108,46 @@ class PatientEvaluator:
         return Evaluation(alerts=alerts, late=late)
 
     def flush(self, state: PatientState, patient: PatientContext) -> list[Alert]:
-        """End of input (a batch backtest): release everything still held."""
+        """End of input (a batch over history): release everything still held."""
         alerts: list[Alert] = []
         for name, buffer in sorted(state.signals.items()):
             if buffer.pending:
                 newest = max(ts for ts, _ in buffer.pending)
                 alerts += self._release(state, patient, Signal(name), newest)
+        return alerts + self._finish(state, patient, frozenset(Signal))
+
+    def _finish(
+        self, state: PatientState, patient: PatientContext, quiet: frozenset[Signal]
+    ) -> list[Alert]:
+        alerts: list[Alert] = []
+        for rule in self.rules:
+            if rule.signals & quiet:
+                rule_state = state.rules.get(rule.spec.id, {})
+                state.rules[rule.spec.id], fired = rule.finish(rule_state, patient, quiet)
+                alerts += fired
         return alerts
 
     def tick(self, state: PatientState, patient: PatientContext, now_ms: int) -> list[Alert]:
         """Processing time has reached ``now_ms``: release held readings of signals silent for
         the allowed lateness, and run the silence deadlines that have passed."""
         alerts: list[Alert] = []
+        quiet: set[Signal] = set()
         for name, buffer in sorted(state.signals.items()):
             if buffer.arrived_ms is None:
                 continue
             signal = Signal(name)
-            if buffer.pending and now_ms - buffer.arrived_ms >= self.allowed_lateness_ms:
-                newest = max(ts for ts, _ in buffer.pending)
-                alerts += self._release(state, patient, signal, newest)
+            if now_ms - buffer.arrived_ms >= self.allowed_lateness_ms:
+                quiet.add(signal)
+                if buffer.pending:
+                    newest = max(ts for ts, _ in buffer.pending)
+                    alerts += self._release(state, patient, signal, newest)
             for rule in self._by_signal[signal]:
                 rule_state = state.rules.get(rule.spec.id, {})
                 deadline = rule.quiet_deadline(rule_state, buffer.arrived_ms)
                 if deadline is not None and now_ms >= deadline:
                     state.rules[rule.spec.id], fired = rule.on_quiet(rule_state, patient, now_ms)
                     alerts += fired
-        return alerts
+        return alerts + self._finish(state, patient, frozenset(quiet))
 
     def next_deadline(self, state: PatientState) -> int | None:
         """The processing time at which ``tick`` has something to do, if any."""
@@ -141,9 +155,11 @@ class PatientEvaluator:
         for name, buffer in state.signals.items():
             if buffer.arrived_ms is None:
                 continue
-            if buffer.pending:
+            rules = self._by_signal[Signal(name)]
+            holding = any(r.holds_readings(state.rules.get(r.spec.id, {})) for r in rules)
+            if buffer.pending or holding:
                 deadlines.append(buffer.arrived_ms + self.allowed_lateness_ms)
-            for rule in self._by_signal[Signal(name)]:
+            for rule in rules:
                 deadline = rule.quiet_deadline(state.rules.get(rule.spec.id, {}), buffer.arrived_ms)
                 if deadline is not None:
                     deadlines.append(deadline)

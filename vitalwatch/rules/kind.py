@@ -75,6 +75,18 @@ class RuleKind(ABC, Generic[SpecT]):
         """The signal has been silent past ``quiet_deadline``."""
         return state, []
 
+    def finish(
+        self, state: RuleState, patient: PatientContext, quiet: frozenset[Signal]
+    ) -> tuple[RuleState, list[Alert]]:
+        """No more readings of the ``quiet`` signals are coming for now (live: none arrived for
+        the allowed lateness; over history: the end). Kinds that hold readings back to pair them
+        across signals evaluate what they hold."""
+        return state, []
+
+    def holds_readings(self, state: RuleState) -> bool:
+        """Whether ``finish`` would evaluate something this rule holds back."""
+        return False
+
     def alert(
         self,
         state: AlertState,
@@ -112,6 +124,7 @@ class RuleKind(ABC, Generic[SpecT]):
 
 def builtin_kinds() -> dict[str, type[RuleKind[Any]]]:
     from vitalwatch.rules.count_in_window import CountInWindowRule
+    from vitalwatch.rules.derived import DerivedRule
     from vitalwatch.rules.news2 import News2Rule
     from vitalwatch.rules.no_data import NoDataRule
     from vitalwatch.rules.threshold import ThresholdRule
@@ -120,6 +133,7 @@ def builtin_kinds() -> dict[str, type[RuleKind[Any]]]:
     return {
         "threshold": ThresholdRule,
         "count_in_window": CountInWindowRule,
+        "derived": DerivedRule,
         "trend": TrendRule,
         "news2": News2Rule,
         "no_data": NoDataRule,

@@ -22,7 +22,7 @@ from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS, DeadLet
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.settings import Settings
 from vitalwatch.stream.parse import READING_COLUMNS, SOURCE_COLUMNS, parse_readings
-from vitalwatch.stream.processor import OUTPUT_SCHEMA, RuleProcessor
+from vitalwatch.stream.processor import OUTPUT_SCHEMA, STATE_BUCKETS, RuleProcessor
 from vitalwatch.stream.roster import read_roster, without_roster
 
 INPUT_OBSERVATION = "vitalwatch_input"
@@ -71,11 +71,13 @@ def build_outputs(
     rules: Sequence[RuleKind[Any]],
     settings: Settings,
     roster: DataFrame | None = None,
+    live: bool = True,
 ) -> DataFrame:
     """Kafka records to Kafka records; used for the live stream and for batch over history.
 
     ``roster`` (static) is broadcast-joined to the readings: a stream-static join that gives
-    each patient's rules its bed, ward and limit overrides.
+    each patient's rules its bed, ward and limit overrides. ``live``: with processing-time
+    timers (the stream); a batch over history runs without them.
     """
     parsed = parse_readings(records, settings.topics)
     reason = F.col("reason")
@@ -119,16 +121,23 @@ def build_outputs(
         valid = without_roster(valid)
     else:
         valid = valid.join(F.broadcast(roster), "patient_id", "left")
-    evaluated = valid.groupBy("patient_id").transformWithState(
-        statefulProcessor=RuleProcessor(
-            rules,
-            settings.rules.allowed_lateness,
-            settings.topics.alerts,
-            settings.topics.deadletter,
-        ),
-        outputStructType=OUTPUT_SCHEMA,
-        outputMode="Append",
-        timeMode="None",
+    bucket = F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS))
+    evaluated = (
+        valid.withColumn("state_bucket", bucket)
+        .groupBy("state_bucket")
+        .transformWithState(
+            statefulProcessor=RuleProcessor(
+                rules,
+                settings.rules.allowed_lateness,
+                settings.topics.alerts,
+                settings.topics.deadletter,
+                settings.rules.state_ttl,
+                timers=live,
+            ),
+            outputStructType=OUTPUT_SCHEMA,
+            outputMode="Append",
+            timeMode="ProcessingTime" if live else "None",
+        )
     )
     evaluated = evaluated.observe(
         OUTPUT_OBSERVATION,

@@ -1,0 +1,106 @@
+"""``derived``: shock index paired across the two streams, pulse pressure from one reading."""
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vitalwatch.contracts.readings import Reading, Signal
+from vitalwatch.rules.derived import DerivedRule, DerivedSpec
+from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
+
+from .helpers import PATIENT, hr
+
+
+def derived(**overrides: Any) -> DerivedRule:
+    fields: dict[str, Any] = {
+        "id": "shock-index",
+        "description": "shock index above 1.0",
+        "source": "Allgöwer and Burri 1967",
+        "kind": "derived",
+        "signal": "shock_index",
+        "above": 1.0,
+        "for": "0s",
+        "max_gap": "30m",
+        "severity": "high",
+        "summary": "shock index {value:.2f} - bed {bed}",
+    }
+    fields.update(overrides)
+    return DerivedRule(DerivedSpec.model_validate(fields))
+
+
+def bp(ts_s: float, systolic: float, diastolic: float = 60) -> Reading:
+    return Reading(
+        Signal.BLOOD_PRESSURE, int(ts_s * 1000), {"systolic": systolic, "diastolic": diastolic}
+    )
+
+
+def run(rule: DerivedRule, readings: list[Reading], lateness_ms: int = 0) -> list[tuple]:
+    evaluator = PatientEvaluator([rule], lateness_ms)
+    state = PatientState()
+    alerts = evaluator.process(state, PATIENT, readings).alerts + evaluator.flush(state, PATIENT)
+    return [
+        (a.state.value, a.onset_ms // 1000, round(a.values[rule.spec.signal], 3)) for a in alerts
+    ]
+
+
+def test_shock_index_pairs_each_cuff_reading_with_the_latest_heart_rate_before_it() -> None:
+    # HR 100 until 60 s, then 130; systolic 120 at 30 s (SI 0.83), 110 at 90 s (SI 1.18).
+    readings = [hr(t, 100 if t < 60 else 130) for t in range(0, 120, 5)]
+    assert run(derived(), readings + [bp(30, 120), bp(90, 110)]) == [("firing", 90, 1.182)]
+
+
+def test_a_heart_rate_older_than_the_freshness_limit_is_not_used() -> None:
+    readings = [hr(0, 130), bp(90, 100)]  # the only HR is 90 s old: no shock index
+    assert run(derived(freshness="60s"), readings) == []
+    assert run(derived(freshness="2m"), readings) == [("firing", 90, 1.3)]
+
+
+def test_boundary_the_limit_itself_does_not_breach() -> None:
+    assert run(derived(), [hr(0, 100), bp(1, 100), hr(2, 100)]) == []  # SI exactly 1.0
+    assert run(derived(), [hr(0, 101), bp(1, 100), hr(2, 100)]) == [("firing", 1, 1.01)]
+
+
+def test_pulse_pressure_from_one_reading() -> None:
+    rule = derived(id="narrow-pp", signal="pulse_pressure", above=None, below=25)
+    assert rule.signals == frozenset({Signal.BLOOD_PRESSURE})
+    assert run(rule, [bp(0, 90, 70), bp(60, 90, 60)]) == [
+        ("firing", 0, 20.0),
+        ("resolved", 0, 30.0),
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    heart=st.lists(st.tuples(st.integers(0, 300), st.integers(40, 180)), max_size=40),
+    cuff=st.lists(st.tuples(st.integers(0, 300), st.integers(60, 160)), max_size=8),
+    trigger_ms=st.integers(100, 30_000),
+    delays=st.lists(st.integers(0, 1_999), min_size=48, max_size=48),
+)
+def test_live_arrival_in_any_batches_gives_the_alerts_of_history(
+    heart: list, cuff: list, trigger_ms: int, delays: list
+) -> None:
+    """Readings arrive out of order within the lateness, in micro-batches of up to 30 s of
+    arrivals, processing time following arrival: the alerts are those of history."""
+    rule = derived(**{"for": "10s", "clear_after": "0s", "cooldown": "0s"})
+    # One reading per signal and second; history order: by time.
+    by_key = {(t, Signal.HEART_RATE): hr(t, v) for t, v in heart}
+    by_key |= {(t, Signal.BLOOD_PRESSURE): bp(t, v) for t, v in cuff}
+    points = [by_key[key] for key in sorted(by_key)]
+    expected = run(rule, points)
+    arrival = sorted((r.ts_ms + d, i) for i, (r, d) in enumerate(zip(points, delays, strict=False)))
+    evaluator = PatientEvaluator([rule], 2_000)
+    state = PatientState()
+    alerts = []
+    batches: dict[int, list[tuple[int, int]]] = {}
+    for arrived, i in arrival:
+        batches.setdefault(arrived // trigger_ms, []).append((arrived, i))
+    for window, batch in sorted(batches.items()):
+        now = (window + 1) * trigger_ms
+        evaluation = evaluator.process(state, PATIENT, [points[i] for _, i in batch], now)
+        assert evaluation.late == []
+        alerts += evaluation.alerts + evaluator.tick(state, PATIENT, now)
+    end = (max(batches, default=0) + 1) * trigger_ms + 2_000
+    alerts += evaluator.tick(state, PATIENT, end)
+    got = [(a.state.value, a.onset_ms // 1000, round(a.values["shock_index"], 3)) for a in alerts]
+    assert got == expected

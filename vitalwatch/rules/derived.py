@@ -1,0 +1,123 @@
+"""``derived``: a measure computed across readings, compared with a limit and sustained like
+``threshold`` (alarm delay ``for``, ``max_gap``, hysteresis, cooldown, re-notify).
+
+Measures:
+    shock_index     heart rate / systolic pressure, at each blood-pressure reading, with the
+                    latest heart rate at or before it and at most ``freshness`` older
+                    (Allgöwer and Burri 1967; > 1.0 is associated with shock and mortality)
+    pulse_pressure  systolic - diastolic of one blood-pressure reading (narrow < 25 mmHg:
+                    low stroke volume; wide > 100 mmHg)
+
+Mean arterial pressure, when a cuff does not report it, is derived at parsing, so ``threshold``
+rules on ``mean_arterial_pressure`` already cover it.
+
+Pairing across streams is deterministic in event time, whatever the batching: a blood-pressure
+reading is evaluated once a heart-rate reading *after* it has been released (so every heart rate
+at or before it is known; the heart-rate watermark guarantees no earlier one can still come), or
+when the heart-rate feed goes quiet (live) or ends (history). Heart rates are kept back to
+``_HISTORY_MS`` behind the newest (plus the one before, for the freshness check) and back to
+any held blood-pressure reading. Live, a cuff reading is released within the allowed lateness
+and a trigger of its arrival; one released more than ``_HISTORY_MS`` behind the heart-rate
+feed (a backlog of minutes read in one micro-batch after an outage) is paired with the oldest
+heart rate kept and may be judged stale - a bounded state (~60 readings per patient) chosen
+over exactness in that case.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from vitalwatch.contracts.alerts import Alert
+from vitalwatch.contracts.readings import Reading, Signal
+from vitalwatch.durations import DurationMs
+from vitalwatch.rules.episode import LimitRule
+from vitalwatch.rules.kind import PatientContext, RuleState
+from vitalwatch.rules.threshold import ThresholdRule, ThresholdSpec
+
+DerivedMeasure = Literal["shock_index", "pulse_pressure"]
+# How far behind the newest heart rate a blood-pressure reading may be released and still be
+# paired exactly. Live, a cuff reading is released the allowed lateness after it arrives.
+_HISTORY_MS = 60_000
+
+
+class DerivedSpec(ThresholdSpec):
+    kind: Literal["derived"]  # type: ignore[assignment]
+    signal: DerivedMeasure  # type: ignore[assignment]
+    freshness: DurationMs = Field(default=60_000, gt=0)
+
+
+class DerivedRule(ThresholdRule):
+    """Threshold semantics over a derived measure; the sustained-breach logic is inherited."""
+
+    spec_model = DerivedSpec  # type: ignore[assignment]
+
+    def __init__(self, spec: DerivedSpec) -> None:
+        LimitRule.__init__(self, spec)
+        self.derived: DerivedSpec = spec
+
+    @property
+    def signals(self) -> frozenset[Signal]:
+        if self.derived.signal == "pulse_pressure":
+            return frozenset({Signal.BLOOD_PRESSURE})
+        return frozenset({Signal.BLOOD_PRESSURE, Signal.HEART_RATE})
+
+    def measure_field(self) -> str:
+        return self.derived.signal
+
+    def step(
+        self, state: RuleState, reading: Reading, patient: PatientContext
+    ) -> tuple[RuleState, list[Alert]]:
+        if self.derived.signal == "pulse_pressure":
+            systolic, diastolic = reading.values.get("systolic"), reading.values.get("diastolic")
+            if systolic is None or diastolic is None:
+                return state, []
+            return self.advance(state, reading.ts_ms, systolic - diastolic, patient)
+        episode = state.get("episode", {})
+        heart: list[list[float]] = state.get("heart", [])
+        queue: list[list[float]] = state.get("queue", [])
+        if reading.signal is Signal.HEART_RATE:
+            heart.append([reading.ts_ms, reading.values["bpm"]])
+        else:
+            queue.append([reading.ts_ms, reading.values["systolic"]])
+        newest_heart = heart[-1][0] if heart else None
+        ready = [q for q in queue if newest_heart is not None and q[0] < newest_heart]
+        return self._evaluate(episode, heart, queue, ready, patient)
+
+    def finish(
+        self, state: RuleState, patient: PatientContext, quiet: frozenset[Signal]
+    ) -> tuple[RuleState, list[Alert]]:
+        queue = state.get("queue", [])
+        if Signal.HEART_RATE not in quiet or not queue:
+            return state, []
+        return self._evaluate(
+            state.get("episode", {}), state.get("heart", []), queue, queue, patient
+        )
+
+    def holds_readings(self, state: RuleState) -> bool:
+        return bool(state.get("queue"))
+
+    def _evaluate(
+        self,
+        episode: RuleState,
+        heart: list[list[float]],
+        queue: list[list[float]],
+        ready: list[list[float]],
+        patient: PatientContext,
+    ) -> tuple[RuleState, list[Alert]]:
+        alerts: list[Alert] = []
+        for bp_ts, systolic in ready:
+            before = [h for h in heart if h[0] <= bp_ts]
+            if before and bp_ts - before[-1][0] <= self.derived.freshness and systolic > 0:
+                episode, fired = self.advance(
+                    episode, int(bp_ts), before[-1][1] / systolic, patient
+                )
+                alerts += fired
+        queue = queue[len(ready) :]
+        horizon = heart[-1][0] - _HISTORY_MS if heart else 0
+        if queue:
+            horizon = min(horizon, queue[0][0])
+        keep_from = max((i for i, h in enumerate(heart) if h[0] <= horizon), default=0)
+        heart = heart[keep_from:]
+        return {"episode": episode, "heart": heart, "queue": queue}, alerts
