@@ -5,6 +5,10 @@ Measures:
     shock_index     heart rate / systolic pressure, at each blood-pressure reading, with the
                     latest heart rate at or before it and at most ``freshness`` older
                     (Allgöwer and Burri 1967; > 1.0 is associated with shock and mortality)
+    news2_aggregate the NEWS2 pulse score + systolic score (RCP 2017 chart 1), paired like the
+                    shock index; the RCP's aggregate trigger bands are 5-6 (urgent response)
+                    and 7 or more (emergency), reached here with the two parameters that
+                    vitalwatch's signals carry (0-6) and more as signals are added
     pulse_pressure  systolic - diastolic of one blood-pressure reading (narrow < 25 mmHg:
                     low stroke volume; wide > 100 mmHg)
 
@@ -34,9 +38,18 @@ from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.durations import DurationMs
 from vitalwatch.rules.episode import LimitRule
 from vitalwatch.rules.kind import PatientContext, RuleState
+from vitalwatch.rules.news2 import news2_score
 from vitalwatch.rules.threshold import ThresholdRule, ThresholdSpec
 
-DerivedMeasure = Literal["shock_index", "pulse_pressure"]
+DerivedMeasure = Literal["shock_index", "news2_aggregate", "pulse_pressure"]
+
+
+def _paired_value(measure: str, heart_rate: float, systolic: float) -> float | None:
+    if measure == "shock_index":
+        return heart_rate / systolic if systolic > 0 else None
+    return float(news2_score("pulse", heart_rate) + news2_score("systolic", systolic))
+
+
 # How far behind the newest heart rate a blood-pressure reading may be released and still be
 # paired exactly. Live, a cuff reading is released the allowed lateness after it arrives.
 _HISTORY_MS = 60_000
@@ -109,10 +122,11 @@ class DerivedRule(ThresholdRule):
         alerts: list[Alert] = []
         for bp_ts, systolic in ready:
             before = [h for h in heart if h[0] <= bp_ts]
-            if before and bp_ts - before[-1][0] <= self.derived.freshness and systolic > 0:
-                episode, fired = self.advance(
-                    episode, int(bp_ts), before[-1][1] / systolic, patient
-                )
+            if not before or bp_ts - before[-1][0] > self.derived.freshness:
+                continue
+            value = _paired_value(self.derived.signal, before[-1][1], systolic)
+            if value is not None:
+                episode, fired = self.advance(episode, int(bp_ts), value, patient)
                 alerts += fired
         queue = queue[len(ready) :]
         horizon = heart[-1][0] - _HISTORY_MS if heart else 0

@@ -104,3 +104,13 @@ def test_live_arrival_in_any_batches_gives_the_alerts_of_history(
     alerts += evaluator.tick(state, PATIENT, end)
     got = [(a.state.value, a.onset_ms // 1000, round(a.values["shock_index"], 3)) for a in alerts]
     assert got == expected
+
+
+def test_news2_aggregate_of_pulse_and_systolic_on_the_rcp_bands() -> None:
+    rule = derived(id="news2-urgent", signal="news2_aggregate", above=4)  # 5 or more
+    # pulse 111 scores 2, systolic 91 scores 2: 4, no alert; pulse 131 scores 3: 5, alert.
+    assert run(rule, [hr(0, 111), bp(1, 91), hr(2, 111)]) == []
+    assert run(rule, [hr(0, 131), bp(1, 91), hr(2, 131)]) == [("firing", 1, 5.0)]
+    # the chart's band edges exactly: pulse 130 scores 2, systolic 100 scores 2.
+    assert run(rule, [hr(0, 130), bp(1, 100), hr(2, 130)]) == []
+    assert run(rule, [hr(0, 130), bp(1, 90), hr(2, 130)]) == [("firing", 1, 5.0)]

@@ -33,7 +33,10 @@ def test_shipped_rules_are_valid() -> None:
     rules = {r.spec.id: r for r in load_rules(REPO_RULES)}
     assert sorted(rules) == [
         "bradycardia-sustained",
+        "heart-rate-no-data",
         "map-below-65",
+        "news2-urgent",
+        "shock-index-high",
         "systolic-falling",
         "systolic-news2-red",
         "tachycardia-sustained",
@@ -50,7 +53,8 @@ def test_shipped_rules_are_valid() -> None:
         (("for: 60s", "for: a minute"), "field 'for'"),
         (
             ("kind: threshold", "kind: magic"),
-            "unknown kind 'magic' (allowed: count_in_window, derived, news2, no_data, threshold, trend)",
+            "unknown kind 'magic' (allowed: count_in_window, derived, news2, no_data, threshold, "
+            "trend)",
         ),
         (('"HR {value:.0f}"', '"{value.__class__}"'), "field 'summary'"),
         (("above: 130", "above: 130\n    below: 40"), "exactly one of 'above' or 'below'"),
