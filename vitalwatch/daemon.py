@@ -34,9 +34,7 @@ import structlog
 from vitalwatch.errors import RuleFileError
 from vitalwatch.kafka_clients import ensure_topics, make_producer
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.log import NotificationLog
-from vitalwatch.notify.notifier import Notifier
-from vitalwatch.notify.receivers import build_receivers
+from vitalwatch.notify.service import NotificationService
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.rules.watch import RuleWatcher
@@ -92,26 +90,6 @@ def _reloaded_rules(
     old, new = set(_rule_ids(running)), set(_rule_ids(rules))
     log.info("rules.reloaded", added=sorted(new - old), removed=sorted(old - new), count=len(rules))
     return rules
-
-
-class NotifierThread:
-    """The notifier as a supervised component: ``start()``, ``stop()``, ``is_alive()``."""
-
-    def __init__(self, notifier: Notifier) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=notifier.run, args=(self._stop,), name="notifier", daemon=True
-        )
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=NOTIFIER_STOP_TIMEOUT_S)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
 
 
 class _Loop:
@@ -195,16 +173,12 @@ def run_daemon(
     http = HttpEndpoint(settings.http.host, settings.http.port, metrics.registry, health)
     http.start()
     log.info("http.listening", host=settings.http.host, port=http.port)
-    receivers = build_receivers(settings.notify.apprise_urls())
-    if not receivers:
-        log.warning("notify.no_receivers", hint="set VITALWATCH_NOTIFY__URLS to apprise URLs")
+    notifier = NotificationService(settings, metrics)  # routing checked before Spark starts
     ensure_topics(settings)
     watcher = RuleWatcher(settings.rules.directory)
     rules = load_rules(settings.rules.directory)
     log.info("rules.loaded", count=len(rules), rules=_rule_ids(rules))
     spark = start_spark(settings)
-    notification_log = NotificationLog(settings.state_dir / "notifications.sqlite")
-    notifier = NotifierThread(Notifier(settings, receivers, notification_log, metrics))
     exit_code = 0
     try:
         listener = MetricsListener(metrics, rules, progress)
@@ -244,11 +218,10 @@ def run_daemon(
         stopping = time.monotonic()
         systemd.stopping("draining: finishing the running micro-batch and notifications")
         drained = supervisor.drain(sup.drain_timeout / 1000) if supervisor else 0.0
-        notifier.stop()
+        notifier.stop(NOTIFIER_STOP_TIMEOUT_S)
         for active in spark.streams.active:
             active.stop()
         spark.stop()
-        notification_log.close()
         producer.flush(5)
         http.stop()
         systemd.close()

@@ -117,14 +117,5 @@ class NotificationLog:
         tier, first_at, any_sent = rows[0]
         return TierReached(int(tier), float(first_at), bool(any_sent))
 
-    # The first slice's interface, used by notifier.py until the daemon runs NotificationService.
-    def delivered(self, alert_id: str, state: str, receiver: str) -> bool:
-        return self.settled(alert_id, state, "-", 0, receiver)
-
-    def record(self, alert_id: str, state: str, receiver: str) -> None:
-        import time
-
-        self.record_message([(alert_id, state)], "-", 0, receiver, "sent", time.time())
-
     def close(self) -> None:
         self._db.close()

@@ -22,7 +22,6 @@ from confluent_kafka import Message
 
 from vitalwatch.contracts.alerts import Alert
 from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
-from vitalwatch.errors import VitalwatchError
 from vitalwatch.kafka_clients import make_consumer, make_producer
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.acks import AckStore
@@ -53,8 +52,8 @@ def rule_descriptions(settings: Settings) -> dict[str, str]:
 
     try:
         return {r.spec.id: r.spec.description for r in load_rules(settings.rules.directory)}
-    except VitalwatchError as exc:
-        log.warning("notify.rule_descriptions_unavailable", error=str(exc))
+    except Exception as exc:  # descriptions are a courtesy: never stop notifications for them
+        log.warning("notify.rule_descriptions_unavailable", error=f"{type(exc).__name__}: {exc}")
         return {}
 
 

@@ -121,3 +121,14 @@ def test_matchers() -> None:
     assert Matcher.parse("severity!~high|medium").matches({"severity": "low"})
     with pytest.raises(ValueError, match="not a valid regular expression"):
         Matcher.parse("ward=~(")
+
+
+def test_the_readme_routing_example_is_valid() -> None:
+    import re
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Notifications") :]
+    example = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert example is not None
+    config = parse_routing(example.group(1), "README.md")
+    assert config.fallback == "it-oncall" and len(config.receivers[0].tiers) == 3
