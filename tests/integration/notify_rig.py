@@ -7,23 +7,23 @@ from __future__ import annotations
 import contextlib
 import email
 import json
-import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message as EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from confluent_kafka import Producer
 
-from tests.conftest import REPO
-from tests.integration.conftest import settings_env
+from tests.conftest import REPO, free_port
+from tests.integration.conftest import Daemon, settings_env
 from vitalwatch.contracts.alerts import Alert
 from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.settings import Settings
@@ -104,8 +104,6 @@ class Mailbox:
 
 @contextlib.contextmanager
 def serve_smtp() -> Iterator[Mailbox]:
-    from tests.conftest import free_port
-
     mailbox = Mailbox(free_port())
     controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
     controller.start()
@@ -113,7 +111,7 @@ def serve_smtp() -> Iterator[Mailbox]:
     controller.stop()
 
 
-class NotifierProcess:
+class NotifierProcess(Daemon):
     """``vitalwatch notify serve`` as a child process, its JSON log events collected."""
 
     def __init__(self, settings: Settings, routing: Path, log_path: Path, **env: str) -> None:
@@ -128,7 +126,7 @@ class NotifierProcess:
             VITALWATCH_API__PUBLIC_URL=f"http://127.0.0.1:{settings.api.port}",
             **env,
         )
-        self.events: list[dict[str, Any]] = []
+        self.events = []
         self._log = log_path.open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "vitalwatch", "notify", "serve"],
@@ -136,37 +134,45 @@ class NotifierProcess:
         )  # fmt: skip
         threading.Thread(target=self._read, daemon=True).start()
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self._log.write(line)
-            if line.startswith("{"):
-                with contextlib.suppress(json.JSONDecodeError):
-                    self.events.append(json.loads(line))
-
     def count(self, name: str) -> int:
         return sum(1 for e in list(self.events) if e.get("event") == name)
-
-    def wait_for_event(self, name: str, timeout: float, count: int = 1) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.count(name) >= count:
-                return
-            if self.process.poll() is not None:
-                raise AssertionError(f"notifier exited {self.process.returncode} before {name}")
-            time.sleep(0.05)
-        raise AssertionError(f"fewer than {count} {name} events within {timeout}s")
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(30)
-        self._log.flush()
-        return code
 
     def kill(self) -> None:
         self.process.kill()  # SIGKILL
         self.process.wait(10)
         self._log.flush()
+
+
+@pytest.fixture
+def hooks() -> Iterator[Hooks]:
+    with serve_hooks() as served:
+        yield served
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with serve_smtp() as served:
+        yield served
+
+
+@pytest.fixture
+def notifier(settings: Settings, tmp_path: Path) -> Iterator[Callable[[str], NotifierProcess]]:
+    """Start ``notify serve`` with a routing file (its own API port); killed at the end."""
+    settings.api.port = free_port()
+    started: list[NotifierProcess] = []
+
+    def start(routing: str) -> NotifierProcess:
+        path = tmp_path / "routing.yaml"
+        path.write_text(routing)
+        process = NotifierProcess(settings, path, tmp_path / "notifier.log")
+        started.append(process)
+        process.wait_for_event("notify.started", timeout=30)
+        return process
+
+    yield start
+    for process in started:
+        if process.process.poll() is None:
+            process.kill()
 
 
 def _token_file(settings: Settings) -> Path:

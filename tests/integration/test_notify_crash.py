@@ -7,47 +7,16 @@ import re
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-from tests.integration.notify_rig import (
-    Hooks,
-    Mailbox,
-    NotifierProcess,
-    publish_alerts,
-    serve_hooks,
-    serve_smtp,
-)
+from tests.integration.notify_rig import hooks, mailbox, notifier, publish_alerts
 from tests.unit.notify.harness import alert
-from vitalwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
+__all__ = ["hooks", "mailbox", "notifier"]  # fixtures
 
 REPEAT_MARK = "Possibly a repeat: vitalwatch restarted while sending this"
-
-
-@pytest.fixture
-def hooks() -> Iterator[Hooks]:
-    with serve_hooks() as served:
-        yield served
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with serve_smtp() as served:
-        yield served
-
-
-def start(settings: Settings, tmp_path: Path, routing: str) -> NotifierProcess:
-    settings.api.port = settings.api.port if settings.api.port != 9465 else free_port()
-    path = tmp_path / "routing.yaml"
-    path.write_text(routing)
-    process = NotifierProcess(settings, path, tmp_path / "notifier.log")
-    process.wait_for_event("notify.started", timeout=30)
-    return process
 
 
 def deliveries(texts: list[str]) -> tuple[Counter[str], int]:
@@ -64,7 +33,7 @@ def deliveries(texts: list[str]) -> tuple[Counter[str], int]:
 
 
 def test_sigkill_mid_delivery_then_restart_every_receiver_gets_every_alert_once(
-    settings, tmp_path, hooks, mailbox
+    settings, notifier, hooks, mailbox
 ) -> None:
     routing = f"""
 route: {{receiver: ward, group_wait: 0s}}
@@ -76,14 +45,14 @@ receivers:
 """
     alerts = [alert(patient=f"P-{i:04d}") for i in range(40)]
     publish_alerts(settings, alerts)
-    first = start(settings, tmp_path, routing)
+    first = notifier(routing)
     hooks.wait_for("ward", 10, timeout=60)
     first.kill()  # SIGKILL with messages in flight (an SMTP send takes ~0.1 s)
     killed_after = (len(hooks.messages("ward")), len(mailbox.messages))
     print(f"killed after {killed_after[0]} webhook and {killed_after[1]} SMTP deliveries")
     assert killed_after[1] < len(alerts)  # it really was mid-delivery
 
-    second = start(settings, tmp_path, routing)
+    second = notifier(routing)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and (
         len(deliveries([m["message"] for m in hooks.messages("ward")])[0]) < len(alerts)
@@ -103,14 +72,14 @@ receivers:
     assert second.stop() == 0
 
 
-def test_notifier_throughput_and_added_latency(settings, tmp_path, hooks) -> None:
+def test_notifier_throughput_and_added_latency(settings, notifier, hooks) -> None:
     routing = f"""
 route: {{receiver: ward, group_wait: 0s}}
 receivers:
   - name: ward
     tiers: [{{urls: ["{hooks.url("ward")}"]}}]
 """
-    process = start(settings, tmp_path, routing)
+    process = notifier(routing)
     publish_alerts(settings, [alert(patient="P-warm")])
     hooks.wait_for("ward", 1, timeout=30)  # consumer assigned, caches warm
 

@@ -8,22 +8,18 @@ import json
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import replace
-from pathlib import Path
 from urllib.request import Request, urlopen
 
 import pytest
 
-from tests.conftest import free_port
 from tests.integration.notify_rig import (
     API_TOKEN,
-    Hooks,
-    Mailbox,
-    NotifierProcess,
+    hooks,
+    mailbox,
+    notifier,
     publish_alerts,
     serve_hooks,
-    serve_smtp,
 )
 from tests.integration.scenario import read_topic
 from tests.unit.notify.harness import alert
@@ -31,37 +27,7 @@ from vitalwatch.contracts.alerts import AlertState
 from vitalwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def hooks() -> Iterator[Hooks]:
-    with serve_hooks() as served:
-        yield served
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with serve_smtp() as served:
-        yield served
-
-
-@pytest.fixture
-def notifier(settings: Settings, tmp_path: Path) -> Iterator[Callable[[str], NotifierProcess]]:
-    settings.api.port = free_port()
-    started: list[NotifierProcess] = []
-
-    def start(routing: str) -> NotifierProcess:
-        path = tmp_path / "routing.yaml"
-        path.write_text(routing)
-        process = NotifierProcess(settings, path, tmp_path / "notifier.log")
-        started.append(process)
-        process.wait_for_event("notify.started", timeout=30)
-        return process
-
-    yield start
-    for process in started:
-        if process.process.poll() is None:
-            process.kill()
+__all__ = ["hooks", "mailbox", "notifier"]  # fixtures
 
 
 def api(settings: Settings, path: str, body: dict[str, object]) -> dict[str, object]:

@@ -16,6 +16,7 @@ names, rule ids and masked URLs, never patient identifiers.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -245,7 +246,18 @@ class Dispatcher:
                 self._metrics.notifications.labels(receiver.name, "resent").inc()
                 log.warning("notify.resending_interrupted", receiver=receiver.name,
                             target=target.name)  # fmt: skip
-            ok = self._s.sender.send(receiver.name, target, title, body, stop)
+
+            def failed_attempt(
+                attempt: int, todo: list[StoredAlert] = todo, name: str = target.name
+            ) -> None:
+                for stored in todo:
+                    self._s.audit.record(
+                        "notification.attempt_failed", time.time(), alert=stored.alert,
+                        receiver=receiver.name, tier=tier.number, target=name,
+                        attempt=attempt,
+                    )  # fmt: skip
+
+            ok = self._s.sender.send(receiver.name, target, title, body, stop, failed_attempt)
             if ok is None:
                 return True
             if not ok:

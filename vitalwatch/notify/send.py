@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import structlog
 
@@ -25,9 +26,16 @@ class Sender:
         self._backoff_s = backoff_ms / 1000
 
     def send(
-        self, receiver_name: str, target: Receiver, title: str, body: str, stop: threading.Event
+        self,
+        receiver_name: str,
+        target: Receiver,
+        title: str,
+        body: str,
+        stop: threading.Event,
+        on_failed_attempt: Callable[[int], None] | None = None,
     ) -> bool | None:
-        """True: delivered; False: every attempt failed; None: stopped while retrying."""
+        """True: delivered; False: every attempt failed; None: stopped while retrying.
+        ``on_failed_attempt(n)`` is told of each failed attempt (for the audit trail)."""
         for attempt in range(1, self._max_attempts + 1):
             started = time.monotonic()
             try:
@@ -46,6 +54,8 @@ class Sender:
                 log.info("notify.sent", receiver=receiver_name, target=target.name, attempt=attempt)
                 return True
             self._metrics.notifications.labels(receiver_name, "retried").inc()
+            if on_failed_attempt is not None:
+                on_failed_attempt(attempt)
             log.warning(
                 "notify.attempt_failed", receiver=receiver_name, target=target.name, attempt=attempt
             )

@@ -197,6 +197,11 @@ def test_a_target_that_stays_down_goes_to_fallback_dead_letter_and_next_tier(
     assert len(h.sent("charge://")) == 1 and "tier 1 unreachable" in h.sent("charge://")[0][1]
     h.run(13, 100)
     assert h.target("nurse://").attempts == 2  # not retried forever
+    trail = [(e.event, e.detail.get("attempt")) for e in h.audit.query(alert_id=a.alert_id)]
+    assert trail[:4] == [
+        ("alert.firing", None), ("notification.attempt_failed", 1),
+        ("notification.attempt_failed", 2), ("notification.fallback", None),
+    ]  # fmt: skip
 
 
 def test_restart_resumes_without_resending(tmp_path: Path) -> None:
