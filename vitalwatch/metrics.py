@@ -61,7 +61,8 @@ class Metrics:
         )
         self.notifications = Counter(
             "vitalwatch_notifications_total",
-            "Notification attempts by receiver service and outcome (sent, failed, duplicate)",
+            "Notifications by routing receiver and outcome (sent, retried, failed, duplicate, "
+            "silenced, inhibited, resent)",
             ["receiver", "outcome"],
             registry=r,
         )

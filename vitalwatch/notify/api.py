@@ -125,7 +125,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._json()
             self._post(url.path, body)
         except (ValueError, TypeError) as exc:
-            log.warning("api.bad_request", endpoint=endpoint, error=str(exc))
+            # the message may quote a matcher (a patient id): logged by type only
+            log.warning("api.bad_request", endpoint=endpoint, error=type(exc).__name__)
             self._reply(400, {"error": str(exc)}, endpoint)
 
     def _post(self, path: str, body: dict[str, Any]) -> None:
