@@ -54,6 +54,19 @@ class AppriseReceiver:
         self.name = str(plugin.url(privacy=True))
         self.service = url.split("://", 1)[0].lower()
 
+    @classmethod
+    def from_plugin(cls, plugin: Any, throttle_s: float | None = None) -> AppriseReceiver:
+        """A target found in an apprise config file (by tag)."""
+        receiver = cls.__new__(cls)
+        receiver._plugin = plugin
+        if throttle_s is not None:
+            plugin.request_rate_per_sec = throttle_s
+        url = str(plugin.url())
+        receiver.key = hashlib.sha256(url.encode()).hexdigest()[:16]
+        receiver.name = str(plugin.url(privacy=True))
+        receiver.service = url.split("://", 1)[0].lower()
+        return receiver
+
     def send(self, title: str, body: str) -> bool:
         return bool(self._plugin.notify(body=body, title=title))
 
@@ -114,6 +127,26 @@ def _tier_urls(
     return urls
 
 
+def _tagged(tier: TierConfig, where: str, throttle: float | None) -> tuple[Receiver, ...]:
+    if tier.apprise_config is None:
+        return ()
+    config = apprise.AppriseConfig()
+    if not tier.apprise_config.is_file() or not config.add(str(tier.apprise_config)):
+        raise ConfigError(
+            f"{where}: field 'apprise_config': {tier.apprise_config} is not a readable apprise "
+            "config file (YAML or TEXT)"
+        )
+    loaded = apprise.Apprise()
+    loaded.add(config)
+    found = tuple(AppriseReceiver.from_plugin(p, throttle) for p in loaded.find(tag=tier.tags))
+    if not found:
+        raise ConfigError(
+            f"{where}: field 'tags': no URL in {tier.apprise_config} has tag "
+            f"{' or '.join(tier.tags)}"
+        )
+    return found
+
+
 def build_named_receiver(
     config: ReceiverConfig, notify: NotifySettings, environ: Mapping[str, str]
 ) -> NamedReceiver:
@@ -122,7 +155,9 @@ def build_named_receiver(
         where = f"receiver {config.name!r} tier {number}"
         urls = _tier_urls(tier, where, notify, environ)
         throttle = None if tier.throttle is None else tier.throttle / 1000
-        receivers = tuple(AppriseReceiver(url, where, throttle) for url in urls)
+        receivers: tuple[Receiver, ...] = tuple(
+            AppriseReceiver(url, where, throttle) for url in urls
+        ) + _tagged(tier, where, throttle)
         tiers.append(Tier(number, receivers, tier.escalate_after))
     send_resolved = config.send_resolved
     return NamedReceiver(

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from vitalwatch.durations import DurationMs
 from vitalwatch.errors import ConfigError
@@ -55,10 +63,20 @@ class TierConfig(_Model):
     urls_file: Path | None = None  # one apprise URL per line (a credential file)
     urls_env: str | None = None  # name of an environment variable: URLs, one per line
     use_notify_urls: bool = False  # the URLs of the settings notify.urls / notify.urls_file
+    # An apprise config file (YAML or TEXT) and the tags to take from it (any of them matches;
+    # "a, b" in one entry needs both), so URLs can live in the config hospitals already keep.
+    apprise_config: Path | None = None
+    tags: list[str] = Field(default_factory=list)
     escalate_after: DurationMs | None = None  # not acknowledged by then: the next tier
     # Least time between two messages to one URL. Default: apprise's for the service, which
     # is 5.5 s for most (email included), so a burst for many patients queues behind it.
     throttle: DurationMs | None = None
+
+    @model_validator(mode="after")
+    def _tags_need_a_config(self) -> TierConfig:
+        if bool(self.tags) != (self.apprise_config is not None):
+            raise ValueError("'tags' and 'apprise_config' go together")
+        return self
 
 
 class ReceiverConfig(_Model):

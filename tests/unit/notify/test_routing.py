@@ -132,3 +132,22 @@ def test_the_readme_routing_example_is_valid() -> None:
     assert example is not None
     config = parse_routing(example.group(1), "README.md")
     assert config.fallback == "it-oncall" and len(config.receivers[0].tiers) == 3
+
+
+def test_receivers_can_take_urls_by_tag_from_an_apprise_config(tmp_path: Path) -> None:
+    apprise_config = tmp_path / "apprise.yml"
+    apprise_config.write_text(
+        "urls:\n"
+        "  - json://127.0.0.1:9/nurse:\n      tag: nurses, ward-5b\n"
+        "  - json://user:pw@127.0.0.1:9/charge:\n      tag: charge\n"
+    )
+    tier = f"{{apprise_config: {apprise_config}, tags: [TAGS]}}"
+    routing = f"route: {{receiver: r}}\nreceivers: [{{name: r, tiers: [{tier}]}}]\n"
+    config = parse_routing(routing.replace("TAGS", "nurses"), "t.yaml")
+    (target,) = build_named_receivers(config, NotifySettings(), {})["r"].tiers[0].receivers
+    assert target.name.startswith("json://127.0.0.1:9/nurse") and target.service == "json"
+    config = parse_routing(routing.replace("TAGS", "nobody"), "t.yaml")
+    with pytest.raises(ConfigError, match=r"field 'tags': no URL in .* has tag nobody"):
+        build_named_receivers(config, NotifySettings(), {})
+    with pytest.raises(ConfigError, match="'tags' and 'apprise_config' go together"):
+        parse_routing(routing.replace(f"apprise_config: {apprise_config}, ", ""), "t.yaml")
