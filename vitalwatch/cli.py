@@ -64,7 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     backtest = commands.add_parser(
         "backtest", help="run rules over PhysioNet 2012 stays with Spark batch; report per rule"
     )
-    backtest.add_argument("--input", type=Path, required=True, help="a set-a directory or a stay")
+    backtest.add_argument(
+        "--input",
+        required=True,
+        help="a PhysioNet set-a directory or stay file, or kafka:FROM..TO (earliest, latest, "
+        "epoch ms or ISO time) for a range of the reading topics",
+    )
     backtest.add_argument("--rules", type=Path, help="rule directory (default: settings)")
     backtest.add_argument("--compare", type=Path, help="a second rule directory, side by side")
     backtest.add_argument(
@@ -180,6 +185,8 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
 def _backtest(settings: Settings, args: argparse.Namespace) -> int:
     from vitalwatch.backtest.report import RuleFigures, as_csv, as_json, as_table, figures
     from vitalwatch.backtest.run import (
+        KAFKA_PREFIX,
+        kafka_records,
         physionet_outcomes,
         physionet_records,
         run_rules,
@@ -189,10 +196,15 @@ def _backtest(settings: Settings, args: argparse.Namespace) -> int:
     from vitalwatch.stream.session import start_spark
 
     started = time.monotonic()
-    files = stay_files(args.input, args.limit)
-    records, spans = physionet_records(files, settings)
     died = physionet_outcomes(args.outcomes) if args.outcomes else None
     spark = start_spark(settings)
+    if args.input.startswith(KAFKA_PREFIX):
+        records, spans = kafka_records(spark, settings, args.input)
+        source = f"{len(spans)} patients from {args.input}"
+    else:
+        files = stay_files(Path(args.input), args.limit)
+        records, spans = physionet_records(files, settings)
+        source = f"{len(files)} stays from {args.input}"
     runs: dict[str, list[RuleFigures]] = {}
     first_alerts: list[dict[str, Any]] = []
     for directory in [args.rules or settings.rules.directory, args.compare]:
@@ -203,7 +215,7 @@ def _backtest(settings: Settings, args: argparse.Namespace) -> int:
         first_alerts = first_alerts or alerts
         rows = figures(alerts, [r.spec.id for r in rules], spans, died)
         runs[str(directory)] = rows
-        title = f"{directory}: {len(files)} stays, {len(records)} readings"
+        title = f"{directory}: {source}, {len(records)} readings"
         if args.format == "table":
             print(as_table(rows, title) + "\n")
         else:
@@ -214,12 +226,12 @@ def _backtest(settings: Settings, args: argparse.Namespace) -> int:
         from vitalwatch.backtest.run import patient_series
 
         patient = args.patient or most_alerted(first_alerts)
-        title = f"vitalwatch backtest: {len(files)} stays from {args.input}"
+        title = f"vitalwatch backtest: {source}"
         page = report(title, runs, patient, patient_series(records, patient),
                       episodes_of(first_alerts, patient))  # fmt: skip
         args.html.write_text(page, encoding="utf-8")
         print(f"report written to {args.html}")
-    log.info("backtest.finished", stays=len(files), seconds=round(time.monotonic() - started, 1))
+    log.info("backtest.finished", patients=len(spans), seconds=round(time.monotonic() - started, 1))
     return 0
 
 

@@ -1,8 +1,10 @@
 """Run rules over history: records shaped like the Kafka source, through ``build_outputs`` in batch.
 
-Input today: PhysioNet 2012 stays (a ``set-a`` directory or single files), each replayed from
-one common start time. The records go through the same parsing, validation and rule code as the
-live stream; only the source (a DataFrame instead of Kafka) and the sink (collect) differ.
+Inputs: PhysioNet 2012 stays (a ``set-a`` directory or single files), each replayed from one
+common start time; or a range of the live topics, ``kafka:FROM..TO`` (each end ``earliest``,
+``latest``, epoch milliseconds or an ISO-8601 time), read with Spark's Kafka source in batch. The
+records go through the same parsing, validation and rule code as the live stream; only the
+source (a batch DataFrame instead of a stream) and the sink (collect) differ.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,57 @@ def physionet_records(
         if times:
             spans[f"PN12-{path.stem}"] = (min(times), max(times))
     return rows, spans
+
+
+KAFKA_PREFIX = "kafka:"
+
+
+def _kafka_bound(text: str, default: str) -> tuple[str, str]:
+    """A range end as Spark Kafka source options for batch reads."""
+    text = text or default
+    if text in ("earliest", "latest"):
+        return "Offsets", text
+    if text.isdigit():
+        return "Timestamp", text
+    try:
+        return "Timestamp", str(int(datetime.fromisoformat(text).timestamp() * 1000))
+    except ValueError:
+        raise ValueError(
+            f"bad Kafka range end {text!r}: use earliest, latest, epoch ms or an ISO-8601 time"
+        ) from None
+
+
+def kafka_records(
+    spark: Any, settings: Settings, spec: str
+) -> tuple[list[tuple[Any, ...]], dict[str, tuple[int, int]]]:
+    """The records of both reading topics within ``kafka:FROM..TO``, and each patient's span."""
+    from pyspark.sql import functions as F
+
+    from vitalwatch.stream.job import kafka_options
+    from vitalwatch.stream.parse import parse_readings
+
+    start, _, end = spec.removeprefix(KAFKA_PREFIX).partition("..")
+    (start_kind, start_value), (end_kind, end_value) = (
+        _kafka_bound(start, "earliest"),
+        _kafka_bound(end, "latest"),
+    )
+    frame = (
+        spark.read.format("kafka")
+        .options(**kafka_options(settings))
+        .option("subscribe", f"{settings.topics.heart_rate},{settings.topics.blood_pressure}")
+        .option(f"starting{start_kind}", start_value)
+        .option(f"ending{end_kind}", end_value)
+        .load()
+        .select("key", "value", "topic", "partition", "offset", "timestamp")
+    )
+    parsed = parse_readings(frame, settings.topics).where("reason IS NULL")
+    spans = {
+        row.patient_id: (row.first, row.last)
+        for row in parsed.groupBy("patient_id")
+        .agg(F.min("event_ms").alias("first"), F.max("event_ms").alias("last"))
+        .collect()
+    }
+    return [tuple(row) for row in frame.collect()], spans
 
 
 def patient_series(
