@@ -118,12 +118,19 @@ class QuerySupervisor:
     def drain(self, timeout_s: float) -> float:
         """Let the running micro-batch finish (at most ``timeout_s``), then stop the query.
 
-        Returns the seconds spent. Whatever a stop interrupts is re-run from the checkpoint.
+        Waits for the batch running now, not for the backlog: under load Spark starts the next
+        batch at once, so "no trigger active" may never come. Returns the seconds spent. A batch
+        the stop interrupts is re-run from the checkpoint by the next start.
         """
         started = time.monotonic()
         query = self._query
         if query is not None and query.isActive:
-            while time.monotonic() - started < timeout_s and query.status.get("isTriggerActive"):
+            completed = self._progress.batches_since_start
+            while (
+                time.monotonic() - started < timeout_s
+                and query.status.get("isTriggerActive")
+                and self._progress.batches_since_start == completed
+            ):
                 time.sleep(0.05)
             query.stop()
         return time.monotonic() - started

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import structlog.testing
 
 from tests.unit.service.test_http_health import Clock
 from vitalwatch.metrics import Metrics
-from vitalwatch.service.progress import ProgressTracker
+from vitalwatch.service.progress import ProgressTracker, Throughput
 from vitalwatch.service.query import QuerySupervisor, error_summary
 from vitalwatch.service.restart import RestartPolicy
 from vitalwatch.service.technical_alarm import TechnicalAlarm
@@ -102,11 +104,21 @@ def test_a_restart_that_raises_counts_as_another_failure() -> None:
     assert value(metrics, "vitalwatch_query_restarts_total") == 0
 
 
-def test_drain_waits_for_the_running_batch_then_stops() -> None:
+def test_drain_is_bounded_when_the_running_batch_never_finishes() -> None:
     supervisor, started, _, _, _ = build()
     supervisor.start()
     started[0].status["isTriggerActive"] = True
-    assert supervisor.drain(0.2) >= 0  # bounded even if the batch never finishes
+    assert 0.2 <= supervisor.drain(0.2) < 1
+    assert not started[0].isActive
+
+
+def test_drain_stops_once_the_running_batch_completes_not_the_backlog() -> None:
+    supervisor, started, _, _, _ = build()
+    progress = supervisor._progress
+    supervisor.start()
+    started[0].status["isTriggerActive"] = True  # stays active: the next batch starts at once
+    threading.Timer(0.3, progress.progressed, args=(Throughput(batch_id=7),)).start()
+    assert 0.3 <= supervisor.drain(10) < 2
     assert not started[0].isActive
 
 
