@@ -7,6 +7,7 @@ a restart. The first acknowledgement of an alert counts; later ones are ignored.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,19 @@ class AckStore:
             return None
         alert, at, by, via = rows[0]
         return Ack(str(alert), float(at), str(by), str(via))
+
+    def acknowledged(self, alert_ids: Iterable[str]) -> set[str]:
+        """Which of these alerts are acknowledged (one query per dispatcher tick)."""
+        ids = list(alert_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT alert_id FROM acks WHERE alert_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            found.update(str(r[0]) for r in rows)
+        return found
 
     def close(self) -> None:
         self._db.close()

@@ -6,7 +6,9 @@
     escalate: unacknowledged alerts past their tier's time ─► dedup ─► send ─► record
 
 Each stage is its own small class (``inhibit``, ``silence``, ``group``, ``log`` for dedup and
-record, ``send``, ``fallback``, ``escalate``); this module only wires them. Every delivery is
+record, ``send``, ``fallback``, ``escalate``); this module only wires them. Sending and
+recording (``deliver``) run on an executor, one lane per target; a delivery handed to it counts
+as in flight for dedup until its outcome is recorded. Every delivery is
 one message per apprise target, recorded in the notification log per alert, so a restart at
 any point resumes without sending any receiver the same thing twice. The audit trail gets
 every state change, delivery attempt, mute and escalation. Logs and metrics carry receiver
@@ -16,10 +18,10 @@ names, rule ids and masked URLs, never patient identifiers.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from functools import partial
 
 import structlog
 
@@ -29,17 +31,17 @@ from vitalwatch.metrics import Metrics
 from vitalwatch.notify.acks import AckStore
 from vitalwatch.notify.alertstore import AlertStore, Source, StoredAlert
 from vitalwatch.notify.audit import AuditLog
+from vitalwatch.notify.deliver import Deliverer, Executor, Inline, Job
 from vitalwatch.notify.escalate import next_tier
 from vitalwatch.notify.fallback import FailureHandler
 from vitalwatch.notify.group import Flush, Grouper, Timing
 from vitalwatch.notify.inhibit import Inhibitor
 from vitalwatch.notify.log import NotificationLog
 from vitalwatch.notify.matchers import alert_labels
-from vitalwatch.notify.receivers import NamedReceiver, Tier
+from vitalwatch.notify.receivers import NamedReceiver, Receiver, Tier
 from vitalwatch.notify.routing import Route, Router
 from vitalwatch.notify.send import Sender
 from vitalwatch.notify.silence import Silencer
-from vitalwatch.notify.templates import Context, render
 
 log = structlog.get_logger(__name__)
 
@@ -49,14 +51,8 @@ def delivery_key(alert: Alert) -> str:
     return alert.delivery_key
 
 
-def _resent_note(interrupted_at: float | None) -> str:
-    if interrupted_at is None:
-        return ""
-    when = datetime.fromtimestamp(interrupted_at, tz=timezone.utc).strftime("%H:%M:%S")
-    return (
-        f"Possibly a repeat: vitalwatch restarted while sending this at {when} UTC "
-        "and cannot tell whether it arrived. "
-    )
+def _escalated(alert: Alert) -> str:
+    return AlertState.ESCALATED.value
 
 
 @dataclass(frozen=True)
@@ -80,11 +76,22 @@ class Dispatcher:
         metrics: Metrics,
         descriptions: Mapping[str, str] | None = None,
         ack_link: Callable[[str], str | None] = lambda alert_id: None,
+        executor: Executor | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self._s = stages
         self._metrics = metrics
-        self._descriptions = dict(descriptions or {})
-        self._ack_link = ack_link
+        self._executor = executor or Inline()
+        self._deliverer = Deliverer(
+            stages.notification_log, stages.audit, stages.sender, stages.failures, metrics,
+            dict(descriptions or {}), ack_link, stop or threading.Event(),
+        )  # fmt: skip
+        self._in_flight: set[tuple[str, str, str, int, str]] = set()
+        self._acked: set[str] = set()
+        self._routes: dict[str, list[tuple[Route, NamedReceiver]]] = {}
+        self._settled_cache: dict[str, set[tuple[str, str, int]]] = {}  # open alerts only
+        self._flying_count: Counter[tuple[str, str]] = Counter()  # (alert, receiver) in flight
+        self._flight_lock = threading.Lock()
         self._grouper = Grouper()
         self._groups: dict[str, tuple[Route, set[str]]] = {}  # key -> route, member alert ids
         self._open: dict[str, StoredAlert] = {
@@ -101,6 +108,7 @@ class Dispatcher:
             log.debug("notify.replay_ignored", rule=alert.rule_id, state=alert.state.value)
             return
         self._open[alert.alert_id] = StoredAlert(alert, now, source)
+        self._routes.pop(alert.alert_id, None)  # labels (state) changed
         self._s.audit.record(
             f"alert.{alert.state.value}", now, alert=alert, key=delivery_key(alert),
             severity=alert.severity.value, summary=alert.summary, source=str(source),
@@ -110,32 +118,37 @@ class Dispatcher:
 
     def tick(self, now: float, stop: threading.Event) -> None:
         self._s.silencer.refresh(now)
-        active = [s.alert for s in self._open.values() if self._still_active(s.alert)]
+        self._acked = self._s.acks.acknowledged(self._open)  # the CLI and API write acks
+        active = [s.alert for i, s in self._open.items() if self._still_active(i, s.alert)]
+        self._s.inhibitor.refresh(active)
         offered: set[str] = set()
-        for stored in list(self._open.values()):
-            if self._offer(stored.alert, active, now):
-                offered.add(stored.alert.alert_id)
+        for alert_id, stored in list(self._open.items()):
+            if self._offer(alert_id, stored.alert, now):
+                offered.add(alert_id)
         for key, why, pending in self._grouper.due(now):
             if stop.is_set():
                 return
-            self._flush(key, why, pending, active, now, stop)
-        self._escalate(active, now, stop)
+            self._flush(key, why, pending, now)
+        self._escalate(now, stop)
         self._close_finished(offered)
 
-    def _still_active(self, alert: Alert) -> bool:
+    def _still_active(self, alert_id: str, alert: Alert) -> bool:
         """Firing (or re-notified), or resolved but latching and not yet acknowledged."""
         if alert.state is not AlertState.RESOLVED:
             return True
-        return alert.latching and self._s.acks.get(alert.alert_id) is None
+        return alert.latching and alert_id not in self._acked
 
-    def _receivers_of(self, alert: Alert) -> list[tuple[Route, NamedReceiver]]:
-        routes = self._s.router.match(alert_labels(alert))
-        return [(r, self._s.receivers[r.receiver]) for r in routes]
+    def _receivers_of(self, alert_id: str, alert: Alert) -> list[tuple[Route, NamedReceiver]]:
+        """The routes an alert takes (kept per alert id until its next message)."""
+        if alert_id not in self._routes:
+            routes = self._s.router.match(alert_labels(alert))
+            self._routes[alert_id] = [(r, self._s.receivers[r.receiver]) for r in routes]
+        return self._routes[alert_id]
 
-    def _muted_by(self, alert: Alert, receiver: str, active: Iterable[Alert], now: float) -> bool:
+    def _muted_by(self, alert_id: str, alert: Alert, receiver: str, now: float) -> bool:
         """The inhibit and silence stages; notes each new mute once (audit, metric, log)."""
         why, by = "", ""
-        source = self._s.inhibitor.inhibiting(alert, active)
+        source = self._s.inhibitor.inhibiting(alert)
         if source is not None:
             why, by = "inhibited", source.alert_id
         else:
@@ -143,50 +156,60 @@ class Dispatcher:
             if silence is not None:
                 why, by = "silenced", silence.id
         if not why:
-            self._muted = {m for m in self._muted if m[:2] != (alert.alert_id, receiver)}
+            if self._muted:
+                self._muted = {m for m in self._muted if m[:2] != (alert_id, receiver)}
             return False
-        if (alert.alert_id, receiver, why) not in self._muted:
-            self._muted.add((alert.alert_id, receiver, why))
+        if (alert_id, receiver, why) not in self._muted:
+            self._muted.add((alert_id, receiver, why))
             self._metrics.notifications.labels(receiver, why).inc()
             log.info(f"notify.{why}", receiver=receiver, rule=alert.rule_id, by=by)
             self._s.audit.record(f"notification.{why}", now, alert=alert, receiver=receiver, by=by)
         return True
 
-    def _offer(self, alert: Alert, active: Sequence[Alert], now: float) -> bool:
+    def _offer(self, alert_id: str, alert: Alert, now: float) -> bool:
         """Hand the alert to its routes' groups where a tier-1 target still needs it."""
         offered = False
-        labels = alert_labels(alert)
-        for route, receiver in self._receivers_of(alert):
+        for route, receiver in self._receivers_of(alert_id, alert):
+            if self._flying(alert_id, receiver.name):
+                offered = True  # keep it open until its outcome is recorded; look again then
+                continue
             if alert.state is AlertState.RESOLVED and (
                 not receiver.send_resolved
-                or self._s.notification_log.reached(alert.alert_id, receiver.name) is None
+                or self._s.notification_log.reached(alert_id, receiver.name) is None
             ):
                 continue  # not wanted, or its firing was never sent (e.g. silenced throughout)
-            if self._settled(alert, receiver, receiver.tiers[0], delivery_key(alert)):
+            if self._settled(alert_id, receiver, receiver.tiers[0], delivery_key(alert)):
                 continue
-            if self._muted_by(alert, receiver.name, active, now):
+            if self._muted_by(alert_id, alert, receiver.name, now):
                 continue
-            key = route.group_key(labels)
+            key = route.group_key(alert_labels(alert))
             timing = Timing(route.group_wait_ms, route.group_interval_ms, route.repeat_interval_ms)
-            self._grouper.offer(key, alert.alert_id, timing, now)
-            self._groups.setdefault(key, (route, set()))[1].add(alert.alert_id)
+            self._grouper.offer(key, alert_id, timing, now)
+            self._groups.setdefault(key, (route, set()))[1].add(alert_id)
             offered = True
         return offered
 
-    def _settled(self, alert: Alert, receiver: NamedReceiver, tier: Tier, key: str) -> bool:
-        return all(
-            self._s.notification_log.settled(alert.alert_id, key, receiver.name, tier.number, t.key)
-            for t in tier.receivers
-        )
+    def _flying(self, alert_id: str, receiver: str) -> bool:
+        with self._flight_lock:
+            return self._flying_count[(alert_id, receiver)] > 0
+
+    def _settled(self, alert_id: str, receiver: NamedReceiver, tier: Tier, key: str) -> bool:
+        """Every target of the tier has this delivery (remembered: it stays so)."""
+        done = (key, receiver.name, tier.number)
+        known = self._settled_cache.setdefault(alert_id, set())
+        if done in known:
+            return True
+        if all(self._s.notification_log.settled(alert_id, *done, t.key) for t in tier.receivers):
+            known.add(done)
+            return True
+        return False
 
     def _flush(
         self,
         key: str,
         why: Flush,
         pending: frozenset[str],
-        active: Sequence[Alert],
         now: float,
-        stop: threading.Event,
     ) -> None:
         route, members = self._groups[key]
         receiver = self._s.receivers[route.receiver]
@@ -195,8 +218,8 @@ class Dispatcher:
         else:
             ids = frozenset(
                 i for i in members
-                if i in self._open and self._still_active(self._open[i].alert)
-                and self._s.acks.get(i) is None
+                if i in self._open and self._still_active(i, self._open[i].alert)
+                and i not in self._acked
             )  # fmt: skip
             if not ids:
                 self._grouper.forget(key)
@@ -208,10 +231,10 @@ class Dispatcher:
         alerts = [
             self._open[i] for i in sorted(ids)
             if i in self._open
-            and not self._muted_by(self._open[i].alert, receiver.name, active, now)
+            and not self._muted_by(i, self._open[i].alert, receiver.name, now)
         ]  # fmt: skip
-        if alerts and self._deliver(receiver, receiver.tiers[0], alerts, state_of, "", now, stop):
-            return  # stopped mid-delivery: leave the group pending for after the restart
+        if alerts:
+            self._deliver(receiver, receiver.tiers[0], alerts, state_of, "", now)
         self._grouper.flushed(key, now)
 
     def _deliver(
@@ -222,72 +245,66 @@ class Dispatcher:
         state_of: Callable[[Alert], str],
         note: str,
         now: float,
-        stop: threading.Event,
     ) -> bool:
-        """Dedup, send, record one message per target of ``tier``; True when stopped."""
-        log_ = self._s.notification_log
+        """Dedup, then hand one message per target of ``tier`` to the executor (send, record).
+        False when every target already has or is being sent all of it."""
+        submitted = False
         for target in tier.receivers:
-            todo = [
-                s for s in alerts
-                if not log_.settled(s.alert.alert_id, state_of(s.alert), receiver.name,
-                                    tier.number, target.key)
-            ]  # fmt: skip
+            todo = [s for s in alerts if not self._has(receiver, tier, target, s.alert, state_of)]
             if not todo:
-                self._metrics.notifications.labels(receiver.name, "duplicate").inc()
                 continue
-            batch = [s.alert for s in todo]
-            keys = [(a.alert_id, state_of(a)) for a in batch]
-            interrupted = log_.begin(keys, receiver.name, tier.number, target.key, now)
-            word = state_of(batch[0]).split("#")[0]
-            context = Context(word, self._descriptions, self._ack_link,
-                              _resent_note(interrupted) + note)  # fmt: skip
-            title, body = render(receiver.template_for(target), batch, context)
-            if interrupted is not None:
-                self._metrics.notifications.labels(receiver.name, "resent").inc()
-                log.warning("notify.resending_interrupted", receiver=receiver.name,
-                            target=target.name)  # fmt: skip
+            keys = tuple((s.alert.alert_id, state_of(s.alert)) for s in todo)
+            job = Job(
+                receiver.name, receiver.template_for(target), tier.number, target, tuple(todo),
+                keys, state_of(todo[0].alert).split("#")[0], note, now,
+            )  # fmt: skip
+            flight = {(a, k, receiver.name, tier.number, target.key) for a, k in keys}
+            with self._flight_lock:
+                self._in_flight |= flight
+                self._flying_count.update((a, receiver.name) for a, _ in keys)
+            self._executor.submit(target.key, partial(self._run, job, flight))
+            submitted = True
+        return submitted
 
-            def failed_attempt(
-                attempt: int, todo: list[StoredAlert] = todo, name: str = target.name
-            ) -> None:
-                for stored in todo:
-                    self._s.audit.record(
-                        "notification.attempt_failed", time.time(), alert=stored.alert,
-                        receiver=receiver.name, tier=tier.number, target=name,
-                        attempt=attempt,
-                    )  # fmt: skip
-
-            ok = self._s.sender.send(receiver.name, target, title, body, stop, failed_attempt)
-            if ok is None:
+    def _has(
+        self,
+        receiver: NamedReceiver,
+        tier: Tier,
+        target: Receiver,
+        alert: Alert,
+        state_of: Callable[[Alert], str],
+    ) -> bool:
+        """The dedup stage: the target has this delivery, or is being sent it now."""
+        key = (alert.alert_id, state_of(alert), receiver.name, tier.number, target.key)
+        with self._flight_lock:
+            if key in self._in_flight:
                 return True
-            if not ok:
-                self._s.failures.failed(receiver.name, target, todo, (title, body), now, stop)
-            outcome = "sent" if ok else "failed"
-            at = now
-            log_.record_message(keys, receiver.name, tier.number, target.key, outcome, at)
-            for stored in todo:
-                if ok:
-                    self._metrics.event_to_notification.observe(
-                        max(0.0, at - stored.alert.detected_ms / 1000)
-                    )
-                self._s.audit.record(
-                    f"notification.{outcome}", at, alert=stored.alert, receiver=receiver.name,
-                    tier=tier.number, target=target.name, key=state_of(stored.alert),
-                    alerts_in_message=len(batch),
-                )  # fmt: skip
+        if self._s.notification_log.settled(*key):
+            self._metrics.notifications.labels(receiver.name, "duplicate").inc()
+            return True
         return False
 
-    def _escalate(self, active: Sequence[Alert], now: float, stop: threading.Event) -> None:
-        for alert in active:
+    def _run(self, job: Job, flight: set[tuple[str, str, str, int, str]]) -> None:
+        try:
+            self._deliverer.run(job)
+        finally:
+            with self._flight_lock:
+                self._in_flight -= flight
+                self._flying_count.subtract((f[0], f[2]) for f in flight)
+
+    def _escalate(self, now: float, stop: threading.Event) -> None:
+        for alert_id, stored in list(self._open.items()):
+            alert = stored.alert
             if stop.is_set():
                 return
-            acknowledged = self._s.acks.get(alert.alert_id) is not None
-            for _, receiver in self._receivers_of(alert):
-                if len(receiver.tiers) < 2 or acknowledged:
+            if alert_id in self._acked or not self._still_active(alert_id, alert):
+                continue
+            for _, receiver in self._receivers_of(alert_id, alert):
+                if len(receiver.tiers) < 2:
                     continue
-                reached = self._s.notification_log.reached(alert.alert_id, receiver.name)
-                tier = next_tier(receiver, reached, acknowledged, now)
-                if tier is None or self._muted_by(alert, receiver.name, active, now):
+                reached = self._s.notification_log.reached(alert_id, receiver.name)
+                tier = next_tier(receiver, reached, False, now)
+                if tier is None or self._muted_by(alert_id, alert, receiver.name, now):
                     continue
                 previous = receiver.tiers[tier.number - 2]
                 waited = previous.escalate_after_ms
@@ -297,24 +314,23 @@ class Dispatcher:
                     if waited is not None and reached is not None and reached.any_sent
                     else f"Escalated to tier {tier.number}: tier {previous.number} unreachable."
                 )
+                if not self._deliver(receiver, tier, [stored], _escalated, note, now):
+                    continue  # on its way already
                 self._metrics.escalations.labels(receiver.name).inc()
                 log.warning("notify.escalated", receiver=receiver.name, tier=tier.number,
                             rule=alert.rule_id)  # fmt: skip
                 self._s.audit.record("alert.escalated", now, alert=alert, receiver=receiver.name,
                                      tier=tier.number)  # fmt: skip
-                stored = self._open[alert.alert_id]
-                if self._deliver(
-                    receiver, tier, [stored], lambda a: AlertState.ESCALATED.value, note, now, stop
-                ):
-                    return
 
     def _close_finished(self, offered: set[str]) -> None:
         """Resolved alerts with nothing left to send leave the open set (and their groups)."""
         for alert_id, stored in list(self._open.items()):
-            if alert_id in offered or self._still_active(stored.alert):
+            if alert_id in offered or self._still_active(alert_id, stored.alert):
                 continue
             self._s.alerts.close_alert(alert_id)
             del self._open[alert_id]
+            self._settled_cache.pop(alert_id, None)
+            self._routes.pop(alert_id, None)
             for key, (_, members) in list(self._groups.items()):
                 members.discard(alert_id)
                 if not members:

@@ -83,6 +83,18 @@ class NotificationLog:
         started = [float(e[0]) for e in earlier if e is not None]
         return min(started) if started else None
 
+    def abandon(
+        self, deliveries: Iterable[tuple[str, str]], receiver: str, tier: int, target: str
+    ) -> None:
+        """Drop the in-flight mark of a message known not to have arrived (stopped while
+        retrying after a failed attempt); it is sent afresh after the restart."""
+        with self._db.transaction() as db:
+            db.executemany(
+                "DELETE FROM in_flight WHERE alert_id=? AND delivery_key=? AND receiver=?"
+                " AND tier=? AND target=?",
+                [(a, k, receiver, tier, target) for a, k in deliveries],
+            )
+
     def record_message(
         self,
         deliveries: Iterable[tuple[str, str]],

@@ -2,8 +2,8 @@
 
 One thread consumes the alerts topic, stores each batch of alert messages durably and then
 commits their offsets, and between polls runs the dispatcher's tick (groups, escalations,
-silences). Delivery runs in that thread too, one message after another: while a receiver is
-being retried, new alerts wait in Kafka (safe, but later). The HTTP API runs beside it.
+silences). Sending runs on one worker thread per target URL (``deliver.TargetLanes``): a
+receiver being retried delays only its own messages. The HTTP API runs beside them.
 ``NotificationService(settings, metrics)`` with ``start()``, ``stop()`` and
 ``is_alive()`` is what ``vitalwatch run`` supervises; ``vitalwatch notify serve`` runs it alone.
 """
@@ -28,6 +28,7 @@ from vitalwatch.notify.acks import AckStore
 from vitalwatch.notify.alertstore import AlertStore, Source, StoredAlert
 from vitalwatch.notify.api import ApiServer, ack_link_maker, read_token, start_api
 from vitalwatch.notify.audit import AuditLog
+from vitalwatch.notify.deliver import TargetLanes
 from vitalwatch.notify.dispatch import Dispatcher, Stages
 from vitalwatch.notify.fallback import FailureHandler
 from vitalwatch.notify.inhibit import Inhibitor
@@ -96,11 +97,13 @@ class NotificationService:
             failures=FailureHandler(fallback, sender, self._deadletter, metrics, self.ops.audit),
         )
         token = read_token(settings.api)
-        self.dispatcher = Dispatcher(
-            stages, metrics, rule_descriptions(settings), ack_link_maker(settings.api, token)
-        )
-        self._api: ApiServer | None = None
         self._stop = threading.Event()
+        self._lanes = TargetLanes(metrics)
+        self.dispatcher = Dispatcher(
+            stages, metrics, rule_descriptions(settings), ack_link_maker(settings.api, token),
+            self._lanes, self._stop,
+        )  # fmt: skip
+        self._api: ApiServer | None = None
         self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
         log.info(
             "notify.configured",
@@ -116,8 +119,10 @@ class NotificationService:
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
+        started = time.monotonic()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        self._lanes.close(max(0.0, timeout - (time.monotonic() - started)))
         if self._api is not None:
             self._api.stop()
         self._producer.flush(10)

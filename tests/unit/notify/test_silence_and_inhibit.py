@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from vitalwatch.contracts.alerts import AlertState
+from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.notify.inhibit import Inhibitor
 from vitalwatch.notify.routing import InhibitRule
 from vitalwatch.notify.silence import Silencer, SilenceStore
@@ -48,8 +48,15 @@ RULE = InhibitRule(
 def test_inhibition_needs_a_firing_source_with_equal_labels() -> None:
     inhibitor = Inhibitor([RULE])
     source, target = alert(rule="news2-emergency"), alert(rule="tachycardia-sustained")
-    assert inhibitor.inhibiting(target, [source, target]) == source
-    assert inhibitor.inhibiting(target, [alert(patient="P-9", rule="news2-emergency")]) is None
-    assert inhibitor.inhibiting(target, [replace(source, state=AlertState.RESOLVED)]) is None
-    assert inhibitor.inhibiting(alert(rule="map-below-65"), [source]) is None
-    assert inhibitor.inhibiting(source, [source]) is None  # never itself
+
+    def inhibiting(alert_: Alert, active: list[Alert]) -> Alert | None:
+        inhibitor.refresh(active)
+        return inhibitor.inhibiting(alert_)
+
+    assert inhibiting(target, [source, target]) is source
+    assert inhibiting(target, [alert(patient="P-9", rule="news2-emergency")]) is None
+    assert inhibiting(target, [replace(source, state=AlertState.RESOLVED)]) is None
+    assert inhibiting(alert(rule="map-below-65"), [source]) is None
+    assert inhibiting(source, [source]) is None  # never itself
+    twin = alert(rule="news2-emergency", onset_s=5)  # a second source: one inhibits the other
+    assert inhibiting(source, [source, twin]) is None  # the target rule does not match
