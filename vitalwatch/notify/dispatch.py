@@ -174,8 +174,7 @@ class Dispatcher:
                 offered = True  # keep it open until its outcome is recorded; look again then
                 continue
             if alert.state is AlertState.RESOLVED and (
-                not receiver.send_resolved
-                or self._s.notification_log.reached(alert_id, receiver.name) is None
+                not receiver.send_resolved or self._resolved_unannounced(alert_id, alert, receiver)
             ):
                 continue  # not wanted, or its firing was never sent (e.g. silenced throughout)
             if self._settled(alert_id, receiver, receiver.tiers[0], delivery_key(alert)):
@@ -233,9 +232,20 @@ class Dispatcher:
             if i in self._open
             and not self._muted_by(i, self._open[i].alert, receiver.name, now)
         ]  # fmt: skip
-        if alerts:
-            self._deliver(receiver, receiver.tiers[0], alerts, state_of, "", now)
+        by_state: dict[str, list[StoredAlert]] = {}  # one message per state: firing first
+        for stored in alerts:
+            by_state.setdefault(state_of(stored.alert).split("#")[0], []).append(stored)
+        for state in sorted(by_state, key=lambda s: s == AlertState.RESOLVED.value):
+            self._deliver(receiver, receiver.tiers[0], by_state[state], state_of, "", now)
         self._grouper.flushed(key, now)
+
+    def _resolved_unannounced(self, alert_id: str, alert: Alert, receiver: NamedReceiver) -> bool:
+        """Resolved before its firing reached this receiver (e.g. within group_wait): the
+        receiver is not told of an episode only by its end."""
+        return (
+            alert.state is AlertState.RESOLVED
+            and self._s.notification_log.reached(alert_id, receiver.name) is None
+        )
 
     def _deliver(
         self,

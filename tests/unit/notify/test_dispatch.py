@@ -303,3 +303,18 @@ def test_a_send_interrupted_by_a_crash_is_resent_once_marked_as_possibly_a_repea
 
 def _die() -> bool:
     raise KilledMidSend
+
+
+def test_a_group_mixing_firing_and_resolved_sends_one_message_per_state(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    first = alert(rule="a")
+    h.publish(first, at=0)
+    h.run(0, 10)
+    h.publish(resolved(first), at=20)
+    h.publish(alert(rule="b"), at=21)
+    quick = alert(rule="c")
+    h.publish(quick, at=22)
+    h.publish(resolved(quick), at=23)  # resolved within group_wait: never announced
+    h.run(11, 200)
+    titles = [t for t, _ in h.sent("nurse://")]
+    assert titles == ["[HIGH] firing: a", "[HIGH] firing: b", "[HIGH] resolved: a"]
