@@ -77,6 +77,9 @@ class NotifySettings(BaseModel):
     routing_file: Path | None = None
     # How often the dispatcher looks at groups, escalations and silences.
     tick: DurationMs = 250
+    # An alert with no message for this long (no resolve ever came) stops being tracked:
+    # no more escalation or reminders; it is audited as expired.
+    open_alert_ttl: DurationMs = 86_400_000
 
     def apprise_urls(self) -> list[str]:
         urls = [u.get_secret_value() for u in self.urls]

@@ -78,9 +78,11 @@ class Dispatcher:
         ack_link: Callable[[str], str | None] = lambda alert_id: None,
         executor: Executor | None = None,
         stop: threading.Event | None = None,
+        open_alert_ttl_ms: int = 86_400_000,
     ) -> None:
         self._s = stages
         self._metrics = metrics
+        self._ttl_s = open_alert_ttl_ms / 1000
         self._executor = executor or Inline()
         self._deliverer = Deliverer(
             stages.notification_log, stages.audit, stages.sender, stages.failures, metrics,
@@ -130,7 +132,7 @@ class Dispatcher:
                 return
             self._flush(key, why, pending, now)
         self._escalate(now, stop)
-        self._close_finished(offered)
+        self._close_finished(offered, now)
 
     def _still_active(self, alert_id: str, alert: Alert) -> bool:
         """Firing (or re-notified), or resolved but latching and not yet acknowledged."""
@@ -187,6 +189,10 @@ class Dispatcher:
             self._groups.setdefault(key, (route, set()))[1].add(alert_id)
             offered = True
         return offered
+
+    def _flying_any(self, alert_id: str) -> bool:
+        with self._flight_lock:
+            return any(f[0] == alert_id for f in self._in_flight)
 
     def _flying(self, alert_id: str, receiver: str) -> bool:
         with self._flight_lock:
@@ -332,10 +338,15 @@ class Dispatcher:
                 self._s.audit.record("alert.escalated", now, alert=alert, receiver=receiver.name,
                                      tier=tier.number)  # fmt: skip
 
-    def _close_finished(self, offered: set[str]) -> None:
-        """Resolved alerts with nothing left to send leave the open set (and their groups)."""
+    def _close_finished(self, offered: set[str], now: float) -> None:
+        """Resolved alerts with nothing left to send leave the open set (and their groups), as
+        do alerts with no message for the open-alert TTL (their resolve never came)."""
         for alert_id, stored in list(self._open.items()):
-            if alert_id in offered or self._still_active(alert_id, stored.alert):
+            if now - stored.received_at >= self._ttl_s and not self._flying_any(alert_id):
+                self._metrics.errors.labels("notifier", "alert_expired").inc()
+                log.warning("notify.alert_expired", rule=stored.alert.rule_id)
+                self._s.audit.record("alert.expired", now, alert=stored.alert)
+            elif alert_id in offered or self._still_active(alert_id, stored.alert):
                 continue
             self._s.alerts.close_alert(alert_id)
             del self._open[alert_id]

@@ -101,7 +101,7 @@ class NotificationService:
         self._lanes = TargetLanes(metrics)
         self.dispatcher = Dispatcher(
             stages, metrics, rule_descriptions(settings), ack_link_maker(settings.api, token),
-            self._lanes, self._stop,
+            self._lanes, self._stop, settings.notify.open_alert_ttl,
         )  # fmt: skip
         self._api: ApiServer | None = None
         self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)

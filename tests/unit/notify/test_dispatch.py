@@ -318,3 +318,18 @@ def test_a_group_mixing_firing_and_resolved_sends_one_message_per_state(tmp_path
     h.run(11, 200)
     titles = [t for t, _ in h.sent("nurse://")]
     assert titles == ["[HIGH] firing: a", "[HIGH] firing: b", "[HIGH] resolved: a"]
+
+
+def test_an_alert_never_resolved_stops_being_tracked_after_the_ttl(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.dispatcher._ttl_s = 3600.0
+    a = alert()
+    h.publish(a, at=0)
+    h.run(0, 130)  # notified, escalated to tier 2
+    h.acks.ack(a.alert_id, "n", "cli", T0 + 131)
+    h.tick(3599)
+    assert h.alerts.open_alerts() != []
+    h.tick(3600)
+    assert h.alerts.open_alerts() == []
+    assert [e.event for e in h.audit.query(event="alert.expired")] == ["alert.expired"]
+    assert h.metric("vitalwatch_errors_total", component="notifier", kind="alert_expired") == 1
