@@ -24,6 +24,8 @@ from tests.integration.notify_rig import (
 from tests.integration.scenario import read_topic
 from tests.unit.notify.harness import alert
 from vitalwatch.contracts.alerts import AlertState
+from vitalwatch.notify.audit import AuditLog
+from vitalwatch.notify.operations import state_file
 from vitalwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -108,6 +110,14 @@ def test_escalation_to_tier_two_without_ack_and_an_api_ack_stops_it(
     time.sleep(5)  # the acknowledged alert's tier-1 time has long passed
     assert len(hooks.messages("charge")) == 1
     assert process.stop() == 0
+    trail = {
+        a.alert_id: [e.event for e in AuditLog(state_file(settings)).query(alert_id=a.alert_id)]
+        for a in (acked, ignored)
+    }
+    assert trail[acked.alert_id] == ["alert.firing", "notification.sent", "alert.acknowledged"]
+    assert trail[ignored.alert_id] == [
+        "alert.firing", "notification.sent", "alert.escalated", "notification.sent",
+    ]  # fmt: skip
 
 
 SILENCE_AND_INHIBIT = """

@@ -330,13 +330,16 @@ class Dispatcher:
                     if waited is not None and reached is not None and reached.any_sent
                     else f"Escalated to tier {tier.number}: tier {previous.number} unreachable."
                 )
-                if not self._deliver(receiver, tier, [stored], _escalated, note, now):
-                    continue  # on its way already
+                flight = (alert_id, AlertState.ESCALATED.value, receiver.name, tier.number)
+                with self._flight_lock:
+                    if any((*flight, t.key) in self._in_flight for t in tier.receivers):
+                        continue  # on its way already
                 self._metrics.escalations.labels(receiver.name).inc()
                 log.warning("notify.escalated", receiver=receiver.name, tier=tier.number,
                             rule=alert.rule_id)  # fmt: skip
                 self._s.audit.record("alert.escalated", now, alert=alert, receiver=receiver.name,
                                      tier=tier.number)  # fmt: skip
+                self._deliver(receiver, tier, [stored], _escalated, note, now)
 
     def _close_finished(self, offered: set[str], now: float) -> None:
         """Resolved alerts with nothing left to send leave the open set (and their groups), as
