@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from vitalwatch.durations import parse_duration_ms
+from vitalwatch.durations import format_duration_ms, parse_duration_ms
 from vitalwatch.errors import ConfigError
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.operations import Operations, UnknownAlert
@@ -105,7 +105,9 @@ def _check(settings: Settings, file: Path | None) -> int:
     for name, receiver in receivers.items():
         for tier in receiver.tiers:
             after = (
-                f", escalates after {tier.escalate_after_ms} ms" if tier.escalate_after_ms else ""
+                f", escalates after {format_duration_ms(tier.escalate_after_ms)}"
+                if tier.escalate_after_ms is not None
+                else ""
             )
             targets = ", ".join(t.name for t in tier.receivers) or "(no URLs)"
             print(f"receiver {name:24} tier {tier.number}: {targets}{after}")

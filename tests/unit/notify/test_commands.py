@@ -22,10 +22,13 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_notify_check_lists_routes_and_masks_secrets(state: Path, capsys) -> None:
     routing = state / "routing.yaml"
-    routing.write_text(TREE.replace("json://localhost/ward", "json://user:s3cret@localhost/w"))
+    tree = TREE.replace("json://localhost/ward", "json://user:s3cret@localhost/w")
+    icu = '{urls: ["json://localhost/icu"]'
+    routing.write_text(tree.replace(icu + "}", icu + ", escalate_after: 2m}"))
     assert main(["notify", "check", str(routing)]) == 0
     out = capsys.readouterr().out
     assert "route    icu-high" in out and "severity=high -> rapid" in out
+    assert "escalates after 2m" in out
     assert "s3cret" not in out and "routing valid" in out
 
 
