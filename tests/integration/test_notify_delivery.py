@@ -12,6 +12,7 @@ from dataclasses import replace
 from urllib.request import Request, urlopen
 
 import pytest
+from confluent_kafka import Producer
 
 from tests.integration.notify_rig import (
     API_TOKEN,
@@ -24,6 +25,7 @@ from tests.integration.notify_rig import (
 from tests.integration.scenario import read_topic
 from tests.unit.notify.harness import alert
 from vitalwatch.contracts.alerts import AlertState
+from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.notify.audit import AuditLog
 from vitalwatch.notify.operations import state_file
 from vitalwatch.settings import Settings
@@ -184,4 +186,25 @@ fallback: ops
     (dead,) = read_topic(settings, settings.topics.deadletter, 1, timeout=20)
     assert dict(dead.headers())["reason"] == b"notification_failed:json"
     assert json.loads(dead.value())["alert_id"] == a.alert_id
+    assert process.stop() == 0
+
+
+def test_a_malformed_alert_message_is_dead_lettered_and_delivery_goes_on(
+    settings, notifier, hooks
+) -> None:
+    process = notifier(f"""
+route: {{receiver: ward, group_wait: 0s}}
+receivers: [{{name: ward, tiers: [{{urls: ["{hooks.url("ward")}"]}}]}}]
+""")
+    ensure_topics(settings)
+    producer = Producer(client_config(settings))
+    producer.produce(settings.topics.alerts, key=b"P-0001", value=b'{"rule_id": "x"')
+    producer.flush(10)
+    a = alert()
+    publish_alerts(settings, [a])
+    (message,) = hooks.wait_for("ward", 1, timeout=30)
+    assert alert_ids(message["message"]) == [a.alert_id]
+    (dead,) = read_topic(settings, settings.topics.deadletter, 1, timeout=20)
+    assert dict(dead.headers())["reason"] == b"bad_alert_message"
+    assert dead.value() == b'{"rule_id": "x"'
     assert process.stop() == 0

@@ -9,6 +9,7 @@ import pytest
 
 from tests.integration.notify_rig import serve_hooks
 from vitalwatch.cli import main
+from vitalwatch.notify.audit import AuditLog
 
 pytestmark = pytest.mark.integration
 
@@ -40,5 +41,9 @@ receivers:
         (message,) = hooks.messages("icu")
         assert message["title"] == "[TEST] vitalwatch: test notification for route icu"
         assert hooks.messages("ward") == []
+        (entry,) = AuditLog(tmp_path / "notifications.sqlite").query(event="notification.test")
+        assert entry.receiver == "icu" and list(entry.detail["results"].values()) == [
+            "ok", "failed",
+        ]  # fmt: skip
         assert main(["notify", "test", "nowhere"]) == 2
         assert "no route named 'nowhere' (routes: root, icu)" in capsys.readouterr().err

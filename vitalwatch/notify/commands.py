@@ -15,7 +15,8 @@ from pathlib import Path
 from vitalwatch.durations import format_duration_ms, parse_duration_ms
 from vitalwatch.errors import ConfigError
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.operations import Operations, UnknownAlert
+from vitalwatch.notify.audit import AuditLog
+from vitalwatch.notify.operations import Operations, UnknownAlert, state_file
 from vitalwatch.settings import Settings
 
 COMMANDS = frozenset({"notify", "silence", "ack", "audit"})
@@ -128,7 +129,7 @@ def _test(settings: Settings, route_name: str) -> int:
         f"Sent by `vitalwatch notify test` at {_iso(time.time())} to receiver {receiver.name}. "
         "No patient is concerned.",
     )
-    failed = 0
+    results = {}
     for tier in receiver.tiers:
         for target in tier.receivers:
             try:
@@ -137,9 +138,14 @@ def _test(settings: Settings, route_name: str) -> int:
                 ok, why = False, type(exc).__name__
             else:
                 why = ""
-            failed += not ok
+            results[f"tier {tier.number} {target.name}"] = "ok" if ok else "failed"
             print(f"{'ok    ' if ok else 'FAILED'} tier {tier.number} {target.name} {why}".rstrip())
+    failed = sum(r == "failed" for r in results.values())
     print(f"route {route.name} -> receiver {receiver.name}: {failed} failed")
+    audit = AuditLog(state_file(settings))
+    audit.record("notification.test", time.time(), receiver=receiver.name, route=route.name,
+                 results=results)  # fmt: skip
+    audit.close()
     return 1 if failed else 0
 
 
