@@ -65,7 +65,9 @@ def alert_key(alert: dict) -> tuple:
 )
 @given(data=st.data())
 def test_batch_and_streaming_give_the_same_alerts(spark, base_settings, data) -> None:
-    rules = load_rules(base_settings.rules.directory)
+    # no_data reacts to wall-clock silence at the end of a feed, which history cannot see by
+    # design (README, "Time without readings"); its own tests cover both paths.
+    rules = [r for r in load_rules(base_settings.rules.directory) if r.silence_ms is None]
     series = {p: readings(data.draw(runs, label=p)) for p in PATIENTS}
 
     processor = RuleProcessor(rules, LATENESS_MS, "alerts", "deadletter")

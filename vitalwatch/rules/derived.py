@@ -21,10 +21,10 @@ at or before it is known; the heart-rate watermark guarantees no earlier one can
 when the heart-rate feed goes quiet (live) or ends (history). Heart rates are kept back to
 ``_HISTORY_MS`` behind the newest (plus the one before, for the freshness check) and back to
 any held blood-pressure reading. Live, a cuff reading is released within the allowed lateness
-and a trigger of its arrival; one released more than ``_HISTORY_MS`` behind the heart-rate
-feed (a backlog of minutes read in one micro-batch after an outage) is paired with the oldest
-heart rate kept and may be judged stale - a bounded state (~60 readings per patient) chosen
-over exactness in that case.
+and two triggers of its arrival, so the pairing is exact while that stays well under
+``_HISTORY_MS``. A cuff reading released further behind the heart-rate feed (a backlog of
+minutes read in one micro-batch after an outage) is paired with the oldest heart rate kept and
+may be judged stale: a bounded state (~15 readings per patient) chosen over exactness there.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _paired_value(measure: str, heart_rate: float, systolic: float) -> float | N
 
 # How far behind the newest heart rate a blood-pressure reading may be released and still be
 # paired exactly. Live, a cuff reading is released the allowed lateness after it arrives.
-_HISTORY_MS = 60_000
+_HISTORY_MS = 15_000
 
 
 class DerivedSpec(ThresholdSpec):

@@ -67,6 +67,10 @@ class Evaluation:
     late: list[int]  # indices into the input readings
 
 
+def _overrides(rule: RuleKind[Any], method: str) -> bool:
+    return getattr(type(rule), method) is not getattr(RuleKind, method)
+
+
 class PatientEvaluator:
     """Runs a rule set over one patient's readings; holds no state of its own."""
 
@@ -76,6 +80,18 @@ class PatientEvaluator:
         self._by_signal: dict[Signal, list[RuleKind[Any]]] = {
             s: [r for r in self.rules if s in r.signals] for s in Signal
         }
+        # Rules with silence deadlines, or that hold readings back, by signal (few or none).
+        self._quiet: dict[Signal, list[RuleKind[Any]]] = {
+            s: [r for r in rules if _overrides(r, "quiet_deadline")]
+            for s, rules in self._by_signal.items()
+        }
+        self._holding: dict[Signal, list[RuleKind[Any]]] = {
+            s: [r for r in rules if _overrides(r, "holds_readings")]
+            for s, rules in self._by_signal.items()
+        }
+        # The earliest a new arrival can make ``tick`` due: after the lateness, or a silence.
+        silences = [r.silence_ms for r in self.rules if r.silence_ms is not None]
+        self.min_horizon_ms = min([allowed_lateness_ms, *silences])
 
     def process(
         self,
@@ -141,7 +157,7 @@ class PatientEvaluator:
                 if buffer.pending:
                     newest = max(ts for ts, _ in buffer.pending)
                     alerts += self._release(state, patient, signal, newest)
-            for rule in self._by_signal[signal]:
+            for rule in self._quiet[signal]:
                 rule_state = state.rules.get(rule.spec.id, {})
                 deadline = rule.quiet_deadline(rule_state, buffer.arrived_ms)
                 if deadline is not None and now_ms >= deadline:
@@ -155,11 +171,13 @@ class PatientEvaluator:
         for name, buffer in state.signals.items():
             if buffer.arrived_ms is None:
                 continue
-            rules = self._by_signal[Signal(name)]
-            holding = any(r.holds_readings(state.rules.get(r.spec.id, {})) for r in rules)
-            if buffer.pending or holding:
+            signal = Signal(name)
+            holding = (
+                r.holds_readings(state.rules.get(r.spec.id, {})) for r in self._holding[signal]
+            )
+            if buffer.pending or any(holding):
                 deadlines.append(buffer.arrived_ms + self.allowed_lateness_ms)
-            for rule in rules:
+            for rule in self._quiet[signal]:
                 deadline = rule.quiet_deadline(state.rules.get(rule.spec.id, {}), buffer.arrived_ms)
                 if deadline is not None:
                     deadlines.append(deadline)

@@ -64,6 +64,11 @@ class RuleKind(ABC, Generic[SpecT]):
     ) -> tuple[RuleState, list[Alert]]:
         """Advance the rule by one reading (readings arrive in event-time order)."""
 
+    @property
+    def silence_ms(self) -> int | None:
+        """How long silence lasts before this rule's ``quiet_deadline`` (None: never)."""
+        return None
+
     def quiet_deadline(self, state: RuleState, arrived_ms: int) -> int | None:
         """When (processing time) silence since the last arrival at ``arrived_ms`` needs
         ``on_quiet``; None: this rule never needs it."""
@@ -123,6 +128,7 @@ class RuleKind(ABC, Generic[SpecT]):
 
 
 def builtin_kinds() -> dict[str, type[RuleKind[Any]]]:
+    from vitalwatch.rules.baseline import BaselineRule
     from vitalwatch.rules.count_in_window import CountInWindowRule
     from vitalwatch.rules.derived import DerivedRule
     from vitalwatch.rules.news2 import News2Rule
@@ -132,6 +138,7 @@ def builtin_kinds() -> dict[str, type[RuleKind[Any]]]:
 
     return {
         "threshold": ThresholdRule,
+        "baseline": BaselineRule,
         "count_in_window": CountInWindowRule,
         "derived": DerivedRule,
         "trend": TrendRule,
