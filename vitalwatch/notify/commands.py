@@ -27,6 +27,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = notify.add_subparsers(dest="action", required=True)
     check = actions.add_parser("check", help="validate a routing file (default: the setting)")
     check.add_argument("file", nargs="?", type=Path)
+    check.add_argument(
+        "--labels", nargs="+", metavar="NAME=VALUE",
+        help="also show where an alert with these labels goes, e.g. severity=high ward=ICU-A",
+    )  # fmt: skip
     test = actions.add_parser("test", help="send a test notification along a route")
     test.add_argument("route", help="a route name (or path such as root.0)")
     actions.add_parser("serve", help="run the notifier alone (alerts topic to receivers)")
@@ -57,7 +61,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_command(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> int:
     if args.command == "notify":
         if args.action == "check":
-            return _check(settings, args.file)
+            return _check(settings, args.file, args.labels)
         if args.action == "test":
             return _test(settings, args.route)
         return _serve(settings, stop)
@@ -93,7 +97,7 @@ def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, tz=timezone.utc).isoformat(timespec="seconds")
 
 
-def _check(settings: Settings, file: Path | None) -> int:
+def _check(settings: Settings, file: Path | None, labels: list[str] | None = None) -> int:
     from vitalwatch.notify.receivers import build_named_receivers
     from vitalwatch.notify.routing import build_router, load_routing
 
@@ -113,6 +117,13 @@ def _check(settings: Settings, file: Path | None) -> int:
             targets = ", ".join(t.name for t in tier.receivers) or "(no URLs)"
             print(f"receiver {name:24} tier {tier.number}: {targets}{after}")
     print(f"routing valid: {path or '(embedded default)'}")
+    if labels:
+        pairs = [label.split("=", 1) for label in labels]
+        if any(len(pair) != 2 for pair in pairs):
+            raise ConfigError("--labels: write each label as name=value, e.g. severity=high")
+        for route in build_router(config).match(dict(pairs)):
+            print(f"an alert with {' '.join(labels)} -> route {route.name} "
+                  f"-> receiver {route.receiver}")  # fmt: skip
     return 0
 
 

@@ -29,6 +29,11 @@ def test_notify_check_lists_routes_and_masks_secrets(state: Path, capsys) -> Non
     out = capsys.readouterr().out
     assert "route    icu-high" in out and "severity=high -> rapid" in out
     assert "escalates after 2m" in out
+    assert main(["notify", "check", str(routing), "--labels", "ward=5B", "team=cardiology"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "an alert with ward=5B team=cardiology -> route cardiology-copy -> receiver cardiology",
+        "an alert with ward=5B team=cardiology -> route cardiology-ward -> receiver ward",
+    ]
     assert "s3cret" not in out and "routing valid" in out
 
 
