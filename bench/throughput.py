@@ -1,6 +1,6 @@
 """First benchmark harness: job throughput vs. a bare consumer, and event-to-notification latency.
 
-    python bench/throughput.py [--runs 3] [--patients 500] [--seconds 120]
+    python -m bench.throughput [--runs 3] [--patients 500] [--seconds 120]
 
 Starts its own broker (project tooling) on a free port. Per run, on the same backlog:
 - ceiling: a bare confluent-kafka consumer reads every message of both topics;
@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import shutil
 import statistics
@@ -29,31 +27,26 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pyspark
 from confluent_kafka import Consumer
 
+from bench.harness import (
+    REPO,
+    bench_settings,
+    earlier_runs,
+    local_broker,
+    machine,
+    quantile,
+    spread,
+)
 from vitalwatch.daemon import run_daemon
-from vitalwatch.infra.broker import LocalBroker
-from vitalwatch.infra.jarsets import kafka_broker_jars
-from vitalwatch.infra.java import find_java
 from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.logs import configure_logging
 from vitalwatch.rules.loader import load_rules
-from vitalwatch.settings import Settings, load_settings
+from vitalwatch.settings import Settings
 from vitalwatch.simulate.messages import publish
 from vitalwatch.simulate.synthetic import Episode, SyntheticWard
 from vitalwatch.stream.job import start_query
 from vitalwatch.stream.session import start_spark
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bare_consumer_rate(settings: Settings, expected: int) -> float:
@@ -156,19 +149,6 @@ def live_latency(settings: Settings, patients: int, seconds: float) -> list[floa
     return webhook.latencies()
 
 
-def earlier_runs(results: Path) -> str:
-    """The previous results, kept below the new ones as the baseline later runs compare with."""
-    if not results.exists():
-        return ""
-    previous = results.read_text().split("\n", 1)[1]  # without its "# Benchmark results" title
-    return "\n## Earlier runs\n" + previous.replace("## Earlier runs\n", "")
-
-
-def quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -181,53 +161,36 @@ def main() -> int:
     configure_logging("console", "warning")
 
     workdir = Path(tempfile.mkdtemp(prefix="vitalwatch-bench-"))
-    java = find_java()
-    base = load_settings()
-    broker = LocalBroker(
-        workdir / "kafka", free_port(), tuple(kafka_broker_jars(base.cache_dir, java)), java
-    )
-    broker.start()
-    run = uuid.uuid4().hex[:6]
     backlog_rows = 0
-    settings = load_settings(
-        state_dir=workdir / "state",
-        kafka={"bootstrap_servers": broker.bootstrap_servers},
-        topics={"heart_rate": f"b{run}.hr", "blood_pressure": f"b{run}.bp",
-                "alerts": f"b{run}.alerts", "deadletter": f"b{run}.dead"},
-        rules={"directory": REPO / "rules"},
-        http={"port": free_port()},
-        spark={"starting_offsets": "earliest"},
-    )  # fmt: skip
     try:
-        ensure_topics(settings)
-        ward = SyntheticWard(patients=args.patients, duration_s=args.seconds, bp_interval_s=60,
-                             start_ms=int(time.time() * 1000), episodes=())  # fmt: skip
-        t0 = time.perf_counter()
-        backlog_rows = publish(ward.messages(), settings, speed=0)
-        produce_rate = backlog_rows / (time.perf_counter() - t0)
-        settings.spark.max_offsets_per_trigger = max(1000, backlog_rows // 12)
-        spark = start_spark(settings)
-        ceilings, jobs, ratios = [], [], []
-        for i in range(args.runs):
-            ceiling = bare_consumer_rate(settings, backlog_rows)
-            rate, batches = job_rate(spark, settings, backlog_rows)
-            ceilings.append(ceiling)
-            jobs.append(rate)
-            ratios.append(rate / ceiling)
-            print(f"run {i + 1}: bare consumer {ceiling:,.0f}/s, job {rate:,.0f}/s over "
-                  f"{batches} batches, ratio {rate / ceiling:.3f}", flush=True)  # fmt: skip
-        live_settings = settings.model_copy(
-            update={"spark": settings.spark.model_copy(
-                update={"starting_offsets": "latest", "max_offsets_per_trigger": None}
-            )}
-        )  # fmt: skip
-        latencies = live_latency(live_settings, args.live_patients, args.live_seconds)
+        with local_broker(workdir) as broker:
+            settings = bench_settings(broker, workdir, spark={"starting_offsets": "earliest"})
+            ensure_topics(settings)
+            ward = SyntheticWard(patients=args.patients, duration_s=args.seconds,
+                                 bp_interval_s=60, start_ms=int(time.time() * 1000),
+                                 episodes=())  # fmt: skip
+            t0 = time.perf_counter()
+            backlog_rows = publish(ward.messages(), settings, speed=0)
+            produce_rate = backlog_rows / (time.perf_counter() - t0)
+            settings.spark.max_offsets_per_trigger = max(1000, backlog_rows // 12)
+            spark = start_spark(settings)
+            ceilings, jobs, ratios = [], [], []
+            for i in range(args.runs):
+                ceiling = bare_consumer_rate(settings, backlog_rows)
+                rate, batches = job_rate(spark, settings, backlog_rows)
+                ceilings.append(ceiling)
+                jobs.append(rate)
+                ratios.append(rate / ceiling)
+                print(f"run {i + 1}: bare consumer {ceiling:,.0f}/s, job {rate:,.0f}/s over "
+                      f"{batches} batches, ratio {rate / ceiling:.3f}", flush=True)  # fmt: skip
+            live_settings = settings.model_copy(
+                update={"spark": settings.spark.model_copy(
+                    update={"starting_offsets": "latest", "max_offsets_per_trigger": None}
+                )}
+            )  # fmt: skip
+            latencies = live_latency(live_settings, args.live_patients, args.live_seconds)
     finally:
-        broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-
-    def spread(values: list[float], fmt: str) -> str:
-        return f"{statistics.median(values):{fmt}} ({min(values):{fmt}} to {max(values):{fmt}})"
 
     rule_ids = [rule.spec.id for rule in load_rules(settings.rules.directory)]
     rows = [
@@ -250,14 +213,10 @@ def main() -> int:
         ("event -> notification max", f"{max(latencies):.2f} s" if latencies else "n/a"),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    machine = (
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"pyspark {pyspark.__version__}, Java {java.major}, Kafka broker from Maven Central"
-    )
     report = (
-        f"# Benchmark results\n\n`python bench/throughput.py --runs {args.runs} --patients "
+        f"# Benchmark results\n\n`python -m bench.throughput --runs {args.runs} --patients "
         f"{args.patients} --seconds {args.seconds:.0f}` on "
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\nMachine: {machine}.\n"
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\nMachine: {machine()}.\n"
         f"Medians over {args.runs} runs, range in brackets; the ratio is per run.\n"
         "The latency includes the rule's allowed lateness "
         f"({settings.rules.allowed_lateness} ms of event time, see README).\n\n"

@@ -14,48 +14,34 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from vitalwatch.durations import DurationMs
-from vitalwatch.rules.episode import Condition, EpisodeRule, EpisodeSpec, Measure
+from vitalwatch.rules.episode import ChangeRule, ChangeSpec, Condition
 from vitalwatch.rules.kind import PatientContext, RuleState
 
 
-class BaselineSpec(EpisodeSpec):
+class BaselineSpec(ChangeSpec):
     kind: Literal["baseline"]
-    signal: Measure
-    change: float
     half_life: DurationMs = Field(gt=0)
     warm_up: DurationMs = Field(default=0, ge=0)
 
-    @field_validator("change")
-    @classmethod
-    def _not_zero(cls, change: float) -> float:
-        if change == 0:
-            raise ValueError("a change of 0 always holds; give a negative fall or positive rise")
-        return change
 
-
-class BaselineRule(EpisodeRule[BaselineSpec]):
+class BaselineRule(ChangeRule[BaselineSpec]):
     spec_model = BaselineSpec
-    overridable = frozenset({"change"})
-
-    def __init__(self, spec: BaselineSpec) -> None:
-        super().__init__(spec)
-        self.measure = spec.signal
 
     def condition(
         self, state: RuleState, ts: int, value: float, patient: PatientContext
     ) -> tuple[RuleState, Condition]:
         spec = self.spec
-        change = patient.setting(spec.id, "change", spec.change)
+        change = self.change_for(patient)
         mean: float | None = state.get("mean")
         since: int = state.get("since", ts)
         last: int = state.get("last", ts)
         breaching = False
         if mean is not None and ts - since >= spec.warm_up:
             delta = value - mean
-            breaching = delta <= change if change < 0 else delta >= change
+            breaching = self.reached(delta, change)
         if mean is None:
             mean = value
         else:

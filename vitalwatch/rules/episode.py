@@ -16,7 +16,7 @@ from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import Reading, Signal
@@ -167,3 +167,35 @@ class LimitRule(EpisodeRule[LimitSpecT]):
 
     def breaches(self, value: float, limit: float) -> bool:
         return value > limit if self._direction == "above" else value < limit
+
+
+class ChangeSpec(EpisodeSpec):
+    """A measure compared with a reference of the patient's own: ``change`` is signed, a rise
+    when positive, a fall when negative; the roster may override it per patient."""
+
+    signal: Measure
+    change: float
+
+    @field_validator("change")
+    @classmethod
+    def _not_zero(cls, change: float) -> float:
+        if change == 0:
+            raise ValueError("a change of 0 always holds; give a negative fall or positive rise")
+        return change
+
+
+ChangeSpecT = TypeVar("ChangeSpecT", bound=ChangeSpec)
+
+
+class ChangeRule(EpisodeRule[ChangeSpecT]):
+    overridable = frozenset({"change"})
+
+    def __init__(self, spec: ChangeSpecT) -> None:
+        super().__init__(spec)
+        self.measure = spec.signal
+
+    def change_for(self, patient: PatientContext) -> float:
+        return patient.setting(self.spec.id, "change", self.spec.change)
+
+    def reached(self, delta: float, change: float) -> bool:
+        return delta <= change if change < 0 else delta >= change

@@ -8,40 +8,26 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from vitalwatch.durations import DurationMs
-from vitalwatch.rules.episode import Condition, EpisodeRule, EpisodeSpec, Measure
+from vitalwatch.rules.episode import ChangeRule, ChangeSpec, Condition
 from vitalwatch.rules.kind import PatientContext, RuleState
 
 
-class TrendSpec(EpisodeSpec):
+class TrendSpec(ChangeSpec):
     kind: Literal["trend"]
-    signal: Measure
-    change: float
     window: DurationMs = Field(gt=0)
 
-    @field_validator("change")
-    @classmethod
-    def _not_zero(cls, change: float) -> float:
-        if change == 0:
-            raise ValueError("a change of 0 always holds; give a negative fall or positive rise")
-        return change
 
-
-class TrendRule(EpisodeRule[TrendSpec]):
+class TrendRule(ChangeRule[TrendSpec]):
     spec_model = TrendSpec
-    overridable = frozenset({"change"})
-
-    def __init__(self, spec: TrendSpec) -> None:
-        super().__init__(spec)
-        self.measure = spec.signal
 
     def condition(
         self, state: RuleState, ts: int, value: float, patient: PatientContext
     ) -> tuple[RuleState, Condition]:
         spec = self.spec
-        change = patient.setting(spec.id, "change", spec.change)
+        change = self.change_for(patient)
         recent = [(t, v) for t, v in state.get("recent", []) if ts - t <= spec.window]
         breaching = False
         since = ts
@@ -49,7 +35,7 @@ class TrendRule(EpisodeRule[TrendSpec]):
             pick = max if change < 0 else min
             ref_ts, ref_value = pick(recent, key=lambda item: (item[1], -item[0]))
             delta = value - ref_value
-            breaching = delta <= change if change < 0 else delta >= change
+            breaching = self.reached(delta, change)
             since = ref_ts
         recent.append((ts, value))
         return {"recent": recent}, Condition(breaching, breaching, since, value, change)

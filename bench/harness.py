@@ -1,0 +1,115 @@
+"""What the benchmark scripts share: a broker of their own, figures as medians with ranges,
+and what the machine's processes use (read from /proc, no extra dependency)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import statistics
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyspark
+
+from vitalwatch.infra.broker import LocalBroker
+from vitalwatch.infra.jarsets import kafka_broker_jars
+from vitalwatch.infra.java import find_java
+from vitalwatch.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def local_broker(workdir: Path) -> Iterator[LocalBroker]:
+    java = find_java()
+    base = load_settings()
+    broker = LocalBroker(
+        workdir / "kafka", free_port(), tuple(kafka_broker_jars(base.cache_dir, java)), java
+    )
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def bench_settings(broker: LocalBroker, workdir: Path, **overrides: object) -> Settings:
+    """Settings on the bench broker, with topics of their own."""
+    run = uuid.uuid4().hex[:6]
+    fields: dict[str, object] = dict(
+        state_dir=workdir / "state",
+        kafka={"bootstrap_servers": broker.bootstrap_servers},
+        topics={"heart_rate": f"b{run}.hr", "blood_pressure": f"b{run}.bp",
+                "alerts": f"b{run}.alerts", "deadletter": f"b{run}.dead"},
+        rules={"directory": REPO / "rules"},
+        http={"port": free_port()},
+    )  # fmt: skip
+    fields.update(overrides)
+    return load_settings(**fields)
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def spread(values: list[float], fmt: str) -> str:
+    """Median and range of several runs."""
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}} to {max(values):{fmt}})"
+
+
+def machine() -> str:
+    java = find_java()
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"pyspark {pyspark.__version__}, Java {java.major}, Kafka broker from Maven Central"
+    )
+
+
+def earlier_runs(results: Path) -> str:
+    """The previous results, kept below the new ones as the baseline later runs compare with."""
+    if not results.exists():
+        return ""
+    previous = results.read_text().split("\n", 1)[1]  # without its title line
+    return "\n## Earlier runs\n" + previous.replace("## Earlier runs\n", "")
+
+
+def _processes() -> Iterator[tuple[int, str]]:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            yield int(entry.name), cmdline.replace(b"\0", b" ").decode(errors="replace")
+
+
+def rss_mib(pattern: str) -> float:
+    """Resident memory of the processes whose command line contains ``pattern``."""
+    total = 0
+    for pid, cmdline in _processes():
+        if pattern in cmdline:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def cpu_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine so far; diff two to get a share."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
