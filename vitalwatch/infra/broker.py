@@ -107,7 +107,8 @@ class LocalBroker:
         if not (self.directory / "data" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             fmt = subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                # "--cluster-id=": a base64 id may start with "-", which argparse takes as an option
+                self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
                            "-c", str(config), "--standalone"),
                 capture_output=True, text=True, timeout=120, check=False,
             )  # fmt: skip
