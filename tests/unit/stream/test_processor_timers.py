@@ -1,0 +1,73 @@
+"""The stream processor's processing-time timers, driven by PySpark's in-memory TwsTester:
+what must happen when nothing arrives does happen."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pyspark.sql import Row
+from pyspark.sql.streaming.tws_tester import TwsTester
+
+from tests.unit.rules.helpers import tachycardia
+from tests.unit.rules.test_no_data import no_hr
+from vitalwatch.stream.processor import RuleProcessor
+
+T0 = 1_795_615_200_000
+LATENESS_MS = 2_000
+BUCKET = 7
+
+
+def reading(patient: str, ts: int, bpm: float) -> Row:
+    return Row(
+        patient_id=patient, signal="heart_rate", event_ms=ts, bpm=bpm, systolic=None,
+        diastolic=None, mean=None, device_id=None, raw_key=patient.encode(), raw_value=b"{}",
+        source_topic="hr", source_partition=0, source_offset=0, bed="12", ward="ICU-A",
+        overrides=None,
+    )  # fmt: skip
+
+
+def processor_under_test(rules: list[Any], state_ttl_ms: int = 86_400_000) -> TwsTester:
+    processor = RuleProcessor(rules, LATENESS_MS, "alerts", "dead", state_ttl_ms=state_ttl_ms)
+    return TwsTester(processor, timeMode="ProcessingTime")
+
+
+def alerts(rows: list[Row]) -> list[tuple[str, str, str]]:
+    return [
+        (json.loads(r.value)["patient_id"], json.loads(r.value)["rule_id"], r.alert_state)
+        for r in rows
+    ]
+
+
+def test_the_last_readings_of_a_feed_that_stops_are_released_by_the_timer() -> None:
+    test = processor_under_test([tachycardia(**{"for": "2s"})])
+    test.setProcessingTime(1_000)
+    held = test.test(BUCKET, [reading("P-1", T0 + s * 1000, 140) for s in range(4)])
+    assert held == []  # the newest readings are within the lateness
+    assert test.setProcessingTime(2_999) == []
+    assert alerts(test.setProcessingTime(3_000)) == [("P-1", "tachy", "firing")]
+
+
+def test_no_data_fires_from_the_timer_for_the_silent_patient_only() -> None:
+    test = processor_under_test([no_hr()])
+    test.setProcessingTime(1_000)
+    test.test(BUCKET, [reading("P-1", T0, 80), reading("P-2", T0, 80)])
+    fired = []
+    for second in range(2, 130):  # P-2 keeps sending, P-1 has gone silent
+        fired += alerts(test.setProcessingTime(second * 1_000))
+        fired += alerts(test.test(BUCKET, [reading("P-2", T0 + second * 1_000, 80)]))
+        if second == 120:
+            assert fired == []  # P-1's last arrival was at 1 s: due at 121 s
+    assert fired == [("P-1", "hr-no-data", "firing")]
+
+
+def test_a_patient_silent_for_the_state_ttl_is_forgotten() -> None:
+    test = processor_under_test([tachycardia()], state_ttl_ms=60_000)
+    test.setProcessingTime(1_000)
+    test.test(BUCKET, [reading("P-1", T0, 80)])
+    stored = json.loads(test.peekValueState("bucket", BUCKET)[0])
+    assert list(stored["patients"]) == ["P-1"]
+    test.setProcessingTime(60_999)
+    assert list(json.loads(test.peekValueState("bucket", BUCKET)[0])["patients"]) == ["P-1"]
+    test.setProcessingTime(61_000)
+    assert json.loads(test.peekValueState("bucket", BUCKET)[0])["patients"] == {}
