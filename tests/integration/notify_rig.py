@@ -39,6 +39,7 @@ class Hooks:
     received: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     status: dict[str, int] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
+    delay: float = 0.0  # seconds each request takes before it is accepted (a slow receiver)
 
     def url(self, path: str) -> str:
         return f"json://127.0.0.1:{self.port}/{path}"
@@ -62,6 +63,7 @@ def serve_hooks(port: int = 0) -> Iterator[Hooks]:
             path = self.path.strip("/")
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             hooks.requests[path] = hooks.requests.get(path, 0) + 1
+            time.sleep(hooks.delay)
             status = hooks.status.get(path, 200)
             if status == 200:
                 hooks.received.setdefault(path, []).append({"at": time.time(), **json.loads(body)})

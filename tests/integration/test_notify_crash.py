@@ -72,6 +72,33 @@ receivers:
     assert second.stop() == 0
 
 
+def test_sigkill_of_the_whole_daemon_mid_delivery_then_restart(
+    settings, start_daemon, hooks
+) -> None:
+    """The same through ``vitalwatch run`` (query, notifier, HTTP in one process), with the
+    embedded default routing; alerts are published to the alerts topic directly."""
+    hooks.delay = 0.1  # 30 deliveries take 3 s: the kill lands while they are in flight
+    alerts = [alert(patient=f"P-{i:04d}") for i in range(30)]
+    first = start_daemon([hooks.url("ward")])
+    first.wait_for_event("notify.started", timeout=180)
+    publish_alerts(settings, alerts)
+    hooks.wait_for("ward", 8, timeout=60)
+    first.process.kill()
+    first.process.wait(30)
+    assert len(hooks.messages("ward")) < len(alerts)
+    second = start_daemon([hooks.url("ward")])
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and len(
+        deliveries([m["message"] for m in hooks.messages("ward")])[0]
+    ) < len(alerts):
+        time.sleep(0.5)
+    time.sleep(3)  # a duplicate, if any, would have arrived by now
+    seen, marked = deliveries([m["message"] for m in hooks.messages("ward")])
+    print(f"daemon: {len(hooks.messages('ward'))} messages, {marked} marked as a possible repeat")
+    assert dict(seen) == {a.alert_id: 1 for a in alerts} and marked <= 1
+    assert second.stop() == 0
+
+
 def test_notifier_throughput_and_added_latency(settings, notifier, hooks) -> None:
     routing = f"""
 route: {{receiver: ward, group_wait: 0s}}
