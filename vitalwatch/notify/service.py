@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from confluent_kafka import Message
+from confluent_kafka import KafkaException, Message
 
 from vitalwatch.contracts.alerts import Alert
 from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
@@ -161,9 +161,13 @@ class NotificationService:
 
     def _take(self, message: Message) -> None:
         """Store one alert message durably (the caller commits its offset afterwards)."""
-        if message.error():
+        error = message.error()
+        if error is not None:
             self._metrics.errors.labels("notifier", "consume").inc()
-            log.warning("notify.consume_error", error=str(message.error()))
+            log.warning("notify.consume_error", error=str(error))
+            if error.fatal():  # the consumer cannot go on: alerts would go unread
+                self._metrics.technical_alerts.labels("notifier").inc()
+                raise KafkaException(error)
             return
         source = Source(message.topic() or "", message.partition() or 0, message.offset() or 0)
         try:
