@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from tests.conftest import REPO
 from tests.integration.conftest import metric_sum, scrape
 from tests.integration.scenario import wait_until_idle, warm_up
 from vitalwatch.rules.loader import load_rules
@@ -35,9 +34,9 @@ rules:
 
 
 def test_rules_edited_under_a_running_daemon(settings, start_daemon, webhook, tmp_path) -> None:
-    rules_dir = tmp_path / "rules"
+    rules_dir = tmp_path / "edited-rules"
     rules_dir.mkdir()
-    shutil.copy(REPO / "rules" / "heart-rate.yaml", rules_dir)
+    shutil.copy(settings.rules.directory / "heart-rate.yaml", rules_dir)  # without no-data
     settings.rules.directory = rules_dir
     daemon = start_daemon([webhook.url])
     daemon.wait_for_event("daemon.ready", timeout=180)
@@ -85,6 +84,6 @@ def test_rules_edited_under_a_running_daemon(settings, start_daemon, webhook, tm
     samples = scrape(settings)
     assert metric_sum(samples, "vitalwatch_rule_reloads_total", outcome="invalid") >= 1
     assert metric_sum(samples, "vitalwatch_rule_reloads_total", outcome="applied") == 1
-    shipped = len(load_rules(REPO / "rules" / "heart-rate.yaml"))
+    shipped = len(load_rules(settings.rules.directory / "heart-rate.yaml"))
     assert metric_sum(samples, "vitalwatch_rules_loaded") == shipped + 1
     assert daemon.stop() == 0

@@ -175,10 +175,10 @@ class Dispatcher:
             if self._flying(alert_id, receiver.name):
                 offered = True  # keep it open until its outcome is recorded; look again then
                 continue
-            if alert.state is AlertState.RESOLVED and (
-                not receiver.send_resolved or self._resolved_unannounced(alert_id, alert, receiver)
+            if alert.state is AlertState.RESOLVED and self._resolved_unwanted(
+                alert_id, alert, receiver
             ):
-                continue  # not wanted, or its firing was never sent (e.g. silenced throughout)
+                continue
             if self._settled(alert_id, receiver, receiver.tiers[0], delivery_key(alert)):
                 continue
             if self._muted_by(alert_id, alert, receiver.name, now):
@@ -245,13 +245,15 @@ class Dispatcher:
             self._deliver(receiver, receiver.tiers[0], by_state[state], state_of, "", now)
         self._grouper.flushed(key, now)
 
-    def _resolved_unannounced(self, alert_id: str, alert: Alert, receiver: NamedReceiver) -> bool:
-        """Resolved before its firing reached this receiver (e.g. within group_wait): the
-        receiver is not told of an episode only by its end."""
-        return (
-            alert.state is AlertState.RESOLVED
-            and self._s.notification_log.reached(alert_id, receiver.name) is None
-        )
+    def _resolved_unwanted(self, alert_id: str, alert: Alert, receiver: NamedReceiver) -> bool:
+        """Whether a resolve is not for this receiver: it does not take resolves and already has
+        the firing, or the firing was muted for it (silenced or inhibited). A firing not yet sent
+        when the resolve comes (both within group_wait, as when a backlog is read after an
+        outage) is announced by the resolve, whatever ``send_resolved`` says: an episode that
+        happened is never swallowed by the grouping."""
+        if self._s.notification_log.reached(alert_id, receiver.name) is not None:
+            return not receiver.send_resolved
+        return any(muted[:2] == (alert_id, receiver.name) for muted in self._muted)
 
     def _deliver(
         self,

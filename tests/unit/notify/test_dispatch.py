@@ -314,10 +314,24 @@ def test_a_group_mixing_firing_and_resolved_sends_one_message_per_state(tmp_path
     h.publish(alert(rule="b"), at=21)
     quick = alert(rule="c")
     h.publish(quick, at=22)
-    h.publish(resolved(quick), at=23)  # resolved within group_wait: never announced
+    h.publish(resolved(quick), at=23)  # resolved within group_wait: announced by its resolve
     h.run(11, 200)
     titles = [t for t, _ in h.sent("nurse://")]
-    assert titles == ["[HIGH] firing: a", "[HIGH] firing: b", "[HIGH] resolved: a"]
+    assert titles[:2] == ["[HIGH] firing: a", "[HIGH] firing: b"]
+    (resolves,) = [body for title, body in h.sent("nurse://")[2:]]
+    assert "a summary" in resolves and "c summary" in resolves
+
+
+def test_an_episode_read_with_its_resolve_in_one_batch_is_still_announced(tmp_path: Path) -> None:
+    """After an outage the rules may emit an episode's firing and resolve together; the episode
+    happened, so the receiver hears of it (once), even where resolves are not wanted."""
+    h = harness(tmp_path)
+    episode = alert(team="rapid-response")  # to the 'rapid' receiver, send_resolved false
+    h.publish(episode, at=0)
+    h.publish(resolved(episode), at=1)
+    h.run(0, 200)
+    (message,) = h.sent("rapid://")
+    assert "resolved" in message[0] and episode.alert_id in message[1]
 
 
 def test_an_alert_never_resolved_stops_being_tracked_after_the_ttl(tmp_path: Path) -> None:
