@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from pathlib import Path
 
+import yaml
 from confluent_kafka import Consumer
 
+from tests.conftest import REPO
 from tests.integration.conftest import metric_sum, scrape
 from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.settings import Settings
@@ -84,3 +87,13 @@ def read_topic(settings: Settings, topic: str, count: int, timeout: float) -> li
     finally:
         consumer.close()
     return messages
+
+
+def tachycardia_rule_only(directory: Path) -> Path:
+    """A rule directory with the shipped tachycardia rule alone: other shipped rules (no-data,
+    for one) would also alert on a test's quiet patients."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shipped = yaml.safe_load((REPO / "rules" / "heart-rate.yaml").read_text())["rules"]
+    tachycardia = [r for r in shipped if r["id"] == "tachycardia-sustained"]
+    (directory / "heart-rate.yaml").write_text(yaml.safe_dump({"rules": tachycardia}))
+    return directory
