@@ -1,11 +1,13 @@
 """``vitalwatch run``: the streaming query, the notifier and the HTTP endpoint, supervised.
 
 Start order: HTTP endpoint (``/metrics``, ``/healthz``, ``/readyz``), topics, rules, Spark,
-query, notifier; then READY=1 to systemd. The supervisor loop (one tick a second) then:
+query, the heartbeat (a tick per trigger so the query's timers run when no feed sends anything),
+notifier; then READY=1 to systemd. The supervisor loop (one tick a second) then:
 - restarts a failed query from its checkpoint with exponential backoff and a cap, and exits 1
   after ``supervisor.max_failures`` failures within ``supervisor.failure_window`` (systemd then
   restarts the process); every failure is a technical alarm (``vitalwatch.service.query``);
-- ends the process (exit 1, technical alarm) if the notifier or the HTTP endpoint dies;
+- ends the process (exit 1, technical alarm) if the notifier, the heartbeat or the HTTP
+  endpoint dies;
 - raises a technical alarm when the query stops reporting (stuck batch), and pings systemd's
   watchdog only while it reports; sends a STATUS line with throughput;
 - reloads rules on a file edit (polled every second) or SIGHUP: valid new rules replace the query
@@ -150,6 +152,7 @@ def run_daemon(
     systemd: SdNotify | None = None,
 ) -> int:
     from vitalwatch.service.query import QuerySupervisor
+    from vitalwatch.stream.heartbeat import run_heartbeat
     from vitalwatch.stream.job import start_query
     from vitalwatch.stream.listener import MetricsListener
     from vitalwatch.stream.session import start_spark
@@ -179,6 +182,11 @@ def run_daemon(
     rules = load_rules(settings.rules.directory)
     log.info("rules.loaded", count=len(rules), rules=_rule_ids(rules))
     spark = start_spark(settings)
+    heartbeat_stop = threading.Event()
+    heartbeat = threading.Thread(
+        target=run_heartbeat, args=(settings, metrics, heartbeat_stop), name="heartbeat",
+        daemon=True,
+    )  # fmt: skip
     exit_code = 0
     try:
         listener = MetricsListener(metrics, rules, progress)
@@ -191,6 +199,7 @@ def run_daemon(
             partial(start_query, spark, rules, settings), policy, progress, metrics, alarm
         )
         query = supervisor.start()
+        heartbeat.start()
         notifier.start()
         ready_s = round(time.monotonic() - began, 1)
         log.info("daemon.ready", query=query.name, seconds=ready_s)
@@ -209,6 +218,10 @@ def run_daemon(
                 alarm.report("notifier", "daemon.notifier_ended")
                 exit_code = 1
                 break
+            if not heartbeat.is_alive():
+                alarm.report("heartbeat", "daemon.heartbeat_ended")
+                exit_code = 1
+                break
             if not http.is_alive():
                 alarm.report("http", "daemon.http_ended")
                 exit_code = 1
@@ -219,6 +232,7 @@ def run_daemon(
         systemd.stopping("draining: finishing the running micro-batch and notifications")
         drained = supervisor.drain(sup.drain_timeout / 1000) if supervisor else 0.0
         notifier.stop(NOTIFIER_STOP_TIMEOUT_S)
+        heartbeat_stop.set()
         for active in spark.streams.active:
             active.stop()
         spark.stop()

@@ -43,10 +43,14 @@ def make_consumer(settings: Settings, group_id: str, **extra: Any) -> Consumer:
 
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
-    """Create the four topics if missing (local and test set-ups; production pre-creates them)."""
+    """Create vitalwatch's topics if missing (local and test set-ups; production pre-creates
+    them)."""
     admin = AdminClient(client_config(settings))
     topics = settings.topics
-    names = [topics.heart_rate, topics.blood_pressure, topics.alerts, topics.deadletter]
+    names = [
+        topics.heart_rate, topics.blood_pressure, topics.alerts, topics.deadletter,
+        topics.heartbeat,
+    ]  # fmt: skip
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:

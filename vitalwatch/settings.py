@@ -35,6 +35,8 @@ class TopicSettings(BaseModel):
     blood_pressure: str = "vitals.blood_pressure"
     alerts: str = "vitalwatch.alerts"
     deadletter: str = "vitalwatch.deadletter"
+    # Ticks from the daemon that make the query run its timers when no feed sends anything.
+    heartbeat: str = "vitalwatch.heartbeat"
     # Used when vitalwatch creates missing topics (local set-ups); one Spark task per partition.
     partitions: int = Field(default=2, ge=1)
     replication_factor: int = Field(default=1, ge=1)

@@ -99,6 +99,7 @@ def run_settings(kafka: LocalBroker, root: Path) -> Settings:
             "blood_pressure": f"t{run}.bp",
             "alerts": f"t{run}.alerts",
             "deadletter": f"t{run}.deadletter",
+            "heartbeat": f"t{run}.heartbeat",
         },
         rules={"directory": clinical_rules(root / "rules")},
         http={"port": free_port()},
@@ -132,7 +133,7 @@ def settings_env(settings: Settings, receivers: list[str]) -> dict[str, str]:
     )
     if settings.roster is not None:
         env["VITALWATCH_ROSTER"] = str(settings.roster)
-    for name in ("heart_rate", "blood_pressure", "alerts", "deadletter"):
+    for name in ("heart_rate", "blood_pressure", "alerts", "deadletter", "heartbeat"):
         env[f"VITALWATCH_TOPICS__{name.upper()}"] = getattr(settings.topics, name)
     return env
 

@@ -55,10 +55,14 @@ def kafka_options(settings: Settings) -> dict[str, str]:
 
 
 def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
+    """The reading topics, and the heartbeat topic whose ticks make batches run (dropped in
+    ``build_outputs``; see ``vitalwatch.stream.heartbeat``)."""
+    topics = settings.topics
+    subscribed = [topics.heart_rate, topics.blood_pressure, topics.heartbeat]
     reader = (
         spark.readStream.format("kafka")
         .options(**kafka_options(settings))
-        .option("subscribe", f"{settings.topics.heart_rate},{settings.topics.blood_pressure}")
+        .option("subscribe", ",".join(subscribed))
         .option("startingOffsets", settings.spark.starting_offsets)
     )
     if settings.spark.max_offsets_per_trigger:
@@ -79,6 +83,7 @@ def build_outputs(
     each patient's rules its bed, ward and limit overrides. ``live``: with processing-time
     timers (the stream); a batch over history runs without them.
     """
+    records = records.where(F.col("topic") != settings.topics.heartbeat)
     parsed = parse_readings(records, settings.topics)
     reason = F.col("reason")
     parsed = parsed.observe(
