@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vitalwatch.contracts.readings import Signal
+from vitalwatch.errors import ConfigError
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.settings import Settings
 from vitalwatch.simulate.physionet import stay_messages
@@ -66,7 +67,7 @@ def _kafka_bound(text: str, default: str) -> tuple[str, str]:
     try:
         return "Timestamp", str(int(datetime.fromisoformat(text).timestamp() * 1000))
     except ValueError:
-        raise ValueError(
+        raise ConfigError(
             f"bad Kafka range end {text!r}: use earliest, latest, epoch ms or an ISO-8601 time"
         ) from None
 
