@@ -15,7 +15,7 @@ from tests.integration.conftest import metric_sum, scrape
 from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.settings import Settings
 from vitalwatch.simulate.messages import Message, publish
-from vitalwatch.simulate.synthetic import SyntheticWard
+from vitalwatch.simulate.synthetic import Episode, SyntheticWard
 
 SPEED = 10.0  # simulated seconds per wall second
 
@@ -97,3 +97,16 @@ def tachycardia_rule_only(directory: Path) -> Path:
     tachycardia = [r for r in shipped if r["id"] == "tachycardia-sustained"]
     (directory / "heart-rate.yaml").write_text(yaml.safe_dump({"rules": tachycardia}))
     return directory
+
+
+def two_episodes_to_the_end() -> SyntheticWard:
+    """Six patients for 360 s; P-0001 tachycardic from 20 s, P-0002 from 150 s, both to the end
+    of the data: an alert that fired and resolved within the notifier's group_wait (likely in
+    the backlog a restart leaves) would rightly never be notified."""
+    return SyntheticWard(
+        patients=6, duration_s=360, start_ms=int(time.time() * 1000), bp_interval_s=60,
+        episodes=(
+            Episode("tachycardia", patient=1, start_s=20, duration_s=340),
+            Episode("tachycardia", patient=2, start_s=150, duration_s=210),
+        ),
+    )  # fmt: skip

@@ -7,26 +7,25 @@ import time
 
 import pytest
 
-from tests.integration.scenario import publish_in_background, wait_until_idle, warm_up
-from vitalwatch.simulate.synthetic import Episode, SyntheticWard
+from tests.integration.scenario import (
+    publish_in_background,
+    tachycardia_rule_only,
+    two_episodes_to_the_end,
+    wait_until_idle,
+    warm_up,
+)
 
 pytestmark = pytest.mark.integration
 
 
 def test_restart_mid_stream_loses_no_alert_and_duplicates_none(
-    settings, start_daemon, webhook
+    settings, start_daemon, webhook, tmp_path
 ) -> None:
+    settings.rules.directory = tachycardia_rule_only(tmp_path / "rules")  # no no-data alerts
     first = start_daemon([webhook.url])
     first.wait_for_event("daemon.ready", timeout=180)
     warm_up(settings)
-    ward = SyntheticWard(
-        patients=6, duration_s=360, start_ms=int(time.time() * 1000), bp_interval_s=60,
-        episodes=(
-            Episode("tachycardia", patient=1, start_s=20, duration_s=120),
-            Episode("tachycardia", patient=2, start_s=150, duration_s=150),
-        ),
-    )  # fmt: skip
-    publisher, _ = publish_in_background(ward, settings)
+    publisher, _ = publish_in_background(two_episodes_to_the_end(), settings)
 
     webhook.wait_for(1, timeout=90)
     assert first.stop() == 0  # SIGTERM while P-0002's episode is still being published
