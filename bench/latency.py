@@ -55,7 +55,7 @@ TACHYCARDIA = "tachycardia-sustained"
 
 def ward(patients: int, seconds: float, start_ms: int) -> SyntheticWard:
     episodes = tuple(
-        Episode("tachycardia", patient=p, start_s=10 + (p * 7919) % 50, duration_s=seconds)
+        Episode("tachycardia", patient=p, start_s=10 + (p * 7919) % 30, duration_s=seconds)
         for p in range(1, patients + 1, 10)
     )
     return SyntheticWard(patients=patients, duration_s=seconds, start_ms=start_ms,

@@ -186,6 +186,8 @@ class RuleProcessor(StatefulProcessor):
             evaluation = self._evaluator.process(state, context, readings, now)
             alerts += evaluation.alerts
             late += [inputs[index] for index in evaluation.late]
+            if now is None:  # over history a key's rows all come in one call: that is the end
+                alerts += self._evaluator.flush(state, context)
         self._save(bucket, now, fired=False)
         yield from self._alert_rows(alerts, now)
         yield from self._late_rows(late)
