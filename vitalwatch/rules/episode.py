@@ -37,7 +37,6 @@ class EpisodeSpec(RuleSpec):
     clear_after: DurationMs = Field(default=0, ge=0)
     cooldown: DurationMs = Field(default=600_000, ge=0)
     renotify: DurationMs | None = Field(default=None, gt=0, description="none: notify once")
-    latch: bool = False
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ class RuleKind(ABC, Generic[SpecT]):
             summary=summary,
             labels={**spec.labels, "bed": patient.bed, "ward": patient.ward},
             repeat=repeat,
-            latching=getattr(spec, "latch", False),
+            latching=spec.latch,
         )
 
 

@@ -27,6 +27,8 @@ class RuleSpec(BaseModel):
     severity: Severity
     summary: str
     labels: dict[str, str] = Field(default_factory=dict)
+    # A latching alert stays active for the notifier until acknowledged (IEC 60601-1-8).
+    latch: bool = False
 
     @field_validator("summary")
     @classmethod
