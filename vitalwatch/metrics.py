@@ -105,6 +105,12 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.routing_reloads = Counter(
+            "vitalwatch_routing_reloads_total",
+            "Notification routing reload attempts by outcome (applied, invalid, unchanged)",
+            ["outcome"],
+            registry=r,
+        )
         self.errors = Counter(
             "vitalwatch_errors_total",
             "Recoverable errors by component and kind (e.g. a Kafka consume error)",
@@ -134,9 +140,20 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+        # Event time, per signal, from the newest valid reading of each micro-batch. The rule
+        # evaluator's watermark (per patient and signal) trails the newest reading by
+        # rules.allowed_lateness, so the watermark delay is the lag plus that lateness.
+        self.event_time_lag = Gauge(
+            "vitalwatch_event_time_lag_seconds",
+            "Batch time minus the event time of the newest valid reading of the signal in it",
+            ["signal"],
+            registry=r,
+        )
         self.watermark_delay = Gauge(
             "vitalwatch_watermark_delay_seconds",
-            "Batch time minus the event-time watermark (only for a query that defines one)",
+            "Batch time minus the rules' event-time watermark (event time lag plus allowed "
+            "lateness), by signal",
+            ["signal"],
             registry=r,
         )
         self.state_rows = Gauge(

@@ -35,6 +35,11 @@ def readings_metric_name(signal: str, outcome: str) -> str:
     return f"readings|{signal}|{outcome}"
 
 
+def newest_event_metric_name(signal: str) -> str:
+    """The batch's newest event time (epoch ms) of a signal's valid readings (null: none)."""
+    return f"newest_event_ms|{signal}"
+
+
 def deadletter_metric_name(reason: str) -> str:
     return f"deadletter|{reason}"
 
@@ -96,6 +101,12 @@ def build_outputs(
             )
             for s in Signal
             for outcome in ("ok", "invalid")
+        ],
+        *[
+            F.max(F.when((F.col("signal") == s.value) & reason.isNull(), F.col("event_ms"))).alias(
+                newest_event_metric_name(s.value)
+            )
+            for s in Signal
         ],
         *[
             _count_if(reason.startswith(r.value), deadletter_metric_name(r.value))

@@ -1,8 +1,17 @@
 """A ``StreamingQueryListener`` that turns query progress into Prometheus metrics.
 
 Besides the ``observe()`` counts it reads, per batch, Kafka lag per topic (latest offsets minus
-the offsets the batch read up to), the state store's row count, the watermark if the query has
-one, and it tells the ``ProgressTracker`` that the query is alive (readiness, watchdog, STATUS).
+the offsets the batch read up to), the state store's row count, and it tells the
+``ProgressTracker`` that the query is alive (readiness, watchdog, STATUS).
+
+Event time: the query defines no Spark watermark; the rule evaluator keeps one per patient and
+signal, the newest reading minus ``rules.allowed_lateness``. The input ``observe()`` gives, per
+signal, the newest event time among the batch's valid readings; the listener sets
+``vitalwatch_event_time_lag_seconds{signal}`` to the batch's time minus it, and
+``vitalwatch_watermark_delay_seconds{signal}`` to that lag plus the allowed lateness (how far
+behind the batch's time the evaluator's watermark is, for the patient freshest on that signal).
+Only batches with readings of the signal set them; a negative lag means a device clock runs
+ahead of this server's.
 """
 
 from __future__ import annotations
@@ -46,8 +55,10 @@ class MetricsListener(StreamingQueryListener):
         metrics: Metrics,
         rules: Sequence[RuleKind[Any]],
         progress: ProgressTracker | None = None,
+        allowed_lateness_s: float = 0.0,
     ) -> None:
         self._metrics = metrics
+        self._lateness_s = allowed_lateness_s
         self._progress = progress or ProgressTracker()
         self._firing: dict[tuple[str, str], int] = {}
         self.use_rules(rules)
@@ -73,10 +84,11 @@ class MetricsListener(StreamingQueryListener):
         m.input_rate.set(progress.inputRowsPerSecond or 0)
         m.processing_rate.set(progress.processedRowsPerSecond or 0)
         m.last_batch.set(time.time())
+        batch_s = _epoch_s(progress.timestamp)
         for row in progress.observedMetrics.values():
             for name, value in row.asDict().items():
                 if value:
-                    self._count(name, int(value))
+                    self._observed(name, int(value), batch_s)
         self._service_metrics(progress)
         self._progress.progressed(
             Throughput(
@@ -94,13 +106,15 @@ class MetricsListener(StreamingQueryListener):
                 m.kafka_lag.labels(topic).set(lag)
         for operator in progress.stateOperators:
             m.state_rows.labels(operator.operatorName).set(operator.numRowsTotal)
-        watermark = (progress.eventTime or {}).get("watermark")
-        if watermark:
-            m.watermark_delay.set(max(0.0, _epoch_s(progress.timestamp) - _epoch_s(watermark)))
 
-    def _count(self, name: str, value: int) -> None:
+    def _observed(self, name: str, value: int, batch_s: float) -> None:
+        """One observe() value: a count, or a signal's newest event time (epoch ms)."""
         kind, *labels = name.split("|")
-        if kind == "readings":
+        if kind == "newest_event_ms":
+            lag = batch_s - value / 1000
+            self._metrics.event_time_lag.labels(*labels).set(lag)
+            self._metrics.watermark_delay.labels(*labels).set(lag + self._lateness_s)
+        elif kind == "readings":
             self._metrics.readings.labels(*labels).inc(value)
         elif kind == "deadletter":
             self._metrics.deadletters.labels(*labels).inc(value)

@@ -21,13 +21,17 @@ class Row(dict):
         return dict(self)
 
 
-def progress(alerts: dict[str, int], batch_id: int = 1) -> SimpleNamespace:
+BATCH_MS = 1_795_615_210_000  # 2026-11-25T14:00:10Z, the progress event's timestamp
+
+
+def progress(
+    alerts: dict[str, int], batch_id: int = 1, observed: dict[str, int | None] | None = None
+) -> SimpleNamespace:
     return SimpleNamespace(
         progress=SimpleNamespace(
             batchId=batch_id, batchDuration=400, inputRowsPerSecond=50.0,
-            processedRowsPerSecond=100.0, timestamp="2026-11-25T14:00:10.000Z",
-            eventTime={"watermark": "2026-11-25T14:00:04.000Z"},
-            observedMetrics={"out": Row(alerts)},
+            processedRowsPerSecond=100.0, timestamp="2026-11-25T14:00:10.000Z", eventTime={},
+            observedMetrics={"out": Row(alerts), "in": Row(observed or {})},
             sources=[SimpleNamespace(latestOffset='{"hr":{"0":9}}', endOffset='{"hr":{"0":7}}')],
             stateOperators=[SimpleNamespace(operatorName="transformWithStateExec",
                                             numRowsTotal=42)],
@@ -46,7 +50,24 @@ def test_progress_sets_service_metrics_and_firing_alerts() -> None:
     assert listener.firing == 1
     assert sample("vitalwatch_kafka_lag_records", {"topic": "hr"}) == 2
     assert sample("vitalwatch_state_rows", {"operator": "transformWithStateExec"}) == 42
-    assert sample("vitalwatch_watermark_delay_seconds", {}) == 6
     assert (sample("vitalwatch_last_batch_timestamp_seconds", {}) or 0) > 0
     assert tracker.age() is not None and tracker.throughput.batch_id == 1
     assert "100.0 records/s processed" in tracker.status_line(firing=1, restarts=0)
+
+
+def test_event_time_lag_and_watermark_delay_per_signal_from_the_newest_reading() -> None:
+    metrics = Metrics()
+    listener = MetricsListener(metrics, [], allowed_lateness_s=2.0)
+    newest = {
+        "newest_event_ms|heart_rate": BATCH_MS - 6_500,
+        "newest_event_ms|blood_pressure": None,
+    }
+    listener.onQueryProgress(progress({}, observed=newest))
+    sample = metrics.registry.get_sample_value
+    assert sample("vitalwatch_event_time_lag_seconds", {"signal": "heart_rate"}) == 6.5
+    assert sample("vitalwatch_watermark_delay_seconds", {"signal": "heart_rate"}) == 8.5
+    # No reading of the signal in the batch: not set (rather than a made-up lag).
+    assert sample("vitalwatch_event_time_lag_seconds", {"signal": "blood_pressure"}) is None
+    # A batch without heart-rate readings (a heartbeat tick) leaves the last value.
+    listener.onQueryProgress(progress({}, batch_id=2))
+    assert sample("vitalwatch_event_time_lag_seconds", {"signal": "heart_rate"}) == 6.5
