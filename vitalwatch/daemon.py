@@ -13,7 +13,14 @@ notifier; then READY=1 to systemd. The supervisor loop (one tick a second) then:
 - reloads rules on a file edit (polled every second) or SIGHUP: valid new rules replace the query
   with one running them, from the same checkpoint, so no reading is skipped and each patient's
   state keeps what unchanged rules had; invalid files are a technical alarm, the running rules
-  stay.
+  stay;
+- reloads the notification routing the same way, on SIGHUP or an edit of
+  ``notify.routing_file`` (polled every second when one is set): a valid file replaces the
+  routes, receivers, inhibition rules and fallback for what is routed from then on, without
+  dropping anything grouped, queued or in retry (``Dispatcher.use_routing`` says how pending
+  groups and open alerts are treated); an invalid one is a technical alarm, the running routing
+  stays. Both count their attempts by outcome (``vitalwatch_rule_reloads_total``,
+  ``vitalwatch_routing_reloads_total``).
 
 SIGTERM or Ctrl-C sets one stop event: STOPPING=1; the running micro-batch completes (at most
 ``supervisor.drain_timeout``), the notifier finishes its current alert or leaves it uncommitted
@@ -26,16 +33,18 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
+from prometheus_client import Counter
 
-from vitalwatch.errors import RuleFileError
+from vitalwatch.errors import ConfigError, RuleFileError
 from vitalwatch.kafka_clients import ensure_topics, make_producer
 from vitalwatch.metrics import Metrics
+from vitalwatch.notify.routing_table import RoutingTable
 from vitalwatch.notify.service import NotificationService
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.rules.loader import load_rules
@@ -53,6 +62,7 @@ if TYPE_CHECKING:
     from vitalwatch.stream.listener import MetricsListener
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 STATUS_EVERY_S = 5.0
 NOTIFIER_STOP_TIMEOUT_S = 30.0
@@ -75,23 +85,97 @@ def _rule_ids(rules: Sequence[RuleKind[Any]]) -> list[str]:
     return [rule.spec.id for rule in rules]
 
 
+def _reloaded(
+    what: str,
+    load: Callable[[], T],
+    unchanged: Callable[[T], bool],
+    reloads: Counter,
+    alarm: TechnicalAlarm,
+    **context: Any,
+) -> T | None:
+    """What ``load`` reads now if it is valid and differs from what runs; else None.
+
+    Every attempt is counted in ``reloads`` by outcome (applied, invalid, unchanged). An invalid
+    file is a technical alarm (component ``what``, event ``<what>.reload_rejected``) whose
+    ``error`` is the loader's message, naming the file, the rule, route or receiver and the
+    field; what runs stays.
+    """
+    try:
+        loaded = load()
+    except (RuleFileError, ConfigError) as exc:
+        reloads.labels("invalid").inc()
+        alarm.report(what, f"{what}.reload_rejected", error=str(exc), **context)
+        return None
+    if unchanged(loaded):
+        reloads.labels("unchanged").inc()
+        return None
+    reloads.labels("applied").inc()
+    return loaded
+
+
 def _reloaded_rules(
     settings: Settings, running: Sequence[RuleKind[Any]], metrics: Metrics, alarm: TechnicalAlarm
 ) -> list[RuleKind[Any]] | None:
     """New rules if the files now hold a valid, different rule set; else None."""
-    try:
-        rules = load_rules(settings.rules.directory)
-    except RuleFileError as exc:
-        metrics.rule_reloads.labels("invalid").inc()
-        alarm.report("rules", "rules.reload_rejected", error=str(exc), running=_rule_ids(running))
-        return None
-    if [r.spec for r in rules] == [r.spec for r in running]:
-        metrics.rule_reloads.labels("unchanged").inc()
-        return None
-    metrics.rule_reloads.labels("applied").inc()
-    old, new = set(_rule_ids(running)), set(_rule_ids(rules))
-    log.info("rules.reloaded", added=sorted(new - old), removed=sorted(old - new), count=len(rules))
+    rules = _reloaded(
+        "rules", partial(load_rules, settings.rules.directory),
+        lambda new: [r.spec for r in new] == [r.spec for r in running],
+        metrics.rule_reloads, alarm, running=_rule_ids(running),
+    )  # fmt: skip
+    if rules is not None:
+        old, new = set(_rule_ids(running)), set(_rule_ids(rules))
+        log.info("rules.reloaded", added=sorted(new - old), removed=sorted(old - new),
+                 count=len(rules))  # fmt: skip
     return rules
+
+
+def reload_routing(
+    notifier: NotificationService, metrics: Metrics, alarm: TechnicalAlarm
+) -> RoutingTable | None:
+    """Re-read the routing; a valid, different one replaces the notifier's (returned)."""
+    running = notifier.routing
+    routing = _reloaded(
+        "routing", notifier.load_routing, running.same_as, metrics.routing_reloads, alarm,
+        file=running.source or "(embedded default)",
+    )  # fmt: skip
+    if routing is not None:
+        notifier.use_routing(routing)
+    return routing
+
+
+class _Reloads:
+    """Rules and routing reloaded when their files change, or both on SIGHUP."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rules: list[RuleKind[Any]],
+        rule_files: RuleWatcher,
+        routing_file: RuleWatcher | None,
+        notifier: NotificationService,
+        alarm: TechnicalAlarm,
+        metrics: Metrics,
+    ) -> None:
+        self.settings, self.rules, self.notifier = settings, rules, notifier
+        self._rule_files, self._routing_file = rule_files, routing_file
+        self.alarm, self.metrics = alarm, metrics
+
+    def check(
+        self, signalled: bool, spark: Any, query: QuerySupervisor, listener: MetricsListener
+    ) -> None:
+        if self._rule_files.changed() or signalled:
+            self.reload_rules(spark, query, listener)
+        if (self._routing_file is not None and self._routing_file.changed()) or signalled:
+            reload_routing(self.notifier, self.metrics, self.alarm)
+
+    def reload_rules(self, spark: Any, query: QuerySupervisor, listener: MetricsListener) -> None:
+        from vitalwatch.stream.job import start_query
+
+        new_rules = _reloaded_rules(self.settings, self.rules, self.metrics, self.alarm)
+        if new_rules is not None:
+            self.rules = new_rules
+            listener.use_rules(new_rules)
+            query.replace(partial(start_query, spark, new_rules, self.settings))
 
 
 class _Loop:
@@ -99,8 +183,6 @@ class _Loop:
 
     def __init__(
         self,
-        settings: Settings,
-        rules: list[RuleKind[Any]],
         query: QuerySupervisor,
         listener: MetricsListener,
         progress: ProgressTracker,
@@ -109,21 +191,12 @@ class _Loop:
         alarm: TechnicalAlarm,
         metrics: Metrics,
     ) -> None:
-        self.settings, self.rules, self.query, self.listener = settings, rules, query, listener
+        self.query, self.listener = query, listener
         self.progress, self.health, self.systemd = progress, health, systemd
         self.alarm, self.metrics = alarm, metrics
         self.restarts = 0
         self._last_ping = self._last_status = 0.0
         self._stalled = False
-
-    def reload(self, spark: Any) -> None:
-        from vitalwatch.stream.job import start_query
-
-        new_rules = _reloaded_rules(self.settings, self.rules, self.metrics, self.alarm)
-        if new_rules is not None:
-            self.rules = new_rules
-            self.listener.use_rules(new_rules)
-            self.query.replace(partial(start_query, spark, new_rules, self.settings))
 
     def watch_progress(self) -> None:
         """Technical alarm when a running query stops reporting; watchdog pings while it does."""
@@ -176,10 +249,14 @@ def run_daemon(
     http = HttpEndpoint(settings.http.host, settings.http.port, metrics.registry, health)
     http.start()
     log.info("http.listening", host=settings.http.host, port=http.port)
+    routing_file = settings.notify.routing_file
+    # RuleWatcher fingerprints any file (name, size, mtime): it serves the routing file too.
+    routing_watcher = RuleWatcher(routing_file) if routing_file else None
     notifier = NotificationService(settings, metrics)  # routing checked before Spark starts
     ensure_topics(settings)
-    watcher = RuleWatcher(settings.rules.directory)
+    rule_watcher = RuleWatcher(settings.rules.directory)
     rules = load_rules(settings.rules.directory)
+    reloads = _Reloads(settings, rules, rule_watcher, routing_watcher, notifier, alarm, metrics)
     log.info("rules.loaded", count=len(rules), rules=_rule_ids(rules))
     spark = start_spark(settings)
     heartbeat_stop = threading.Event()
@@ -189,7 +266,7 @@ def run_daemon(
     )  # fmt: skip
     exit_code = 0
     try:
-        listener = MetricsListener(metrics, rules, progress)
+        listener = MetricsListener(metrics, rules, progress, settings.rules.allowed_lateness / 1000)
         spark.streams.addListener(listener)
         policy = RestartPolicy(
             sup.restart_backoff / 1000, sup.restart_backoff_max / 1000,
@@ -204,13 +281,12 @@ def run_daemon(
         ready_s = round(time.monotonic() - began, 1)
         log.info("daemon.ready", query=query.name, seconds=ready_s)
         systemd.ready(f"running {len(rules)} rules; ready after {ready_s} s")
-        loop = _Loop(settings, rules, supervisor, listener, progress, health, systemd, alarm,
-                     metrics)  # fmt: skip
+        loop = _Loop(supervisor, listener, progress, health, systemd, alarm, metrics)
         tick = min(1.0, (systemd.watchdog_interval or 2.0) / 2)
         while not stop.wait(tick):
-            if watcher.changed() or reload.is_set():
-                reload.clear()
-                loop.reload(spark)
+            signalled = reload.is_set()
+            reload.clear()
+            reloads.check(signalled, spark, supervisor, listener)
             if not supervisor.tick():
                 exit_code = 1
                 break

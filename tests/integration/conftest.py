@@ -133,6 +133,8 @@ def settings_env(settings: Settings, receivers: list[str]) -> dict[str, str]:
     )
     if settings.roster is not None:
         env["VITALWATCH_ROSTER"] = str(settings.roster)
+    if settings.notify.routing_file is not None:
+        env["VITALWATCH_NOTIFY__ROUTING_FILE"] = str(settings.notify.routing_file)
     for name in ("heart_rate", "blood_pressure", "alerts", "deadletter", "heartbeat"):
         env[f"VITALWATCH_TOPICS__{name.upper()}"] = getattr(settings.topics, name)
     return env

@@ -6,7 +6,8 @@
     escalate: unacknowledged alerts past their tier's time ─► dedup ─► send ─► record
 
 Each stage is its own small class (``inhibit``, ``silence``, ``group``, ``log`` for dedup and
-record, ``send``, ``fallback``, ``escalate``); this module only wires them. Sending and
+record, ``send``, ``fallback``, ``escalate``); this module only wires them. The routing they
+use (``routing_table``) can be replaced while alerts are pending: see ``use_routing``. Sending and
 recording (``deliver``) run on an executor, one lane per target; a delivery handed to it counts
 as in flight for dedup until its outcome is recorded. Every delivery is
 one message per apprise target, recorded in the notification log per alert, so a restart at
@@ -20,7 +21,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import structlog
@@ -35,11 +36,11 @@ from vitalwatch.notify.deliver import Deliverer, Executor, Inline, Job
 from vitalwatch.notify.escalate import next_tier
 from vitalwatch.notify.fallback import FailureHandler
 from vitalwatch.notify.group import Flush, Grouper, Timing
-from vitalwatch.notify.inhibit import Inhibitor
 from vitalwatch.notify.log import NotificationLog
 from vitalwatch.notify.matchers import alert_labels
 from vitalwatch.notify.receivers import NamedReceiver, Receiver, Tier
-from vitalwatch.notify.routing import Route, Router
+from vitalwatch.notify.routing import Route
+from vitalwatch.notify.routing_table import RoutingTable
 from vitalwatch.notify.send import Sender
 from vitalwatch.notify.silence import Silencer
 
@@ -55,11 +56,19 @@ def _escalated(alert: Alert) -> str:
     return AlertState.ESCALATED.value
 
 
+@dataclass
+class _Group:
+    """A group's route and receiver as of when its alerts were grouped, and its members."""
+
+    route: Route
+    receiver: NamedReceiver
+    members: set[str] = field(default_factory=set)
+    retired: bool = False  # its route or receiver left the routing: sent once, then forgotten
+
+
 @dataclass(frozen=True)
 class Stages:
-    router: Router
-    receivers: Mapping[str, NamedReceiver]
-    inhibitor: Inhibitor
+    routing: RoutingTable  # the initial one; ``Dispatcher.use_routing`` replaces it
     silencer: Silencer
     notification_log: NotificationLog
     alerts: AlertStore
@@ -95,7 +104,10 @@ class Dispatcher:
         self._flying_count: Counter[tuple[str, str]] = Counter()  # (alert, receiver) in flight
         self._flight_lock = threading.Lock()
         self._grouper = Grouper()
-        self._groups: dict[str, tuple[Route, set[str]]] = {}  # key -> route, member alert ids
+        self._groups: dict[str, _Group] = {}
+        self._routing = stages.routing
+        self._next_routing: RoutingTable | None = None  # handed over by another thread
+        self._routing_lock = threading.Lock()
         self._open: dict[str, StoredAlert] = {
             s.alert.alert_id: s for s in stages.alerts.open_alerts()
         }
@@ -116,13 +128,51 @@ class Dispatcher:
             severity=alert.severity.value, summary=alert.summary, source=str(source),
         )  # fmt: skip
 
+    # -- a new routing ------------------------------------------------------------------------
+
+    def use_routing(self, routing: RoutingTable) -> None:
+        """Route by ``routing`` from the next tick on (callable from any thread).
+
+        Nothing pending is dropped by the switch. A group already formed (alerts waiting out
+        ``group_wait`` or ``group_interval``) is sent as it was grouped, to its receiver as
+        it was, even when the new file no longer has that route or receiver; a group whose
+        route and receiver are gone is then forgotten (no repeats). Deliveries being sent or
+        retried finish on their targets. From the switch on, every open alert is routed by the
+        new table: a receiver that is now on an alert's routes and has not had its current state
+        gets it (the team now covering a ward learns of the alerts still firing there), and
+        escalations follow the new receiver's tiers; a receiver that is no longer on an alert's
+        routes gets nothing more for it, as in Alertmanager. The fallback receiver of the new
+        table takes failures from then on.
+        """
+        with self._routing_lock:
+            self._next_routing = routing
+
+    def _switch_routing(self) -> None:
+        with self._routing_lock:
+            routing, self._next_routing = self._next_routing, None
+        if routing is None:
+            return
+        self._routing = routing
+        self._routes.clear()
+        self._settled_cache.clear()  # a receiver of the same name may have other targets now
+        self._s.failures.use_fallback(routing.fallback)
+        kept = {(r.name, r.receiver): r for r in routing.router.routes()}
+        for group in self._groups.values():
+            route = kept.get((group.route.name, group.route.receiver))
+            if route is None:
+                group.retired = True
+            else:
+                group.route, group.receiver = route, routing.receivers[route.receiver]
+                group.retired = False
+
     # -- one tick: route, group, flush, escalate, close --------------------------------------
 
     def tick(self, now: float, stop: threading.Event) -> None:
+        self._switch_routing()
         self._s.silencer.refresh(now)
         self._acked = self._s.acks.acknowledged(self._open)  # the CLI and API write acks
         active = [s.alert for i, s in self._open.items() if self._still_active(i, s.alert)]
-        self._s.inhibitor.refresh(active)
+        self._routing.inhibitor.refresh(active)
         offered: set[str] = set()
         for alert_id, stored in list(self._open.items()):
             if self._offer(alert_id, stored.alert, now):
@@ -143,14 +193,14 @@ class Dispatcher:
     def _receivers_of(self, alert_id: str, alert: Alert) -> list[tuple[Route, NamedReceiver]]:
         """The routes an alert takes (kept per alert id until its next message)."""
         if alert_id not in self._routes:
-            routes = self._s.router.match(alert_labels(alert))
-            self._routes[alert_id] = [(r, self._s.receivers[r.receiver]) for r in routes]
+            routes = self._routing.router.match(alert_labels(alert))
+            self._routes[alert_id] = [(r, self._routing.receivers[r.receiver]) for r in routes]
         return self._routes[alert_id]
 
     def _muted_by(self, alert_id: str, alert: Alert, receiver: str, now: float) -> bool:
         """The inhibit and silence stages; notes each new mute once (audit, metric, log)."""
         why, by = "", ""
-        source = self._s.inhibitor.inhibiting(alert)
+        source = self._routing.inhibitor.inhibiting(alert)
         if source is not None:
             why, by = "inhibited", source.alert_id
         else:
@@ -186,7 +236,7 @@ class Dispatcher:
             key = route.group_key(alert_labels(alert))
             timing = Timing(route.group_wait_ms, route.group_interval_ms, route.repeat_interval_ms)
             self._grouper.offer(key, alert_id, timing, now)
-            self._groups.setdefault(key, (route, set()))[1].add(alert_id)
+            self._groups.setdefault(key, _Group(route, receiver)).members.add(alert_id)
             offered = True
         return offered
 
@@ -216,19 +266,18 @@ class Dispatcher:
         pending: frozenset[str],
         now: float,
     ) -> None:
-        route, members = self._groups[key]
-        receiver = self._s.receivers[route.receiver]
+        group = self._groups[key]
+        receiver = group.receiver
         if why is Flush.NEW:
             ids, state_of = pending, delivery_key
         else:
             ids = frozenset(
-                i for i in members
+                i for i in group.members
                 if i in self._open and self._still_active(i, self._open[i].alert)
                 and i not in self._acked
             )  # fmt: skip
-            if not ids:
-                self._grouper.forget(key)
-                self._groups.pop(key, None)
+            if not ids or group.retired:
+                self._forget_group(key)
                 return
             self._repeats[key] = self._repeats.get(key, 0) + 1
             repeat = f"repeat#{self._repeats[key]}"
@@ -244,6 +293,12 @@ class Dispatcher:
         for state in sorted(by_state, key=lambda s: s == AlertState.RESOLVED.value):
             self._deliver(receiver, receiver.tiers[0], by_state[state], state_of, "", now)
         self._grouper.flushed(key, now)
+        if group.retired:
+            self._forget_group(key)
+
+    def _forget_group(self, key: str) -> None:
+        self._grouper.forget(key)
+        self._groups.pop(key, None)
 
     def _resolved_unwanted(self, alert_id: str, alert: Alert, receiver: NamedReceiver) -> bool:
         """Whether a resolve is not for this receiver: it does not take resolves and already has
@@ -357,8 +412,7 @@ class Dispatcher:
             del self._open[alert_id]
             self._settled_cache.pop(alert_id, None)
             self._routes.pop(alert_id, None)
-            for key, (_, members) in list(self._groups.items()):
-                members.discard(alert_id)
-                if not members:
-                    self._grouper.forget(key)
-                    del self._groups[key]
+            for key, group in list(self._groups.items()):
+                group.members.discard(alert_id)
+                if not group.members:
+                    self._forget_group(key)

@@ -41,6 +41,10 @@ class FailureHandler:
         self._metrics = metrics
         self._audit = audit
 
+    def use_fallback(self, fallback: NamedReceiver | None) -> None:
+        """The fallback of a reloaded routing (failures being handled keep the one they have)."""
+        self._fallback = fallback
+
     def failed(
         self,
         receiver: str,
@@ -50,12 +54,13 @@ class FailureHandler:
         now: float,
         stop: threading.Event,
     ) -> None:
+        fallback = self._fallback  # read once: a reload may replace it meanwhile
         self._metrics.technical_alerts.labels("notifier").inc()
         reason = f"notification_failed:{target.service}"
         for stored in alerts:
             self._deadletter(stored, reason)
             self._metrics.deadletters.labels("notification_failed").inc()
-        if self._fallback is None or self._fallback.name == receiver:
+        if fallback is None or fallback.name == receiver:
             log.error(
                 "notify.no_fallback",
                 receiver=receiver,
@@ -69,14 +74,14 @@ class FailureHandler:
             "It is on the dead-letter topic. The undelivered message:\n\n"
             f"{message[0]}\n{message[1]}",
         )
-        for fallback_target in self._fallback.tiers[0].receivers:
-            ok = self._sender.send(self._fallback.name, fallback_target, title, body, stop)
+        for fallback_target in fallback.tiers[0].receivers:
+            ok = self._sender.send(fallback.name, fallback_target, title, body, stop)
             for stored in alerts:
                 self._audit.record(
                     "notification.fallback",
                     now,
                     alert=stored.alert,
-                    receiver=self._fallback.name,
+                    receiver=fallback.name,
                     failed_receiver=receiver,
                     target=fallback_target.name,
                     outcome="sent" if ok else "failed",
@@ -84,7 +89,7 @@ class FailureHandler:
             log.warning(
                 "notify.handed_to_fallback",
                 receiver=receiver,
-                fallback=self._fallback.name,
+                fallback=fallback.name,
                 target=fallback_target.name,
                 outcome="sent" if ok else "failed",
             )

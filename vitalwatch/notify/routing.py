@@ -140,8 +140,10 @@ class Route:
     children: tuple[Route, ...]
 
     def group_key(self, labels: Mapping[str, str]) -> str:
+        """The group an alert joins on this route; the receiver is part of it, so a reload
+        that gives the route another receiver starts new groups."""
         values = "\x1f".join(f"{k}={labels.get(k, '')}" for k in self.group_by)
-        return f"{self.name}\x1e{values}"
+        return f"{self.name}\x1e{self.receiver}\x1e{values}"
 
 
 class Router:

@@ -6,6 +6,8 @@ silences). Sending runs on one worker thread per target URL (``deliver.TargetLan
 receiver being retried delays only its own messages. The HTTP API runs beside them.
 ``NotificationService(settings, metrics)`` with ``start()``, ``stop()`` and
 ``is_alive()`` is what ``vitalwatch run`` supervises; ``vitalwatch notify serve`` runs it alone.
+``load_routing()`` and ``use_routing()`` let the daemon replace the routing while it runs
+(validated first; the dispatcher switches at its next tick, see ``Dispatcher.use_routing``).
 """
 
 from __future__ import annotations
@@ -31,11 +33,9 @@ from vitalwatch.notify.audit import AuditLog
 from vitalwatch.notify.deliver import TargetLanes
 from vitalwatch.notify.dispatch import Dispatcher, Stages
 from vitalwatch.notify.fallback import FailureHandler
-from vitalwatch.notify.inhibit import Inhibitor
 from vitalwatch.notify.log import NotificationLog
 from vitalwatch.notify.operations import Operations, state_file
-from vitalwatch.notify.receivers import NamedReceiver, build_named_receivers
-from vitalwatch.notify.routing import RoutingConfig, build_router, load_routing
+from vitalwatch.notify.routing_table import RoutingTable, load_routing_table
 from vitalwatch.notify.send import Sender
 from vitalwatch.notify.silence import Silencer, SilenceStore
 from vitalwatch.settings import Settings
@@ -58,14 +58,6 @@ def rule_descriptions(settings: Settings) -> dict[str, str]:
         return {}
 
 
-def load_receivers(
-    settings: Settings, environ: Mapping[str, str]
-) -> tuple[RoutingConfig, dict[str, NamedReceiver]]:
-    """The validated routing config and its receivers with their apprise URLs resolved."""
-    config = load_routing(settings.notify.routing_file)
-    return config, build_named_receivers(config, settings.notify, environ)
-
-
 class NotificationService:
     def __init__(
         self, settings: Settings, metrics: Metrics, environ: Mapping[str, str] | None = None
@@ -73,9 +65,8 @@ class NotificationService:
         self._settings = settings
         self._metrics = metrics
         # Receiver URLs may name environment variables (urls_env): read here, at the boundary.
-        config, receivers = load_receivers(settings, os.environ if environ is None else environ)
-        if not any(t.receivers for r in receivers.values() for t in r.tiers):
-            log.warning("notify.no_receivers", hint="set VITALWATCH_NOTIFY__URLS or a routing file")
+        self._environ = os.environ if environ is None else environ
+        self.routing = self.load_routing()
         path = state_file(settings)
         self._log = NotificationLog(path)
         self.ops = Operations(
@@ -83,18 +74,17 @@ class NotificationService:
         )
         self._producer = make_producer(settings)
         sender = Sender(metrics, settings.notify.max_attempts, settings.notify.retry_backoff)
-        fallback = receivers[config.fallback] if config.fallback else None
         stages = Stages(
-            router=build_router(config),
-            receivers=receivers,
-            inhibitor=Inhibitor(config.inhibit_rules),
+            routing=self.routing,
             silencer=Silencer(self.ops.silences),
             notification_log=self._log,
             alerts=self.ops.alerts,
             acks=self.ops.acks,
             audit=self.ops.audit,
             sender=sender,
-            failures=FailureHandler(fallback, sender, self._deadletter, metrics, self.ops.audit),
+            failures=FailureHandler(
+                self.routing.fallback, sender, self._deadletter, metrics, self.ops.audit
+            ),
         )
         token = read_token(settings.api)
         self._stop = threading.Event()
@@ -105,9 +95,28 @@ class NotificationService:
         )  # fmt: skip
         self._api: ApiServer | None = None
         self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)
+        self._describe(self.routing, "notify.configured")
+
+    # -- routing --------------------------------------------------------------------------
+
+    def load_routing(self) -> RoutingTable:
+        """The routing file read and validated now (``ConfigError`` if it is not valid)."""
+        return load_routing_table(self._settings.notify, self._environ)
+
+    def use_routing(self, routing: RoutingTable) -> None:
+        """Replace the running routing (thread-safe; in force from the dispatcher's next tick)."""
+        self.dispatcher.use_routing(routing)
+        self.routing = routing
+        self._describe(routing, "routing.reloaded")
+
+    @staticmethod
+    def _describe(routing: RoutingTable, event: str) -> None:
+        receivers = routing.receivers
+        if not any(t.receivers for r in receivers.values() for t in r.tiers):
+            log.warning("notify.no_receivers", hint="set VITALWATCH_NOTIFY__URLS or a routing file")
         log.info(
-            "notify.configured",
-            routing=str(settings.notify.routing_file or "(embedded default)"),
+            event,
+            routing=routing.source or "(embedded default)",
             receivers={n: [len(t.receivers) for t in r.tiers] for n, r in receivers.items()},
         )
 

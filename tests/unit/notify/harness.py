@@ -17,10 +17,10 @@ from vitalwatch.notify.alertstore import AlertStore, Source, StoredAlert
 from vitalwatch.notify.audit import AuditLog
 from vitalwatch.notify.dispatch import Dispatcher, Stages
 from vitalwatch.notify.fallback import FailureHandler
-from vitalwatch.notify.inhibit import Inhibitor
 from vitalwatch.notify.log import NotificationLog
 from vitalwatch.notify.receivers import NamedReceiver, Tier
-from vitalwatch.notify.routing import ReceiverConfig, build_router, parse_routing
+from vitalwatch.notify.routing import ReceiverConfig, parse_routing
+from vitalwatch.notify.routing_table import RoutingTable
 from vitalwatch.notify.send import Sender
 from vitalwatch.notify.silence import Silencer, SilenceStore
 from vitalwatch.testing import RecordingReceiver
@@ -66,28 +66,33 @@ class Harness:
 
     def open(self) -> None:
         """(Re)build everything from the state file, as a restarted process would."""
-        config = parse_routing(self.routing, "routing.yaml")
-        receivers = {r.name: self._named(r) for r in config.receivers}
+        routing = self.table(self.routing)
         self.log = NotificationLog(self.path)
         self.alerts = AlertStore(self.path)
         self.acks = AckStore(self.path)
         self.silences = SilenceStore(self.path)
         self.audit = AuditLog(self.path)
         sender = Sender(self.metrics, max_attempts=2, backoff_ms=1)
-        fallback = receivers[config.fallback] if config.fallback else None
         self.dispatcher = Dispatcher(
             Stages(
-                router=build_router(config), receivers=receivers,
-                inhibitor=Inhibitor(config.inhibit_rules), silencer=Silencer(self.silences),
+                routing=routing, silencer=Silencer(self.silences),
                 notification_log=self.log, alerts=self.alerts, acks=self.acks, audit=self.audit,
                 sender=sender,
-                failures=FailureHandler(fallback, sender, self._deadletter, self.metrics,
+                failures=FailureHandler(routing.fallback, sender, self._deadletter, self.metrics,
                                         self.audit),
             ),
             self.metrics,
             descriptions={"tachycardia-sustained": "Pulse of 131/min or more for 60 s."},
             ack_link=lambda alert_id: f"https://vw.example/ack/{alert_id}",
         )  # fmt: skip
+
+    def table(self, routing: str) -> RoutingTable:
+        config = parse_routing(routing, "routing.yaml")
+        return RoutingTable(config, {r.name: self._named(r) for r in config.receivers})
+
+    def reroute(self, routing: str) -> None:
+        """A reloaded routing file, handed over as the daemon does (in force at the next tick)."""
+        self.dispatcher.use_routing(self.table(routing))
 
     def _named(self, config: ReceiverConfig) -> NamedReceiver:
         tiers = tuple(

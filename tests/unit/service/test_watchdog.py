@@ -35,7 +35,7 @@ def test_watchdog_pings_only_while_batches_progress() -> None:
     progress = ProgressTracker(clock)
     health = Health(progress, 60, lambda: True, lambda: Check("broker", True, ""), clock)
     query = SimpleNamespace(running=lambda: True)
-    loop = _Loop(None, [], query, SimpleNamespace(firing=0), progress, health,  # type: ignore[arg-type]
+    loop = _Loop(query, SimpleNamespace(firing=0), progress, health,  # type: ignore[arg-type]
                  systemd, TechnicalAlarm(metrics), metrics)  # type: ignore[arg-type]  # fmt: skip
     progress.started()
     loop.watch_progress()
