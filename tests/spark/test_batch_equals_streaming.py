@@ -14,9 +14,9 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pyspark.sql import Row
 from pyspark.sql.streaming.tws_tester import TwsTester
 
+from tests.unit.stream.input_rows import heart_rate_row
 from vitalwatch.backtest.run import run_rules
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.stream.processor import RuleProcessor
@@ -47,15 +47,6 @@ def message(patient: str, ts: int, bpm: float) -> bytes:
     return json.dumps({"patient_id": patient, "ts": ts, "bpm": bpm}).encode()
 
 
-def processor_row(patient: str, ts: int, bpm: float) -> Row:
-    return Row(
-        patient_id=patient, signal="heart_rate", event_ms=ts, bpm=bpm, systolic=None,
-        diastolic=None, mean=None, device_id=None, raw_key=patient.encode(),
-        raw_value=message(patient, ts, bpm), source_topic="hr", source_partition=0,
-        source_offset=0, bed=None, ward=None, overrides=None,
-    )  # fmt: skip
-
-
 def alert_key(alert: dict) -> tuple:
     return (alert["alert_id"], alert["state"], alert["detected_ms"], alert["summary"])
 
@@ -67,7 +58,7 @@ def alert_key(alert: dict) -> tuple:
 def test_batch_and_streaming_give_the_same_alerts(spark, base_settings, data) -> None:
     # no_data reacts to wall-clock silence at the end of a feed, which history cannot see by
     # design (README, "Time without readings"); its own tests cover both paths.
-    rules = [r for r in load_rules(base_settings.rules.directory) if r.silence_ms is None]
+    rules = [r for r in load_rules(base_settings.rules.directory) if r.spec.kind != "no_data"]
     series = {p: readings(data.draw(runs, label=p)) for p in PATIENTS}
 
     processor = RuleProcessor(rules, LATENESS_MS, "alerts", "deadletter")
@@ -97,7 +88,7 @@ def test_batch_and_streaming_give_the_same_alerts(spark, base_settings, data) ->
         # clock is moved for the input without firing, then set 1 ms on to fire them.)
         now = max(now + 1, batch[-1][0])
         tester._currentProcessingTimeMs = now
-        out = tester.test(0, [processor_row(p, ts, v) for _, p, ts, v in batch])
+        out = tester.test(0, [heart_rate_row(p, ts, v, message(p, ts, v)) for _, p, ts, v in batch])
         now += 1
         out += tester.setProcessingTime(now)
         assert all(r.topic == "alerts" for r in out), "nothing may be late here"

@@ -92,6 +92,8 @@ class DerivedRule(ThresholdRule):
         queue: list[list[float]] = state.get("queue", [])
         if reading.signal is Signal.HEART_RATE:
             heart.append([reading.ts_ms, reading.values["bpm"]])
+            if not queue:  # the common case, once a second: nothing waits to be paired
+                return {"episode": episode, "heart": _trimmed(heart, []), "queue": queue}, []
         else:
             queue.append([reading.ts_ms, reading.values["systolic"]])
         newest_heart = heart[-1][0] if heart else None
@@ -129,9 +131,19 @@ class DerivedRule(ThresholdRule):
                 episode, fired = self.advance(episode, int(bp_ts), value, patient)
                 alerts += fired
         queue = queue[len(ready) :]
-        horizon = heart[-1][0] - _HISTORY_MS if heart else 0
-        if queue:
-            horizon = min(horizon, queue[0][0])
-        keep_from = max((i for i, h in enumerate(heart) if h[0] <= horizon), default=0)
-        heart = heart[keep_from:]
-        return {"episode": episode, "heart": heart, "queue": queue}, alerts
+        return {"episode": episode, "heart": _trimmed(heart, queue), "queue": queue}, alerts
+
+
+def _trimmed(heart: list[list[float]], queue: list[list[float]]) -> list[list[float]]:
+    """The heart rates still needed: from the last one at or before the horizon (``_HISTORY_MS``
+    behind the newest, or the oldest held blood-pressure reading), so the freshness of a
+    reading at the horizon can still be judged."""
+    if not heart:
+        return heart
+    horizon = heart[-1][0] - _HISTORY_MS
+    if queue:
+        horizon = min(horizon, queue[0][0])
+    keep_from = 0
+    while keep_from + 1 < len(heart) and heart[keep_from + 1][0] <= horizon:
+        keep_from += 1
+    return heart[keep_from:] if keep_from else heart

@@ -27,33 +27,27 @@ from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
 
 
-@dataclass
+@dataclass(slots=True)
 class SignalBuffer:
     watermark_ms: int | None = None
     pending: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     arrived_ms: int | None = None  # processing time of the newest arrival (live only)
 
 
-@dataclass
+@dataclass(slots=True)
 class PatientState:
+    """Plain data: ``orjson`` encodes it as it is (the stream stores it once per batch, so its
+    encoding is on the hot path); ``from_json_obj`` reads that encoding back."""
+
     signals: dict[str, SignalBuffer] = field(default_factory=dict)
     rules: dict[str, RuleState] = field(default_factory=dict)
-
-    def to_json_obj(self) -> dict[str, Any]:
-        return {
-            "signals": {
-                name: {"wm": buf.watermark_ms, "pending": buf.pending, "arr": buf.arrived_ms}
-                for name, buf in self.signals.items()
-            },
-            "rules": self.rules,
-        }
 
     @classmethod
     def from_json_obj(cls, obj: dict[str, Any]) -> PatientState:
         return cls(
             signals={
                 name: SignalBuffer(
-                    b["wm"], [(int(t), dict(v)) for t, v in b["pending"]], b.get("arr")
+                    b["watermark_ms"], [(t, v) for t, v in b["pending"]], b["arrived_ms"]
                 )
                 for name, b in obj["signals"].items()
             },
@@ -89,9 +83,6 @@ class PatientEvaluator:
             s: [r for r in rules if _overrides(r, "holds_readings")]
             for s, rules in self._by_signal.items()
         }
-        # The earliest a new arrival can make ``tick`` due: after the lateness, or a silence.
-        silences = [r.silence_ms for r in self.rules if r.silence_ms is not None]
-        self.min_horizon_ms = min([allowed_lateness_ms, *silences])
 
     def process(
         self,

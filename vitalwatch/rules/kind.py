@@ -64,11 +64,6 @@ class RuleKind(ABC, Generic[SpecT]):
     ) -> tuple[RuleState, list[Alert]]:
         """Advance the rule by one reading (readings arrive in event-time order)."""
 
-    @property
-    def silence_ms(self) -> int | None:
-        """How long silence lasts before this rule's ``quiet_deadline`` (None: never)."""
-        return None
-
     def quiet_deadline(self, state: RuleState, arrived_ms: int) -> int | None:
         """When (processing time) silence since the last arrival at ``arrived_ms`` needs
         ``on_quiet``; None: this rule never needs it."""

@@ -51,10 +51,6 @@ class NoDataRule(RuleKind[NoDataSpec]):
             alerts.append(self._alert(AlertState.RESOLVED, patient, onset, reading.ts_ms))
         return {"last_ts": reading.ts_ms, "onset": None}, alerts
 
-    @property
-    def silence_ms(self) -> int:
-        return self.spec.for_
-
     def quiet_deadline(self, state: RuleState, arrived_ms: int) -> int | None:
         if state.get("last_ts") is None or state.get("onset") is not None:
             return None

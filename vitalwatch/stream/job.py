@@ -1,11 +1,13 @@
 """The streaming query: Kafka -> parse -> per-patient rules -> Kafka (alerts and dead letters).
 
-One query, one checkpoint: invalid records and rule outputs are unioned into one Kafka sink
-that routes each row by its ``topic`` column, so a micro-batch's dead letters and alerts are
-committed together with the source offsets and the RocksDB state.
+One query, one checkpoint, one pass over the records: every parsed record, valid or not, goes
+to the stateful processor, whose output (alerts, and dead letters: invalid or late readings)
+is one Kafka sink that routes each row by its ``topic`` column, so a micro-batch's dead letters
+and alerts are committed together with the source offsets and the RocksDB state.
 
-Two ``observe()`` points count what passes (readings by signal and outcome, dead letters by
-reason, alerts by rule and state); the listener turns them into Prometheus metrics.
+Two ``observe()`` points count what passes (readings by signal and outcome, the newest event
+time by signal, dead letters by reason, alerts by rule and state); the listener turns them into
+Prometheus metrics.
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from vitalwatch.contracts.alerts import AlertState
-from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS, DeadLetterReason, Signal
+from vitalwatch.contracts.readings import DeadLetterReason, Signal
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.settings import Settings
-from vitalwatch.stream.parse import READING_COLUMNS, SOURCE_COLUMNS, parse_readings
-from vitalwatch.stream.processor import OUTPUT_SCHEMA, STATE_BUCKETS, RuleProcessor
-from vitalwatch.stream.roster import read_roster, without_roster
+from vitalwatch.stream.parse import parse_readings
+from vitalwatch.stream.processor import (
+    INPUT_COLUMNS,
+    OUTPUT_SCHEMA,
+    STATE_BUCKETS,
+    RuleProcessor,
+)
+from vitalwatch.stream.roster import read_roster
 
 INPUT_OBSERVATION = "vitalwatch_input"
-_SOURCE_POSITION = ("source_topic", "source_partition", "source_offset")
 OUTPUT_OBSERVATION = "vitalwatch_output"
 QUERY_NAME = "vitalwatch-rules"
 
@@ -114,33 +120,17 @@ def build_outputs(
             if r is not DeadLetterReason.LATE
         ],
     )
-    invalid = parsed.where(reason.isNotNull()).select(
-        F.lit(settings.topics.deadletter).alias("topic"),
-        F.col("raw_key").alias("key"),
-        F.col("raw_value").alias("value"),
-        F.array(
-            F.struct(F.lit(REASON_HEADER).alias("key"), F.encode(reason, "UTF-8").alias("value")),
-            *[
-                F.struct(
-                    F.lit(header).alias("key"),
-                    F.encode(F.col(column).cast("string"), "UTF-8").alias("value"),
-                )
-                for header, column in zip(SOURCE_HEADERS, _SOURCE_POSITION, strict=True)
-            ],
-        ).alias("headers"),
-        F.lit(None).cast("string").alias("rule_id"),
-        F.lit(None).cast("string").alias("alert_state"),
-        F.col("event_ms"),
-    )
-    valid = parsed.where(reason.isNull()).select(*READING_COLUMNS, *SOURCE_COLUMNS)
-    if roster is None:
-        valid = without_roster(valid)
-    else:
-        valid = valid.join(F.broadcast(roster), "patient_id", "left")
-    bucket = F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS))
+    # Valid and invalid readings go on together: one scan of the Kafka records and one parse per
+    # micro-batch (a separate dead-letter branch read and parsed every record twice). The
+    # processor dead-letters the invalid ones (rare) as they came, with the parser's reason.
+    readings = parsed if roster is None else parsed.join(F.broadcast(roster), "patient_id", "left")
+    bucket, packed = INPUT_COLUMNS
     evaluated = (
-        valid.withColumn("state_bucket", bucket)
-        .groupBy("state_bucket")
+        readings.select(
+            F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS)).alias(bucket),
+            F.to_json(F.struct(*readings.columns)).alias(packed),
+        )
+        .groupBy(bucket)
         .transformWithState(
             statefulProcessor=RuleProcessor(
                 rules,
@@ -157,7 +147,10 @@ def build_outputs(
     )
     evaluated = evaluated.observe(
         OUTPUT_OBSERVATION,
-        _count_if(F.col("topic") == settings.topics.deadletter, deadletter_metric_name("late")),
+        _count_if(
+            F.col("deadletter_reason") == DeadLetterReason.LATE.value,
+            deadletter_metric_name(DeadLetterReason.LATE.value),
+        ),
         *[
             _count_if(
                 (F.col("rule_id") == rule.spec.id) & (F.col("alert_state") == state.value),
@@ -167,7 +160,7 @@ def build_outputs(
             for state in (AlertState.FIRING, AlertState.RESOLVED)
         ],
     )
-    return evaluated.unionByName(invalid)
+    return evaluated
 
 
 def start_query(

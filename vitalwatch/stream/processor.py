@@ -5,8 +5,9 @@ call per bucket and micro-batch. Spark's Python stateful operator costs a fixed 
 and batch before any rule runs - issue #3 quotes ~0.16 ms, and the two state calls
 (get and update, each a round trip to the JVM) measured 1.6-2 ms together here on a loaded
 machine - so one key per patient would cost seconds per batch at 10,000 patients. A bucket's
-state is one JSON value holding its patients' evaluator states (~1.4 kB each), read and written
-once per batch; a patient always hashes to the same bucket, so its readings are still
+state is one JSON value holding its patients' evaluator states (~1.7 kB each), read and written
+once per batch (decoding it is skipped when this Python worker wrote it last: ``_Decoded``); a
+patient always hashes to the same bucket, so its readings are still
 evaluated in order by one task. 64 buckets keep the per-key cost small (~0.1 s per batch when
 all are active) while leaving room for a cluster's parallelism (up to 64 tasks).
 ``STATE_BUCKETS`` is part of the checkpoint's layout: changing it needs a new checkpoint.
@@ -14,20 +15,24 @@ all are active) while leaving room for a cluster's parallelism (up to 64 tasks).
 Timers (processing time) drive what must happen without input: releasing held readings of a
 feed that stopped, ``no_data`` alerts, and dropping patients silent for ``state_ttl``. One timer
 per bucket, at the earliest deadline of its patients, registered lazily: only when none is
-pending or the new deadline is earlier (a timer that fires early finds nothing due and is
-registered again for the real deadline), so a steady feed costs no timer calls per batch.
+pending or the new deadline is earlier, so a steady feed costs no timer calls per batch. The
+bucket's next deadline is stored beside its patients, so a timer that fires early (readings
+arrived since it was set) is set again for the real deadline without decoding the bucket.
 
 Outputs are Kafka records (topic, key, value, headers) for the sink: alerts to the alerts topic,
-late readings with their original bytes to the dead-letter topic.
+invalid and late readings with their original bytes and reason to the dead-letter topic.
 """
 
 from __future__ import annotations
 
-import json
+import base64
+import gc
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
 from pyspark.sql import Row
 from pyspark.sql.streaming.stateful_processor import (
     ExpiredTimerInfo,
@@ -59,7 +64,8 @@ from vitalwatch.rules.kind import PatientContext, RuleKind
 HEADERS_TYPE = ArrayType(
     StructType([StructField("key", StringType()), StructField("value", BinaryType())])
 )
-# Kafka sink columns, plus rule_id / alert_state / event_ms for metrics (dropped before the sink).
+# Kafka sink columns, plus rule_id / alert_state / deadletter_reason / event_ms for metrics
+# (dropped before the sink).
 OUTPUT_SCHEMA = StructType(
     [
         StructField("topic", StringType()),
@@ -68,77 +74,106 @@ OUTPUT_SCHEMA = StructType(
         StructField("headers", HEADERS_TYPE),
         StructField("rule_id", StringType()),
         StructField("alert_state", StringType()),
+        StructField("deadletter_reason", StringType()),
         StructField("event_ms", LongType()),
     ]
 )
-_STATE_SCHEMA = StructType([StructField("json", StringType())])
+# A bucket's state: its patients (JSON, with the version token of ``_Decoded``), the time of its
+# pending timer and when something is next due (so a timer that fires early costs no decoding).
+_STATE_SCHEMA = StructType(
+    [
+        StructField("version", StringType()),
+        StructField("json", BinaryType()),
+        StructField("timer", LongType()),
+        StructField("due", LongType()),
+    ]
+)
 STATE_BUCKETS = 64
 
 
-def deadletter_headers(reason: str, row: Any) -> list[tuple[str, bytes]]:
-    source = (row.source_topic, row.source_partition, row.source_offset)
+# The processor's input: the state bucket (the grouping key) and the reading with its roster
+# entry and Kafka source, packed by the query into one JSON column (``to_json``; binary fields as
+# base64). PySpark's Row API converts every cell of every row on its own (pyarrow's ``as_py``,
+# ~3 us a cell here): the 17 columns unpacked cost 53 us a row, the one packed column 6 us
+# (+1 us for orjson), which was a fifth of a live batch's Python time at 10,000 patients.
+INPUT_COLUMNS = ("state_bucket", "reading")
+
+
+def deadletter_headers(reason: str, fields: dict[str, Any]) -> list[tuple[str, bytes]]:
+    source = (fields["source_topic"], fields["source_partition"], fields["source_offset"])
     return [(REASON_HEADER, reason.encode())] + [
         (name, str(value).encode()) for name, value in zip(SOURCE_HEADERS, source, strict=True)
     ]
 
 
-class _Columns:
-    """Positional access to the input rows (a Row's attribute lookup searches its field names,
-    which costs more than the rule evaluation at thousands of rows per batch)."""
+def _reading(fields: dict[str, Any]) -> Reading:
+    signal = Signal(fields["signal"])
+    values = {name: fields[name] for name in SIGNAL_FIELDS[signal] if fields.get(name) is not None}
+    return Reading(signal, fields["event_ms"], values)
 
-    def __init__(self, first: Row) -> None:
-        index = {name: i for i, name in enumerate(first.__fields__)}
-        self.patient_id = index["patient_id"]
-        self.signal = index["signal"]
-        self.event_ms = index["event_ms"]
-        self.fields = {
-            signal: tuple((name, index[name]) for name in names)
-            for signal, names in SIGNAL_FIELDS.items()
-        }
-        self.roster = (index["bed"], index["ward"], index["overrides"])
 
-    def reading(self, row: Row) -> Reading:
-        signal = Signal(row[self.signal])
-        values = {name: row[i] for name, i in self.fields[signal] if row[i] is not None}
-        return Reading(signal, row[self.event_ms], values)
+def _patient(
+    patient_id: str, fields: dict[str, Any], known: PatientContext | None
+) -> PatientContext:
+    """The patient's roster entry, as joined to its readings (the known one if unchanged)."""
+    bed, ward = fields.get("bed") or "unknown", fields.get("ward") or "unknown"
+    limits = {k: v for k, v in (fields.get("overrides") or {}).items() if v is not None}
+    if known is not None and (known.bed, known.ward, known.overrides) == (bed, ward, limits):
+        return known
+    return PatientContext(patient_id, bed=bed, ward=ward, overrides=limits)
 
-    def patient(self, patient_id: str, row: Row, known: PatientContext | None) -> PatientContext:
-        """The patient's roster entry, as joined to its rows (the known one if unchanged)."""
-        bed, ward, overrides = (row[i] for i in self.roster)
-        bed, ward = bed or "unknown", ward or "unknown"
-        # A map column reaches the Row API as a list of (key, value) pairs.
-        limits = {k: v for k, v in (overrides or ()) if v is not None}
-        if known is not None and (known.bed, known.ward, known.overrides) == (bed, ward, limits):
-            return known
-        return PatientContext(patient_id, bed=bed, ward=ward, overrides=limits)
+
+def _raw(fields: dict[str, Any], name: str) -> bytes | None:
+    encoded = fields.get(name)
+    return None if encoded is None else base64.b64decode(encoded)
 
 
 class _Bucket:
-    """One bucket's stored state: each patient's evaluator state and roster context, and the
-    time of the bucket's pending timer."""
+    """One bucket's patients: each one's evaluator state and roster context. Stored as JSON
+    (orjson: the encoding is on the hot path, once per bucket and batch, and the standard
+    library's took most of a batch's time)."""
 
-    def __init__(self, stored: dict[str, Any] | None) -> None:
-        stored = stored or {"patients": {}, "timer": None}
-        self.timer: int | None = stored["timer"]
+    def __init__(self, stored: bytes | None) -> None:
+        decoded = orjson.loads(stored) if stored else {}
         self.patients: dict[str, tuple[PatientState, PatientContext]] = {
-            pid: (
-                PatientState.from_json_obj(entry["state"]),
-                PatientContext(pid, entry["bed"], entry["ward"], entry["overrides"]),
-            )
-            for pid, entry in stored["patients"].items()
+            pid: (PatientState.from_json_obj(state), PatientContext(**context))
+            for pid, (state, context) in decoded.items()
         }
 
-    def to_json(self) -> str:
-        patients = {
-            pid: {
-                "state": state.to_json_obj(),
-                "bed": context.bed,
-                "ward": context.ward,
-                "overrides": dict(context.overrides),
-            }
-            for pid, (state, context) in self.patients.items()
-        }
-        return json.dumps({"patients": patients, "timer": self.timer}, separators=(",", ":"))
+    def encode(self) -> bytes:
+        return orjson.dumps(self.patients)
+
+
+class _Decoded:
+    """The buckets this Python worker process last wrote, decoded, each with the random version
+    token stored beside it in Spark's state.
+
+    Spark keeps Python workers between micro-batches and hands a partition's next task to any
+    idle one, so a worker often meets a bucket it wrote itself; decoding its state again
+    (orjson and the evaluator's objects) was a third of the Python time per batch. The token
+    says whether the state Spark holds is exactly what this worker wrote: after a failed batch,
+    a restart from the checkpoint or another worker's write it differs, and the state is
+    decoded. An entry is taken out while its bucket is processed (so a batch that fails half
+    way leaves nothing behind) and put back with its new token. At most one entry per bucket
+    is kept: memory of the order of the decoded state of the buckets this worker met.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[str, _Bucket]] = {}
+
+    def load(self, key: Any, version: str | None, encoded: bytes | None) -> _Bucket:
+        entry = self._entries.pop(key, None)
+        if entry is not None and entry[0] == version:
+            return entry[1]
+        return _Bucket(encoded)
+
+    def save(self, key: Any, bucket: _Bucket) -> tuple[str, bytes]:
+        version = uuid.uuid4().hex
+        self._entries[key] = (version, bucket)
+        return version, bucket.encode()
+
+
+_DECODED = _Decoded()  # per Python worker process
 
 
 class RuleProcessor(StatefulProcessor):
@@ -161,6 +196,10 @@ class RuleProcessor(StatefulProcessor):
         self._timers = timers
 
     def init(self, handle: StatefulProcessorHandle) -> None:
+        # The rule state is trees of dicts and lists without cycles, freed by reference counting;
+        # the cyclic collector's default thresholds made it walk the ~10^6 live state objects so
+        # often that decoding a bucket took three times as long (measured). Per worker process.
+        gc.set_threshold(50_000, 20, 100)
         self._handle = handle
         self._state = handle.getValueState("bucket", _STATE_SCHEMA)
         self._evaluator = PatientEvaluator(self._rules, self._allowed_lateness_ms)
@@ -169,57 +208,76 @@ class RuleProcessor(StatefulProcessor):
         self, key: Any, rows: Iterator[Row], timerValues: TimerValues
     ) -> Iterator[Row]:
         now = timerValues.getCurrentProcessingTimeInMs() if self._timers else None
-        bucket = self._load()
-        inputs_by_patient: dict[str, list[Row]] = {}
-        columns: _Columns | None = None
+        stored = self._state.get()  # None when the bucket has no state yet
+        bucket = self._load(key, stored)
+        inputs_by_patient: dict[str, list[dict[str, Any]]] = {}
+        dead: list[tuple[dict[str, Any], str]] = []
         for row in rows:
-            columns = columns or _Columns(row)
-            inputs_by_patient.setdefault(row[columns.patient_id], []).append(row)
-        assert columns is not None, "Spark calls with at least one row"
+            fields = orjson.loads(row[1])  # INPUT_COLUMNS
+            if "reason" in fields:  # invalid: dead-lettered as it came, with the parser's reason
+                dead.append((fields, fields["reason"]))
+            else:
+                inputs_by_patient.setdefault(fields["patient_id"], []).append(fields)
         alerts: list[Alert] = []
-        late: list[Row] = []
         for patient_id, inputs in inputs_by_patient.items():
             state, known = bucket.patients.get(patient_id, (PatientState(), None))
-            context = columns.patient(patient_id, inputs[0], known)
+            context = _patient(patient_id, inputs[0], known)
             bucket.patients[patient_id] = (state, context)
-            readings = [columns.reading(row) for row in inputs]
+            readings = [_reading(fields) for fields in inputs]
             evaluation = self._evaluator.process(state, context, readings, now)
             alerts += evaluation.alerts
-            late += [inputs[index] for index in evaluation.late]
+            dead += [(inputs[index], DeadLetterReason.LATE.value) for index in evaluation.late]
             if now is None:  # over history a key's rows all come in one call: that is the end
                 alerts += self._evaluator.flush(state, context)
-        self._save(bucket, now, fired=False)
+        timer = stored[2] if stored else None
+        self._save(key, bucket, now, timer)
         yield from self._alert_rows(alerts, now)
-        yield from self._late_rows(late)
+        yield from self._dead_letter_rows(dead)
 
     def handleExpiredTimer(
         self, key: Any, timerValues: TimerValues, expiredTimerInfo: ExpiredTimerInfo
     ) -> Iterator[Row]:
         now = timerValues.getCurrentProcessingTimeInMs()
-        bucket = self._load()
+        stored = self._state.get()
+        if stored is None:
+            return
+        version, encoded, _, due = stored  # Spark removed the timer that fired
+        if due is not None and due > now:  # fired early: readings arrived since it was set
+            timer = self._set_timer(None, due, now)
+            self._state.update((version, encoded, timer, due))
+            return
+        bucket = self._load(key, stored)
         alerts: list[Alert] = []
         for patient_id, (state, context) in list(bucket.patients.items()):
             alerts += self._evaluator.tick(state, context, now)
             last = self._evaluator.last_arrival(state)
             if last is not None and now - last >= self._state_ttl_ms:
                 del bucket.patients[patient_id]  # silent for a day: discharged or moved
-        self._save(bucket, now, fired=True)
+        self._save(key, bucket, now, None)
         yield from self._alert_rows(alerts, now)
 
-    def _load(self) -> _Bucket:
-        stored = self._state.get() if self._state.exists() else None
-        return _Bucket(json.loads(stored[0]) if stored else None)
+    def _load(self, key: Any, stored: tuple[Any, ...] | None) -> _Bucket:
+        return _DECODED.load(key, *(stored[:2] if stored else (None, None)))
 
-    def _save(self, bucket: _Bucket, now: int | None, fired: bool) -> None:
-        if now is not None:
-            self._schedule(bucket, now, fired)
-        self._state.update((bucket.to_json(),))
+    def _save(self, key: Any, bucket: _Bucket, now: int | None, timer: int | None) -> None:
+        """Store the bucket; live, with a timer at the earliest deadline of its patients, set
+        only when none is pending or the deadline is earlier (a steady feed costs no timer
+        calls; a timer that fires early finds ``due`` later and is set again, cheaply)."""
+        due = self._due(bucket) if now is not None else None
+        if now is not None and due is not None:
+            timer = self._set_timer(timer, due, now)
+        self._state.update((*_DECODED.save(key, bucket), timer, due))
 
-    def _schedule(self, bucket: _Bucket, now: int, fired: bool) -> None:
-        if fired:
-            bucket.timer = None  # Spark removed the timer that fired
-        elif bucket.timer is not None and bucket.timer <= now + self._evaluator.min_horizon_ms:
-            return  # new input cannot make anything due before the pending timer
+    def _set_timer(self, pending: int | None, due: int, now: int) -> int:
+        if pending is not None and pending <= due:
+            return pending
+        if pending is not None:
+            self._handle.deleteTimer(pending)
+        timer = max(due, now + 1)
+        self._handle.registerTimer(timer)
+        return timer
+
+    def _due(self, bucket: _Bucket) -> int | None:
         deadlines = []
         for state, _ in bucket.patients.values():
             deadline = self._evaluator.next_deadline(state)
@@ -228,12 +286,7 @@ class RuleProcessor(StatefulProcessor):
             last = self._evaluator.last_arrival(state)
             if last is not None:
                 deadlines.append(last + self._state_ttl_ms)
-        due = min(deadlines, default=None)
-        if due is not None and (bucket.timer is None or due < bucket.timer):
-            if bucket.timer is not None:
-                self._handle.deleteTimer(bucket.timer)
-            bucket.timer = max(due, now + 1)
-            self._handle.registerTimer(bucket.timer)
+        return min(deadlines, default=None)
 
     def _alert_rows(self, alerts: list[Alert], now: int | None) -> Iterator[Row]:
         emitted_ms = now if now is not None else int(time.time() * 1000)
@@ -245,19 +298,21 @@ class RuleProcessor(StatefulProcessor):
                 headers=None,
                 rule_id=alert.rule_id,
                 alert_state=alert.state.value,
+                deadletter_reason=None,
                 event_ms=alert.detected_ms,
             )
 
-    def _late_rows(self, late: list[Row]) -> Iterator[Row]:
-        for row in late:
+    def _dead_letter_rows(self, dead: list[tuple[dict[str, Any], str]]) -> Iterator[Row]:
+        for fields, reason in dead:
             yield Row(
                 topic=self._deadletter_topic,
-                key=row.raw_key,
-                value=row.raw_value,
-                headers=deadletter_headers(DeadLetterReason.LATE.value, row),
+                key=_raw(fields, "raw_key"),
+                value=_raw(fields, "raw_value"),
+                headers=deadletter_headers(reason, fields),
                 rule_id=None,
                 alert_state=None,
-                event_ms=row.event_ms,
+                deadletter_reason=reason,
+                event_ms=fields.get("event_ms"),
             )
 
     def close(self) -> None:

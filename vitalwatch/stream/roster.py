@@ -40,13 +40,3 @@ def read_roster(spark: SparkSession, path: Path, rules: Sequence[RuleKind[Any]])
         *[F.col(c).cast("string").alias(c) for c in REQUIRED_COLUMNS],
         F.map_from_arrays(names, values).alias("overrides"),
     ).dropDuplicates(["patient_id"])
-
-
-def without_roster(readings: DataFrame) -> DataFrame:
-    """The roster columns, empty, for a deployment that has no roster."""
-    return readings.select(
-        "*",
-        F.lit(None).cast("string").alias("bed"),
-        F.lit(None).cast("string").alias("ward"),
-        F.lit(None).cast("map<string,double>").alias("overrides"),
-    )

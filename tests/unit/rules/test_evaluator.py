@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,8 @@ LATENESS_MS = 5_000
 
 
 def evaluate_in_batches(readings: list[Reading], batch_sizes: list[int]) -> list[tuple]:
-    """Feed readings in arrival order, split into micro-batches, state carried as JSON."""
+    """Feed readings in arrival order, split into micro-batches, state carried as the stream
+    stores it (JSON)."""
     evaluator = PatientEvaluator([tachycardia()], LATENESS_MS)
     state = PatientState()
     out: list[tuple] = []
@@ -27,15 +29,9 @@ def evaluate_in_batches(readings: list[Reading], batch_sizes: list[int]) -> list
         result = evaluator.process(state, PATIENT, batch)
         assert result.late == []
         out += [(a.alert_id, a.state.value, a.detected_ms) for a in result.alerts]
-        state = PatientState.from_json_obj(_roundtrip(state.to_json_obj()))
+        state = PatientState.from_json_obj(orjson.loads(orjson.dumps(state)))
     out += [(a.alert_id, a.state.value, a.detected_ms) for a in evaluator.flush(state, PATIENT)]
     return out
-
-
-def _roundtrip(obj: dict) -> dict:
-    import json
-
-    return json.loads(json.dumps(obj))
 
 
 def jitter_within_lateness(readings: list[Reading], data: st.DataObject) -> list[Reading]:

@@ -11,6 +11,7 @@ from pyspark.sql.streaming.tws_tester import TwsTester
 
 from tests.unit.rules.helpers import tachycardia
 from tests.unit.rules.test_no_data import no_hr
+from tests.unit.stream.input_rows import heart_rate_row
 from vitalwatch.stream.processor import RuleProcessor
 
 T0 = 1_795_615_200_000
@@ -19,12 +20,7 @@ BUCKET = 7
 
 
 def reading(patient: str, ts: int, bpm: float) -> Row:
-    return Row(
-        patient_id=patient, signal="heart_rate", event_ms=ts, bpm=bpm, systolic=None,
-        diastolic=None, mean=None, device_id=None, raw_key=patient.encode(), raw_value=b"{}",
-        source_topic="hr", source_partition=0, source_offset=0, bed="12", ward="ICU-A",
-        overrides=None,
-    )  # fmt: skip
+    return heart_rate_row(patient, ts, bpm, bucket=BUCKET)
 
 
 def processor_under_test(rules: list[Any], state_ttl_ms: int = 86_400_000) -> TwsTester:
@@ -65,9 +61,9 @@ def test_a_patient_silent_for_the_state_ttl_is_forgotten() -> None:
     test = processor_under_test([tachycardia()], state_ttl_ms=60_000)
     test.setProcessingTime(1_000)
     test.test(BUCKET, [reading("P-1", T0, 80)])
-    stored = json.loads(test.peekValueState("bucket", BUCKET)[0])
-    assert list(stored["patients"]) == ["P-1"]
+    stored = json.loads(test.peekValueState("bucket", BUCKET)[1])
+    assert list(stored) == ["P-1"]
     test.setProcessingTime(60_999)
-    assert list(json.loads(test.peekValueState("bucket", BUCKET)[0])["patients"]) == ["P-1"]
+    assert list(json.loads(test.peekValueState("bucket", BUCKET)[1])) == ["P-1"]
     test.setProcessingTime(61_000)
-    assert json.loads(test.peekValueState("bucket", BUCKET)[0])["patients"] == {}
+    assert json.loads(test.peekValueState("bucket", BUCKET)[1]) == {}
