@@ -3,6 +3,7 @@ and what the machine's processes use (read from /proc, no extra dependency)."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import socket
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyspark
 
@@ -55,6 +57,24 @@ def bench_settings(broker: LocalBroker, workdir: Path, **overrides: object) -> S
     )  # fmt: skip
     fields.update(overrides)
     return load_settings(**fields)
+
+
+def records_read(progress: dict[str, Any]) -> int:
+    """Kafka records a micro-batch read, from its offsets (``numInputRows`` counts a record once
+    per scan of the source in the plan)."""
+    count = 0
+    for source in progress["sources"]:
+        start, end = (_offsets(source.get(k)) for k in ("startOffset", "endOffset"))
+        for topic, partitions in end.items():
+            for partition, offset in partitions.items():
+                count += offset - start.get(topic, {}).get(partition, 0)
+    return count
+
+
+def _offsets(value: Any) -> dict[str, dict[str, int]]:
+    """A source's offsets as progress reports them: a JSON text, parsed or not, or null."""
+    parsed = json.loads(value) if isinstance(value, str) else value
+    return parsed or {}
 
 
 def quantile(values: list[float], q: float) -> float:

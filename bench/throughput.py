@@ -36,6 +36,7 @@ from bench.harness import (
     local_broker,
     machine,
     quantile,
+    records_read,
     spread,
 )
 from vitalwatch.daemon import run_daemon
@@ -72,20 +73,20 @@ def job_rate(spark, settings: Settings, expected: int) -> tuple[float, int]:
     shutil.rmtree(settings.checkpoint_dir, ignore_errors=True)
     query = start_query(spark, load_rules(settings.rules.directory), settings)
     seen: dict[int, dict] = {}
-    while sum(p["numInputRows"] for p in seen.values()) < expected:
+    while sum(records_read(p) for p in seen.values()) < expected:
         if query.exception():
             raise RuntimeError(query.exception())
         for progress in query.recentProgress:
             seen[progress["batchId"]] = progress
         time.sleep(0.2)
     query.stop()
-    batches = [seen[b] for b in sorted(seen) if seen[b]["numInputRows"] > 0]
+    batches = [seen[b] for b in sorted(seen) if records_read(seen[b]) > 0]
 
     def end(p: dict) -> float:
         started = datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")).timestamp()
         return started + p["durationMs"]["triggerExecution"] / 1000
 
-    warm_rows = sum(p["numInputRows"] for p in batches[1:])
+    warm_rows = sum(records_read(p) for p in batches[1:])
     return warm_rows / (end(batches[-1]) - end(batches[0])), len(batches)
 
 

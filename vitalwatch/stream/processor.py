@@ -29,6 +29,7 @@ import base64
 import gc
 import time
 import uuid
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -131,17 +132,19 @@ def _raw(fields: dict[str, Any], name: str) -> bytes | None:
 class _Bucket:
     """One bucket's patients: each one's evaluator state and roster context. Stored as JSON
     (orjson: the encoding is on the hot path, once per bucket and batch, and the standard
-    library's took most of a batch's time)."""
+    library's took most of a batch's time), deflated: the state goes to the JVM and into
+    RocksDB and its changelog every batch, and deflating it (level 1, ~0.5 ms a bucket) cuts
+    that ~10x (~170 kB to ~15 kB a bucket at 10,000 patients)."""
 
     def __init__(self, stored: bytes | None) -> None:
-        decoded = orjson.loads(stored) if stored else {}
+        decoded = orjson.loads(zlib.decompress(stored)) if stored else {}
         self.patients: dict[str, tuple[PatientState, PatientContext]] = {
             pid: (PatientState.from_json_obj(state), PatientContext(**context))
             for pid, (state, context) in decoded.items()
         }
 
     def encode(self) -> bytes:
-        return orjson.dumps(self.patients)
+        return zlib.compress(orjson.dumps(self.patients), 1)
 
 
 class _Decoded:

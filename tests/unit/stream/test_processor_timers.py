@@ -4,6 +4,7 @@ what must happen when nothing arrives does happen."""
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
 from pyspark.sql import Row
@@ -21,6 +22,12 @@ BUCKET = 7
 
 def reading(patient: str, ts: int, bpm: float) -> Row:
     return heart_rate_row(patient, ts, bpm, bucket=BUCKET)
+
+
+def stored_patients(test: TwsTester) -> dict[str, Any]:
+    stored = test.peekValueState("bucket", BUCKET)
+    assert stored is not None
+    return dict(json.loads(zlib.decompress(stored[1])))
 
 
 def processor_under_test(rules: list[Any], state_ttl_ms: int = 86_400_000) -> TwsTester:
@@ -61,9 +68,9 @@ def test_a_patient_silent_for_the_state_ttl_is_forgotten() -> None:
     test = processor_under_test([tachycardia()], state_ttl_ms=60_000)
     test.setProcessingTime(1_000)
     test.test(BUCKET, [reading("P-1", T0, 80)])
-    stored = json.loads(test.peekValueState("bucket", BUCKET)[1])
+    stored = stored_patients(test)
     assert list(stored) == ["P-1"]
     test.setProcessingTime(60_999)
-    assert list(json.loads(test.peekValueState("bucket", BUCKET)[1])) == ["P-1"]
+    assert list(stored_patients(test)) == ["P-1"]
     test.setProcessingTime(61_000)
-    assert json.loads(test.peekValueState("bucket", BUCKET)[1]) == {}
+    assert stored_patients(test) == {}
