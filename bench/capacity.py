@@ -27,6 +27,7 @@ from typing import Any
 from bench.harness import (
     REPO,
     bench_settings,
+    drain,
     earlier_runs,
     local_broker,
     machine,
@@ -39,22 +40,11 @@ from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings
 from vitalwatch.simulate.messages import publish
 from vitalwatch.simulate.synthetic import SyntheticWard
-from vitalwatch.stream.job import start_query
 from vitalwatch.stream.session import start_spark
 
 
 def one_run(spark: Any, settings: Settings, backlog: int) -> dict[str, float]:
-    shutil.rmtree(settings.checkpoint_dir, ignore_errors=True)
-    query = start_query(spark, load_rules(settings.rules.directory), settings)
-    seen: dict[int, dict[str, Any]] = {}
-    while sum(records_read(p) for p in seen.values()) < backlog:
-        if query.exception():
-            raise RuntimeError(query.exception())
-        for progress in query.recentProgress:
-            seen[progress["batchId"]] = progress
-        time.sleep(0.5)
-    query.stop()
-    batches = [seen[b] for b in sorted(seen) if records_read(seen[b]) > 0]
+    batches = drain(spark, settings, backlog)
     steady = batches[len(batches) // 2 :]
     durations = [p["durationMs"]["triggerExecution"] / 1000 for p in steady]
     return {

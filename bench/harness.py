@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +21,9 @@ import pyspark
 from vitalwatch.infra.broker import LocalBroker
 from vitalwatch.infra.jarsets import kafka_broker_jars
 from vitalwatch.infra.java import find_java
+from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings, load_settings
+from vitalwatch.stream.job import start_query
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,6 +73,22 @@ def records_read(progress: dict[str, Any]) -> int:
             for partition, offset in partitions.items():
                 count += offset - start.get(topic, {}).get(partition, 0)
     return count
+
+
+def drain(spark: Any, settings: Settings, expected: int) -> list[dict[str, Any]]:
+    """Run the query from a fresh checkpoint until it has read ``expected`` records; the
+    progress of its batches that read any."""
+    shutil.rmtree(settings.checkpoint_dir, ignore_errors=True)
+    query = start_query(spark, load_rules(settings.rules.directory), settings)
+    seen: dict[int, dict[str, Any]] = {}
+    while sum(records_read(p) for p in seen.values()) < expected:
+        if query.exception():
+            raise RuntimeError(query.exception())
+        for progress in query.recentProgress:
+            seen[progress["batchId"]] = progress
+        time.sleep(0.2)
+    query.stop()
+    return [seen[b] for b in sorted(seen) if records_read(seen[b]) > 0]
 
 
 def _offsets(value: Any) -> dict[str, dict[str, int]]:

@@ -32,6 +32,7 @@ from confluent_kafka import Consumer
 from bench.harness import (
     REPO,
     bench_settings,
+    drain,
     earlier_runs,
     local_broker,
     machine,
@@ -46,7 +47,6 @@ from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings
 from vitalwatch.simulate.messages import publish
 from vitalwatch.simulate.synthetic import Episode, SyntheticWard
-from vitalwatch.stream.job import start_query
 from vitalwatch.stream.session import start_spark
 
 
@@ -70,17 +70,7 @@ def bare_consumer_rate(settings: Settings, expected: int) -> float:
 
 
 def job_rate(spark, settings: Settings, expected: int) -> tuple[float, int]:
-    shutil.rmtree(settings.checkpoint_dir, ignore_errors=True)
-    query = start_query(spark, load_rules(settings.rules.directory), settings)
-    seen: dict[int, dict] = {}
-    while sum(records_read(p) for p in seen.values()) < expected:
-        if query.exception():
-            raise RuntimeError(query.exception())
-        for progress in query.recentProgress:
-            seen[progress["batchId"]] = progress
-        time.sleep(0.2)
-    query.stop()
-    batches = [seen[b] for b in sorted(seen) if records_read(seen[b]) > 0]
+    batches = drain(spark, settings, expected)
 
     def end(p: dict) -> float:
         started = datetime.fromisoformat(p["timestamp"].replace("Z", "+00:00")).timestamp()
