@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from vitalwatch.infra.java import Java, find_java
 from vitalwatch.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
+SPARK_STOP_TIMEOUT_S = 120
 
 
 def free_port() -> int:
@@ -38,4 +41,13 @@ def spark(base_settings: Settings) -> Iterator[object]:
 
     session = start_spark(base_settings)
     yield session
-    session.stop()
+    # Once, in CI, SparkSession.stop() never returned after every test had passed (py4j waiting
+    # for a reply while the JVM, its context already stopped, waited for commands). A teardown
+    # must not hang the run: wait a bounded time, then say so (the JVM ends with this process).
+    stopper = threading.Thread(target=session.stop, name="spark-stop", daemon=True)
+    stopper.start()
+    stopper.join(SPARK_STOP_TIMEOUT_S)
+    if stopper.is_alive():
+        warnings.warn(
+            f"SparkSession.stop() did not return within {SPARK_STOP_TIMEOUT_S} s", stacklevel=1
+        )

@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
+from pyspark import TaskContext
 from pyspark.sql import Row
 from pyspark.sql.streaming.stateful_processor import (
     ExpiredTimerInfo,
@@ -199,10 +200,11 @@ class RuleProcessor(StatefulProcessor):
         self._timers = timers
 
     def init(self, handle: StatefulProcessorHandle) -> None:
-        # The rule state is trees of dicts and lists without cycles, freed by reference counting;
-        # the cyclic collector's default thresholds made it walk the ~10^6 live state objects so
-        # often that decoding a bucket took three times as long (measured). Per worker process.
-        gc.set_threshold(50_000, 20, 100)
+        if TaskContext.get() is not None:  # in Spark's Python worker (not a driver or a test)
+            # The rule state is trees of dicts and lists without cycles, freed by reference
+            # counting; the cyclic collector's default thresholds made it walk the ~10^6 live
+            # state objects so often that decoding a bucket took three times as long (measured).
+            gc.set_threshold(50_000, 20, 100)
         self._handle = handle
         self._state = handle.getValueState("bucket", _STATE_SCHEMA)
         self._evaluator = PatientEvaluator(self._rules, self._allowed_lateness_ms)
