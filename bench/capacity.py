@@ -19,7 +19,6 @@ import argparse
 import shutil
 import statistics
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,15 +30,13 @@ from bench.harness import (
     earlier_runs,
     local_broker,
     machine,
+    publish_backlog,
     records_read,
     spread,
 )
-from vitalwatch.kafka_clients import ensure_topics
 from vitalwatch.logs import configure_logging
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings
-from vitalwatch.simulate.messages import publish
-from vitalwatch.simulate.synthetic import SyntheticWard
 from vitalwatch.stream.session import start_spark
 
 
@@ -67,11 +64,7 @@ def main() -> int:
     try:
         with local_broker(workdir) as broker:
             settings = bench_settings(broker, workdir, spark={"starting_offsets": "earliest"})
-            ensure_topics(settings)
-            ward = SyntheticWard(patients=args.patients, duration_s=args.seconds,
-                                 bp_interval_s=60, start_ms=int(time.time() * 1000),
-                                 episodes=())  # fmt: skip
-            backlog = publish(ward.messages(), settings, speed=0)
+            backlog = publish_backlog(settings, args.patients, args.seconds)
             settings.spark.max_offsets_per_trigger = args.patients + args.patients // 60
             spark = start_spark(settings)
             runs = []

@@ -21,8 +21,11 @@ import pyspark
 from vitalwatch.infra.broker import LocalBroker
 from vitalwatch.infra.jarsets import kafka_broker_jars
 from vitalwatch.infra.java import find_java
+from vitalwatch.kafka_clients import ensure_topics
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings, load_settings
+from vitalwatch.simulate.messages import publish
+from vitalwatch.simulate.synthetic import SyntheticWard
 from vitalwatch.stream.job import start_query
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,6 +76,15 @@ def records_read(progress: dict[str, Any]) -> int:
             for partition, offset in partitions.items():
                 count += offset - start.get(topic, {}).get(partition, 0)
     return count
+
+
+def publish_backlog(settings: Settings, patients: int, seconds: float) -> int:
+    """A quiet ward (heart rate at 1 Hz, a cuff every minute, no episodes) published as fast as
+    the producer goes, on the settings' topics; the number of readings."""
+    ensure_topics(settings)
+    ward = SyntheticWard(patients=patients, duration_s=seconds, bp_interval_s=60,
+                         start_ms=int(time.time() * 1000), episodes=())  # fmt: skip
+    return publish(ward.messages(), settings, speed=0)
 
 
 def drain(spark: Any, settings: Settings, expected: int) -> list[dict[str, Any]]:

@@ -36,12 +36,13 @@ from bench.harness import (
     earlier_runs,
     local_broker,
     machine,
+    publish_backlog,
     quantile,
     records_read,
     spread,
 )
 from vitalwatch.daemon import run_daemon
-from vitalwatch.kafka_clients import client_config, ensure_topics
+from vitalwatch.kafka_clients import client_config
 from vitalwatch.logs import configure_logging
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings
@@ -156,12 +157,8 @@ def main() -> int:
     try:
         with local_broker(workdir) as broker:
             settings = bench_settings(broker, workdir, spark={"starting_offsets": "earliest"})
-            ensure_topics(settings)
-            ward = SyntheticWard(patients=args.patients, duration_s=args.seconds,
-                                 bp_interval_s=60, start_ms=int(time.time() * 1000),
-                                 episodes=())  # fmt: skip
             t0 = time.perf_counter()
-            backlog_rows = publish(ward.messages(), settings, speed=0)
+            backlog_rows = publish_backlog(settings, args.patients, args.seconds)
             produce_rate = backlog_rows / (time.perf_counter() - t0)
             settings.spark.max_offsets_per_trigger = max(1000, backlog_rows // 12)
             spark = start_spark(settings)
