@@ -94,10 +94,11 @@ STATE_BUCKETS = 64
 
 
 # The processor's input: the state bucket (the grouping key) and the reading with its roster
-# entry and Kafka source, packed by the query into one JSON column (``to_json``; binary fields as
-# base64). PySpark's Row API converts every cell of every row on its own (pyarrow's ``as_py``,
-# ~3 us a cell here): the 17 columns unpacked cost 53 us a row, the one packed column 6 us
-# (+1 us for orjson), which was a fifth of a live batch's Python time at 10,000 patients.
+# entry and Kafka source, packed by the query into one JSON column (``to_json``: binary fields as
+# base64, null fields left out, so only an invalid reading has a ``reason``). PySpark's Row API
+# converts every cell of every row on its own (pyarrow's ``as_py``, ~3 us a cell here): the 17
+# columns unpacked cost 53 us a row, the one packed column 6 us (+1 us for orjson), which was a
+# fifth of a live batch's Python time at 10,000 patients.
 INPUT_COLUMNS = ("state_bucket", "reading")
 
 
