@@ -10,14 +10,16 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from vitalwatch.errors import InfrastructureError
+from vitalwatch.kafka_security import librdkafka_properties
 from vitalwatch.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
 def client_config(settings: Settings, **extra: Any) -> dict[str, Any]:
-    config: dict[str, Any] = {"bootstrap.servers": settings.kafka.bootstrap_servers}
-    config.update({k: v.get_secret_value() for k, v in settings.kafka.client_properties.items()})
+    """librdkafka configuration: brokers, TLS/SASL (``kafka.security``), the
+    ``kafka.client_properties`` escape hatch, then ``extra``. Holds the password: never log it."""
+    config: dict[str, Any] = dict(librdkafka_properties(settings.kafka))
     config.update(extra)
     return config
 

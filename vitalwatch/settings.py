@@ -12,7 +12,14 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,11 +30,110 @@ from pydantic_settings import (
 from vitalwatch.durations import DurationMs
 from vitalwatch.errors import ConfigError
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+class KafkaSecuritySettings(BaseModel):
+    """How every Kafka client connects (TLS, SASL): the daemon's own and Spark's source and sink.
+
+    Translated for both client libraries in ``vitalwatch.kafka_security``. An inconsistent
+    combination stops start-up with the setting to fix.
+    """
+
+    protocol: SecurityProtocol = "PLAINTEXT"
+    # TLS: the CA certificate(s), PEM, that signed the brokers' certificates; unset: the trust
+    # store of the system (librdkafka) and of the JVM (Spark).
+    ca_file: Path | None = None
+    # Mutual TLS: one PEM file with this client's certificate chain and unencrypted private key.
+    client_certificate_file: Path | None = None
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    username: str | None = None
+    # The SASL password, from VITALWATCH_KAFKA__SECURITY__PASSWORD or, better, a file only this
+    # service reads (systemd LoadCredential): password_file. Never logged.
+    password: SecretStr | None = None
+    password_file: Path | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    def sasl_password(self) -> str:
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_file is None:
+            raise ConfigError(
+                f"kafka.security.protocol {self.protocol} needs a password: set "
+                "VITALWATCH_KAFKA__SECURITY__PASSWORD_FILE to a file holding it"
+            )
+        try:
+            return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"kafka.security.password_file {self.password_file} cannot be read "
+                f"({exc.strerror}); point VITALWATCH_KAFKA__SECURITY__PASSWORD_FILE at a file "
+                "this service can read (systemd: LoadCredential)"
+            ) from exc
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSecuritySettings:
+        if self.sasl:
+            self._check_sasl()
+        else:
+            for name in ("username", "password", "password_file"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(
+                        f"kafka.security.{name} is set but kafka.security.protocol "
+                        f"{self.protocol} does not use SASL; set the protocol to SASL_SSL "
+                        f"(VITALWATCH_KAFKA__SECURITY__PROTOCOL) or remove {name}"
+                    )
+        for name in ("ca_file", "client_certificate_file"):
+            path = getattr(self, name)
+            if path is None:
+                continue
+            if not self.tls:
+                raise ConfigError(
+                    f"kafka.security.{name} is set but kafka.security.protocol {self.protocol} "
+                    "does not use TLS; set the protocol to SSL or SASL_SSL or remove it"
+                )
+            if not path.is_file():
+                raise ConfigError(
+                    f"kafka.security.{name} {path} is not a file; point "
+                    f"VITALWATCH_KAFKA__SECURITY__{name.upper()} at a PEM file"
+                )
+        return self
+
+    def _check_sasl(self) -> None:
+        if not self.username:
+            raise ConfigError(
+                f"kafka.security.protocol {self.protocol} needs kafka.security.username; "
+                "set VITALWATCH_KAFKA__SECURITY__USERNAME"
+            )
+        if self.password is not None and self.password_file is not None:
+            raise ConfigError(
+                "kafka.security.password and kafka.security.password_file are both set; "
+                "keep one (password_file is preferred)"
+            )
+        if not self.sasl_password():
+            raise ConfigError(
+                "the Kafka SASL password is empty; put it in kafka.security.password_file "
+                "or VITALWATCH_KAFKA__SECURITY__PASSWORD"
+            )
+
 
 class KafkaSettings(BaseModel):
     bootstrap_servers: str = "127.0.0.1:9092"
-    # Extra librdkafka / Kafka client properties (TLS, SASL), applied to every client.
+    security: KafkaSecuritySettings = Field(default_factory=KafkaSecuritySettings)
+    # Escape hatches, one per client library because they name properties differently
+    # (ssl.ca.location vs ssl.truststore.location): extra librdkafka properties for the daemon's
+    # own clients (notifier, heartbeat, topic creation, health), and extra Java client
+    # properties for Spark's Kafka source and sink (given without the "kafka." prefix).
     client_properties: dict[str, SecretStr] = Field(default_factory=dict)
+    java_client_properties: dict[str, SecretStr] = Field(default_factory=dict)
 
 
 class TopicSettings(BaseModel):

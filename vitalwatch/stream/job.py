@@ -21,6 +21,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from vitalwatch.contracts.alerts import AlertState
 from vitalwatch.contracts.readings import DeadLetterReason, Signal
+from vitalwatch.kafka_security import java_client_properties
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.settings import Settings
 from vitalwatch.stream.parse import parse_readings
@@ -59,10 +60,8 @@ def _count_if(condition: Column, name: str) -> Column:
 
 
 def kafka_options(settings: Settings) -> dict[str, str]:
-    options = {"kafka.bootstrap.servers": settings.kafka.bootstrap_servers}
-    for key, value in settings.kafka.client_properties.items():
-        options[f"kafka.{key}"] = value.get_secret_value()
-    return options
+    """The Java Kafka client's properties (brokers, TLS/SASL) as source and sink options."""
+    return {f"kafka.{k}": v for k, v in java_client_properties(settings.kafka).items()}
 
 
 def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
