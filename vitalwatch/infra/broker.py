@@ -2,6 +2,8 @@
 
 The broker runs from the Maven Central jars (see ``jarsets``) as a child JVM; its storage, log
 and pid file live in one directory, so ``stop`` finds a broker that another process started.
+Optionally it also has a secured listener (``ScramListener``): SASL_SSL with TLS from a CA made at
+first start and one SCRAM-SHA-512 user; the broker's own listeners stay PLAINTEXT on loopback.
 """
 
 from __future__ import annotations
@@ -14,17 +16,32 @@ import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
 from vitalwatch.errors import InfrastructureError
+from vitalwatch.infra.broker_tls import BrokerTls
 from vitalwatch.infra.java import Java
 
 log = structlog.get_logger(__name__)
 
 _LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+
+
+_SCRAM = "SCRAM-SHA-512"
+
+
+@dataclass(frozen=True)
+class ScramListener:
+    """A SASL_SSL listener on loopback. The SCRAM user is written into the storage when it is
+    formatted (``--add-scram``), so it exists before the first client, with no admin call; a
+    broker directory formatted without it keeps having no user."""
+
+    port: int
+    username: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -34,10 +51,22 @@ class LocalBroker:
     jars: tuple[Path, ...]
     java: Java
     heap: str = "512m"
+    secured: ScramListener | None = None
 
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def secured_bootstrap_servers(self) -> str:
+        if self.secured is None:
+            raise InfrastructureError("this broker has no secured listener")
+        return f"127.0.0.1:{self.secured.port}"
+
+    @property
+    def tls(self) -> BrokerTls:
+        """The CA (``tls.ca_file``, for clients) and keystore of the secured listener."""
+        return BrokerTls(self.directory / "tls")
 
     @property
     def controller_port(self) -> int:
@@ -52,14 +81,24 @@ class LocalBroker:
         return self.directory / "logs" / "server.log"
 
     def _properties(self) -> str:
+        plaintext = f"PLAINTEXT://127.0.0.1:{self.port}"
+        controller = f"CONTROLLER://127.0.0.1:{self.controller_port}"
+        listeners = f"{plaintext},{controller}"
+        advertised = plaintext
+        protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        if self.secured is not None:
+            listeners += f",SASL_SSL://{self.secured_bootstrap_servers}"
+            advertised += f",SASL_SSL://{self.secured_bootstrap_servers}"
+            protocols += ",SASL_SSL:SASL_SSL"
         return "\n".join([
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            f"listeners={listeners}",
+            f"advertised.listeners={advertised}",
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"listener.security.protocol.map={protocols}",
             f"log.dirs={self.directory / 'data'}",
             "num.partitions=2",
             "offsets.topic.replication.factor=1",
@@ -69,8 +108,26 @@ class LocalBroker:
             "share.coordinator.state.topic.min.isr=1",
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=false",
+            *self._secured_properties(),
             "",
         ])  # fmt: skip
+
+    def _secured_properties(self) -> list[str]:
+        if self.secured is None:
+            return []
+        password = self.tls.keystore_password()
+        return [
+            f"sasl.enabled.mechanisms={_SCRAM}",
+            f"listener.name.sasl_ssl.{_SCRAM.lower()}.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+            "ssl.keystore.type=PKCS12",
+            f"ssl.keystore.location={self.tls.keystore}",
+            f"ssl.keystore.password={password}",
+            f"ssl.key.password={password}",
+        ]
+
+    def _ports(self) -> list[int]:
+        return [self.port] + ([self.secured.port] if self.secured else [])
 
     def _java(self, main_class: str, *args: str) -> list[str]:
         classpath = os.pathsep.join(str(j) for j in self.jars)
@@ -95,21 +152,25 @@ class LocalBroker:
         if self.running_pid() is not None:
             log.info("kafka.already_running", bootstrap=self.bootstrap_servers)
             return
-        if _port_open(self.port):
-            raise InfrastructureError(
-                f"port {self.port} is taken by another process; stop it or choose another "
-                "port with VITALWATCH_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:<port>"
-            )
+        for port in self._ports():
+            if _port_open(port):
+                raise InfrastructureError(
+                    f"port {port} is taken by another process; stop it or choose another "
+                    "port with VITALWATCH_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:<port>"
+                )
         self.directory.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        if self.secured is not None:
+            self.tls.ensure(self.java)
         config = self.directory / "server.properties"
         config.write_text(self._properties())
+        config.chmod(0o600)  # with a secured listener it holds the keystore password
         if not (self.directory / "data" / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             fmt = subprocess.run(
                 # "--cluster-id=": a base64 id may start with "-", which argparse takes as an option
                 self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
-                           "-c", str(config), "--standalone"),
+                           "-c", str(config), "--standalone", *self._scram_user()),
                 capture_output=True, text=True, timeout=120, check=False,
             )  # fmt: skip
             if fmt.returncode != 0:
@@ -126,12 +187,20 @@ class LocalBroker:
                 raise InfrastructureError(
                     f"the Kafka broker exited with {process.returncode}; see {self.log_file}"
                 )
-            if _port_open(self.port):
+            if all(_port_open(port) for port in self._ports()):
                 log.info("kafka.started", bootstrap=self.bootstrap_servers, pid=process.pid)
                 return
             time.sleep(0.25)
         self.stop()
-        raise InfrastructureError(f"the Kafka broker did not open port {self.port} in {timeout}s")
+        raise InfrastructureError(
+            f"the Kafka broker did not open ports {self._ports()} in {timeout}s"
+        )
+
+    def _scram_user(self) -> list[str]:
+        if self.secured is None:
+            return []
+        user = self.secured
+        return ["--add-scram", f"{_SCRAM}=[name={user.username},password={user.password}]"]
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the broker cleanly (SIGTERM, controlled shutdown); SIGKILL after ``timeout``."""

@@ -1,0 +1,162 @@
+"""The daemon over SASL_SSL (SCRAM-SHA-512, TLS from a CA made at start) on its own broker, and
+what that run leaves in its logs and metrics: no patient id, no password, no receiver secret."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+
+from tests.conftest import free_port
+from tests.integration.conftest import Daemon, run_settings, serve_webhook, settings_env
+from tests.integration.scenario import (
+    publish_in_background,
+    tachycardia_rule_only,
+    wait_for_readings,
+    warm_up,
+)
+from vitalwatch.infra.broker import LocalBroker, ScramListener
+from vitalwatch.infra.jarsets import kafka_broker_jars
+from vitalwatch.infra.java import Java
+from vitalwatch.kafka_clients import client_config
+from vitalwatch.settings import KafkaSecuritySettings, KafkaSettings, Settings
+from vitalwatch.simulate.synthetic import Episode, SyntheticWard
+
+pytestmark = pytest.mark.integration
+
+USERNAME = "vitalwatch"
+# Basic-auth credentials in the receiver's apprise URL: a secret that must stay out of the logs.
+RECEIVER_SECRET = "receiver-" + secrets.token_hex(8)
+
+
+@pytest.fixture(scope="module")
+def secured_broker(
+    tmp_path_factory: pytest.TempPathFactory, java: Java, base_settings: Settings
+) -> Iterator[LocalBroker]:
+    broker = LocalBroker(
+        tmp_path_factory.mktemp("secured-kafka"),
+        free_port(),
+        tuple(kafka_broker_jars(base_settings.cache_dir, java)),
+        java,
+        secured=ScramListener(free_port(), USERNAME, "scram-" + secrets.token_hex(12)),
+    )
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+def sasl_ssl(
+    broker: LocalBroker, password_file: Path, password: str | None = None
+) -> KafkaSettings:
+    """Settings that reach the broker only through its SASL_SSL listener."""
+    assert broker.secured is not None
+    password_file.write_text((password or broker.secured.password) + "\n")
+    password_file.chmod(0o600)
+    security = KafkaSecuritySettings(
+        protocol="SASL_SSL",
+        ca_file=broker.tls.ca_file,
+        username=USERNAME,
+        password_file=password_file,
+    )
+    return KafkaSettings(bootstrap_servers=broker.secured_bootstrap_servers, security=security)
+
+
+def security_env(kafka: KafkaSettings) -> dict[str, str]:
+    security = kafka.security
+    assert security.ca_file and security.username and security.password_file
+    return {
+        "VITALWATCH_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "VITALWATCH_KAFKA__SECURITY__PROTOCOL": security.protocol,
+        "VITALWATCH_KAFKA__SECURITY__CA_FILE": str(security.ca_file),
+        "VITALWATCH_KAFKA__SECURITY__USERNAME": security.username,
+        "VITALWATCH_KAFKA__SECURITY__PASSWORD_FILE": str(security.password_file),
+    }
+
+
+def test_daemon_over_sasl_ssl_notifies_and_logs_no_patient_id_or_secret(
+    secured_broker: LocalBroker, tmp_path: Path
+) -> None:
+    assert secured_broker.secured is not None
+    settings = run_settings(secured_broker, tmp_path)
+    settings.kafka = sasl_ssl(secured_broker, tmp_path / "kafka-password")
+    settings.rules.directory = tachycardia_rule_only(tmp_path / "tachycardia")
+    log_path = tmp_path / "daemon.log"
+    with serve_webhook() as webhook:
+        receiver = webhook.url.replace("json://", f"json://alice:{RECEIVER_SECRET}@")
+        env = {**settings_env(settings, [receiver]), **security_env(settings.kafka)}
+        daemon = Daemon(env, log_path)
+        try:
+            daemon.wait_for_event("daemon.ready", timeout=180)
+            warm_up(settings)  # publishes through client_config: SASL_SSL too
+            ward = SyntheticWard(
+                patients=4, duration_s=120, start_ms=int(time.time() * 1000), bp_interval_s=30,
+                malformed_share=0.05, seed=5,
+                episodes=(Episode("tachycardia", patient=1, start_s=10, duration_s=110),),
+            )  # fmt: skip
+            messages = list(ward.messages())
+            publisher, _ = publish_in_background(ward, settings)
+
+            (notification,) = webhook.wait_for(1, timeout=90)
+            assert "tachycardia-sustained" in notification["title"]
+            assert "P-0001" in notification["message"]  # the receiver gets it; logs must not
+            publisher.join(60)
+            wait_for_readings(settings, 1 + len(messages), timeout=120)
+            url = f"http://127.0.0.1:{settings.http.port}/metrics"
+            metrics = urlopen(url, timeout=5).read().decode()
+            assert daemon.stop() == 0
+        finally:
+            if daemon.process.poll() is None:
+                daemon.process.kill()
+                daemon.process.wait(30)
+
+    logs = log_path.read_text()
+    assert '"event": "daemon.ready"' in logs  # the scan reads the daemon's real output
+    patients = {m.key.decode() for m in messages if m.key} | {"P-9999"}
+    assert "P-0001" in patients and len(patients) >= 4
+    forbidden = [*sorted(patients), secured_broker.secured.password, RECEIVER_SECRET]
+    assert [s for s in forbidden if s in logs] == [], "found in the daemon's stdout/stderr"
+    assert [s for s in forbidden if s in metrics] == [], "found in the /metrics exposition"
+
+
+def admin_errors(config: dict[str, Any]) -> tuple[bool, list[KafkaError]]:
+    """Whether listing topics worked with ``config``, and the client errors on the way."""
+    errors: list[KafkaError] = []
+    admin = AdminClient({**config, "error_cb": errors.append, "log_level": 0})
+    try:
+        admin.list_topics(timeout=5)
+    except KafkaException:
+        return False, errors
+    finally:
+        admin.poll(0.5)  # serves the error callbacks
+    return True, errors
+
+
+def test_secured_listener_refuses_wrong_password_plaintext_and_untrusted_tls(
+    secured_broker: LocalBroker, base_settings: Settings, tmp_path: Path
+) -> None:
+    def config(kafka: KafkaSettings) -> dict[str, Any]:
+        return client_config(base_settings.model_copy(update={"kafka": kafka}))
+
+    right = sasl_ssl(secured_broker, tmp_path / "kafka-password")
+    assert admin_errors(config(right)) == (True, [])  # the control: these settings work
+
+    wrong_password = sasl_ssl(secured_broker, tmp_path / "wrong", password="not-the-password")
+    listed, errors = admin_errors(config(wrong_password))
+    assert not listed and {e.code() for e in errors} >= {KafkaError._AUTHENTICATION}
+
+    plaintext = KafkaSettings(bootstrap_servers=secured_broker.secured_bootstrap_servers)
+    listed, errors = admin_errors(config(plaintext))
+    assert not listed and errors, "a PLAINTEXT client was served on the SASL_SSL port"
+
+    untrusted = right.model_copy(update={"security": right.security.model_copy(
+        update={"ca_file": None}
+    )})  # fmt: skip
+    listed, errors = admin_errors(config(untrusted))
+    assert not listed and KafkaError._SSL in {e.code() for e in errors}  # certificate verify failed
