@@ -46,6 +46,7 @@ class Job:
     state: str  # the word in the title: firing, resolved, escalated, ...
     note: str
     now: float  # when the dispatcher decided it (recorded as the delivery time)
+    redelivery: bool = False  # a message the target missed while down: one attempt (redeliver)
 
 
 class Executor(Protocol):
@@ -128,7 +129,8 @@ class Deliverer:
         self._ack_link = ack_link
         self._stop = stop
 
-    def run(self, job: Job) -> None:
+    def run(self, job: Job) -> bool:
+        """Send and record one job; True when the target accepted it."""
         target, alerts = job.target, [s.alert for s in job.alerts]
         interrupted = self._log.begin(job.keys, job.receiver, job.tier, target.key, time.time())
         context = Context(
@@ -138,12 +140,16 @@ class Deliverer:
         if interrupted is not None:
             self._metrics.notifications.labels(job.receiver, "resent").inc()
             log.warning("notify.resending_interrupted", receiver=job.receiver, target=target.name)
-        ok = self._sender.send(
-            job.receiver, target, title, body, self._stop, lambda n: self._attempt_failed(job, n)
-        )
-        if ok is None:  # stopped during a backoff: the last attempt failed, nothing arrived
+        if job.redelivery:
+            ok: bool | None = self._sender.send_once(job.receiver, target, title, body) or None
+        else:
+            ok = self._sender.send(
+                job.receiver, target, title, body, self._stop,
+                lambda n: self._attempt_failed(job, n),
+            )  # fmt: skip
+        if ok is None:  # stopped during a backoff, or a redelivery failed: nothing arrived
             self._log.abandon(job.keys, job.receiver, job.tier, target.key)
-            return
+            return False
         if not ok:
             self._failures.failed(job.receiver, target, job.alerts, (title, body), job.now,
                                   self._stop)  # fmt: skip
@@ -155,9 +161,11 @@ class Deliverer:
                     max(0.0, time.time() - stored.alert.detected_ms / 1000)
                 )
             self._audit.record(
-                f"notification.{outcome}", time.time(), alert=stored.alert, receiver=job.receiver,
-                tier=job.tier, target=target.name, key=key, alerts_in_message=len(alerts),
+                "notification.redelivered" if job.redelivery else f"notification.{outcome}",
+                time.time(), alert=stored.alert, receiver=job.receiver, tier=job.tier,
+                target=target.name, key=key, alerts_in_message=len(alerts),
             )  # fmt: skip
+        return ok
 
     def _attempt_failed(self, job: Job, attempt: int) -> None:
         for stored in job.alerts:

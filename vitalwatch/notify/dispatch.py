@@ -4,21 +4,23 @@
                                                                       │ (retries spent)
                                                                       └─► fallback + dead letter
     escalate: unacknowledged alerts past their tier's time ─► dedup ─► send ─► record
+    redeliver: what a receiver missed while down and is still active ─► send once ─► record
 
 Each stage is its own small class (``inhibit``, ``silence``, ``group``, ``log`` for dedup and
-record, ``send``, ``fallback``, ``escalate``); this module only wires them. The routing they
-use (``routing_table``) can be replaced while alerts are pending: see ``use_routing``. Sending and
-recording (``deliver``) run on an executor, one lane per target; a delivery handed to it counts
-as in flight for dedup until its outcome is recorded. Every delivery is
-one message per apprise target, recorded in the notification log per alert, so a restart at
-any point resumes without sending any receiver the same thing twice. The audit trail gets
-every state change, delivery attempt, mute and escalation. Logs and metrics carry receiver
+record, ``send``, ``fallback``, ``escalate``, ``redeliver``); this module only wires them. The
+routing they use (``routing_table``) can be replaced while alerts are pending: see
+``use_routing``. Sending and recording (``deliver``) run on an executor, one lane per target; a
+delivery handed to it counts as in flight for dedup until its outcome is recorded. Every
+delivery is one message per apprise target, recorded in the notification log per alert, so a
+restart at any point resumes without sending any receiver the same thing twice. The audit trail
+gets every state change, delivery attempt, mute and escalation. Logs and metrics carry receiver
 names, rule ids and masked URLs, never patient identifiers.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,9 +38,10 @@ from vitalwatch.notify.deliver import Deliverer, Executor, Inline, Job
 from vitalwatch.notify.escalate import next_tier
 from vitalwatch.notify.fallback import FailureHandler
 from vitalwatch.notify.group import Flush, Grouper, Timing
-from vitalwatch.notify.log import NotificationLog
+from vitalwatch.notify.log import Missed, NotificationLog
 from vitalwatch.notify.matchers import alert_labels
 from vitalwatch.notify.receivers import NamedReceiver, Receiver, Tier
+from vitalwatch.notify.redeliver import Redelivery
 from vitalwatch.notify.routing import Route
 from vitalwatch.notify.routing_table import RoutingTable
 from vitalwatch.notify.send import Sender
@@ -113,6 +116,7 @@ class Dispatcher:
         }
         self._muted: set[tuple[str, str, str]] = set()  # (alert, receiver, why) already noted
         self._repeats: dict[str, int] = {}
+        self._redelivery = Redelivery(stages.sender.retry_interval_s)
 
     # -- ingest -------------------------------------------------------------------------------
 
@@ -182,6 +186,7 @@ class Dispatcher:
                 return
             self._flush(key, why, pending, now)
         self._escalate(now, stop)
+        self._redeliver(now)
         self._close_finished(offered, now)
 
     def _still_active(self, alert_id: str, alert: Alert) -> bool:
@@ -324,20 +329,33 @@ class Dispatcher:
         submitted = False
         for target in tier.receivers:
             todo = [s for s in alerts if not self._has(receiver, tier, target, s.alert, state_of)]
-            if not todo:
-                continue
-            keys = tuple((s.alert.alert_id, state_of(s.alert)) for s in todo)
-            job = Job(
-                receiver.name, receiver.template_for(target), tier.number, target, tuple(todo),
-                keys, state_of(todo[0].alert).split("#")[0], note, now,
-            )  # fmt: skip
-            flight = {(a, k, receiver.name, tier.number, target.key) for a, k in keys}
-            with self._flight_lock:
-                self._in_flight |= flight
-                self._flying_count.update((a, receiver.name) for a, _ in keys)
-            self._executor.submit(target.key, partial(self._run, job, flight))
-            submitted = True
+            if todo:
+                self._submit(receiver, tier, target, todo, state_of, note, now)
+                submitted = True
         return submitted
+
+    def _submit(
+        self,
+        receiver: NamedReceiver,
+        tier: Tier,
+        target: Receiver,
+        alerts: Sequence[StoredAlert],
+        state_of: Callable[[Alert], str],
+        note: str,
+        now: float,
+        redelivery: bool = False,
+    ) -> None:
+        """One message to one target, in flight until its lane has recorded the outcome."""
+        keys = tuple((s.alert.alert_id, state_of(s.alert)) for s in alerts)
+        job = Job(
+            receiver.name, receiver.template_for(target), tier.number, target, tuple(alerts),
+            keys, state_of(alerts[0].alert).split("#")[0], note, now, redelivery,
+        )  # fmt: skip
+        flight = {(a, k, receiver.name, tier.number, target.key) for a, k in keys}
+        with self._flight_lock:
+            self._in_flight |= flight
+            self._flying_count.update((a, receiver.name) for a, _ in keys)
+        self._executor.submit(target.key, partial(self._run, job, flight))
 
     def _has(
         self,
@@ -359,7 +377,7 @@ class Dispatcher:
 
     def _run(self, job: Job, flight: set[tuple[str, str, str, int, str]]) -> None:
         try:
-            self._deliverer.run(job)
+            self._redelivery.reached(job.target.key, self._deliverer.run(job))
         finally:
             with self._flight_lock:
                 self._in_flight -= flight
@@ -397,6 +415,44 @@ class Dispatcher:
                 self._s.audit.record("alert.escalated", now, alert=alert, receiver=receiver.name,
                                      tier=tier.number)  # fmt: skip
                 self._deliver(receiver, tier, [stored], _escalated, note, now)
+
+    def _redeliver(self, now: float) -> None:
+        """The redelivery stage: a target that was down gets what it missed and still matters."""
+        if not self._redelivery.due(now):
+            return
+        missed = self._s.notification_log.missed(now - self._ttl_s)
+        for m in self._redelivery.pick([m for m in missed if self._still_missed(m, now)]):
+            stored = self._open[m.alert_id]
+            receiver = self._routing.receivers[m.receiver]
+            tier = receiver.tiers[0]
+            (target,) = [t for t in tier.receivers if t.key == m.target]
+            with self._flight_lock:
+                if (m.alert_id, m.delivery_key, m.receiver, 1, m.target) in self._in_flight:
+                    continue
+            when = time.strftime("%H:%M:%S", time.gmtime(m.failed_at))
+            note = (
+                f"Delayed: {receiver.name} could not be reached when this was sent at {when} UTC; "
+                "the alert is still active."
+            )
+            self._submit(receiver, tier, target, [stored], delivery_key, note, now, True)
+
+    def _still_missed(self, missed: Missed, now: float) -> bool:
+        """A tier-1 delivery of an alert's current message, the alert still active and
+        unacknowledged, its target still on the alert's routes, and not muted."""
+        stored = self._open.get(missed.alert_id)
+        if stored is None or missed.tier != 1 or missed.alert_id in self._acked:
+            return False
+        alert = stored.alert
+        if delivery_key(alert) != missed.delivery_key:
+            return False
+        if not self._still_active(missed.alert_id, alert):
+            return False
+        for _, receiver in self._receivers_of(missed.alert_id, alert):
+            if receiver.name == missed.receiver and any(
+                t.key == missed.target for t in receiver.tiers[0].receivers
+            ):
+                return not self._muted_by(missed.alert_id, alert, receiver.name, now)
+        return False
 
     def _close_finished(self, offered: set[str], now: float) -> None:
         """Resolved alerts with nothing left to send leave the open set (and their groups), as

@@ -31,7 +31,21 @@ SCHEMA = (
     " alert_id TEXT NOT NULL, delivery_key TEXT NOT NULL, receiver TEXT NOT NULL,"
     " tier INTEGER NOT NULL, target TEXT NOT NULL, started_at REAL NOT NULL,"
     " PRIMARY KEY (alert_id, delivery_key, receiver, tier, target))",
+    "CREATE INDEX IF NOT EXISTS notifications_failed ON notifications (at)"
+    " WHERE outcome = 'failed'",
 )
+
+
+@dataclass(frozen=True)
+class Missed:
+    """A delivery that failed for good: its target was down through every retry."""
+
+    alert_id: str
+    delivery_key: str
+    receiver: str
+    tier: int
+    target: str
+    failed_at: float
 
 
 @dataclass(frozen=True)
@@ -104,11 +118,15 @@ class NotificationLog:
         outcome: str,
         at: float,
     ) -> None:
-        """Record one message's (alert_id, delivery_key) pairs in one transaction."""
+        """Record one message's (alert_id, delivery_key) pairs in one transaction. A delivery
+        that failed and is now sent (``redeliver``) is recorded as sent, at its new time."""
         rows = [(a, k, receiver, tier, target) for a, k in deliveries]
         with self._db.transaction() as db:
             db.executemany(
-                "INSERT OR IGNORE INTO notifications VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO notifications VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (alert_id, delivery_key, receiver, tier, target) DO UPDATE"
+                " SET outcome = excluded.outcome, at = excluded.at"
+                " WHERE notifications.outcome = 'failed' AND excluded.outcome = 'sent'",
                 [(*row, outcome, at) for row in rows],
             )
             db.executemany(
@@ -116,6 +134,15 @@ class NotificationLog:
                 " AND tier=? AND target=?",
                 rows,
             )
+
+    def missed(self, since: float) -> list[Missed]:
+        """Deliveries that failed for good at or after ``since``, oldest first."""
+        rows = self._db.execute(
+            "SELECT alert_id, delivery_key, receiver, tier, target, at FROM notifications"
+            " WHERE outcome = 'failed' AND at >= ? ORDER BY at",
+            (since,),
+        )
+        return [Missed(a, k, r, int(t), g, float(at)) for a, k, r, t, g, at in rows]
 
     def reached(self, alert_id: str, receiver: str) -> TierReached | None:
         """The highest tier of ``receiver`` this alert has been delivered to (or attempted)."""

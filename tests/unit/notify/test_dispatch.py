@@ -190,13 +190,16 @@ def test_a_target_that_stays_down_goes_to_fallback_dead_letter_and_next_tier(
     ((title, body),) = h.sent("ops://")
     assert title == "[TECHNICAL] vitalwatch: notification to ward failed"
     assert a.alert_id in body  # the undelivered message travels with it
-    assert h.deadletters == [(a.alert_id, "notification_failed:recording")]
+    failed_reason = "notification_failed:recording"
+    assert h.deadletters == [(a.alert_id, failed_reason)]
     assert h.metric("vitalwatch_notifications_total", receiver="ward", outcome="failed") == 1
     assert h.metric("vitalwatch_technical_alerts_total", component="notifier") == 1
     # tier 1 unreachable: tier 2 at once, without waiting escalate_after
     assert len(h.sent("charge://")) == 1 and "tier 1 unreachable" in h.sent("charge://")[0][1]
     h.run(13, 100)
-    assert h.target("nurse://").attempts == 2  # not retried forever
+    # Tried again once per retry interval (redeliver), never handed to the fallback again.
+    assert h.metric("vitalwatch_notifications_total", receiver="ward", outcome="failed") == 1
+    assert len(h.sent("ops://")) == 1 and h.deadletters == [(a.alert_id, failed_reason)]
     trail = [(e.event, e.detail.get("attempt")) for e in h.audit.query(alert_id=a.alert_id)]
     assert trail[:4] == [
         ("alert.firing", None), ("notification.attempt_failed", 1),
