@@ -280,8 +280,25 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if settings_cls.model_config.get("yaml_file"):
-            sources.append(YamlConfigSettingsSource(settings_cls))
+            sources.append(_ConfigFileSource(settings_cls))
         return tuple(sources)
+
+
+class _ConfigFileSource(YamlConfigSettingsSource):
+    """The YAML config file, which may not hold the Kafka password: config files are read and
+    copied by more people than credentials are."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        kafka = data.get("kafka")
+        security = kafka.get("security") if isinstance(kafka, dict) else None
+        if isinstance(security, dict) and "password" in security:
+            raise ConfigError(
+                "kafka.security.password is in the config file; put the password in a file "
+                "only this service reads and name it in kafka.security.password_file (systemd: "
+                "LoadCredential), or set VITALWATCH_KAFKA__SECURITY__PASSWORD"
+            )
+        return data
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

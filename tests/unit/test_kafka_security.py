@@ -135,3 +135,14 @@ def test_empty_password_file_is_rejected(tmp_path: Path) -> None:
     empty.write_text("\n")
     with pytest.raises(ConfigError, match="password is empty"):
         secured(tmp_path, password_file=empty)
+
+
+def test_the_password_is_refused_in_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "vitalwatch.yaml"
+    config.write_text(
+        "kafka:\n  security:\n    protocol: SASL_SSL\n    username: u\n    password: p\n"
+    )
+    with pytest.raises(ConfigError, match="password is in the config file"):
+        load_settings(config)
+    config.write_text("kafka:\n  security:\n    protocol: SSL\n")  # the rest is welcome there
+    assert load_settings(config).kafka.security.protocol == "SSL"
