@@ -1,0 +1,165 @@
+"""The default rules as a Quix Streams application: the peer a user might pick instead of Spark.
+
+    <venv>/bin/python -m bench.quix_peer --bootstrap HOST:PORT --heart-rate T --blood-pressure T
+        --alerts T --deadletter T --rules DIR --lateness MS --expected N --stats FILE
+
+Runs in its own virtual environment (``bench.quix_venv``: quixstreams pins an older
+confluent-kafka and pydantic than vitalwatch's). The same rules by construction: each message
+goes through vitalwatch's own ``PatientEvaluator`` and rule kinds, the code the Spark processor
+drives, with the patient's ``PatientState`` kept in Quix's state (RocksDB, one entry per message
+key = patient, with its changelog topic; Quix's default at-least-once checkpoints). Both reading
+topics are one ``StreamingDataFrame`` (``concat``: same keys, co-partitioned). Records are parsed
+and validated like the query does (``bench.peer_parse``); invalid and late readings go to the
+dead-letter topic with the reason header.
+
+Quix Streams has event-time windows but no per-key processing-time timers, which the evaluator's
+``tick`` needs (releasing held readings of a feed that went quiet, ``no_data``). Emulated
+minimally: before a patient's message is evaluated, if the evaluator's ``next_deadline`` for that
+patient has passed (wall clock), ``tick`` runs first. A deadline is thus served at the patient's
+next message instead of on time, which changes nothing while readings keep arriving (the bench)
+but would delay a ``no_data`` alert for a feed that stopped for good. Patients are never dropped
+for silence (the query's ``state_ttl``, a day).
+
+Stops after ``--expected`` input records and writes its count, the wall time of its first and
+last record and what it wrote, as JSON, to ``--stats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.peer_parse import Invalid, parse_reading
+from vitalwatch.contracts.readings import REASON_HEADER, Signal
+from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
+from vitalwatch.rules.kind import PatientContext
+from vitalwatch.rules.loader import load_rules
+
+if TYPE_CHECKING:
+    from quixstreams import State
+
+_STATE_KEY = "patient"
+
+
+def _stored(state: PatientState) -> dict[str, Any]:
+    """The patient's state as plain JSON data (Quix's state serialises with orjson, dataclasses
+    passed through)."""
+    return {
+        "signals": {
+            name: {"watermark_ms": b.watermark_ms, "pending": b.pending, "arrived_ms": b.arrived_ms}
+            for name, b in state.signals.items()
+        },
+        "rules": state.rules,
+    }
+
+
+class PeerEvaluator:
+    """The per-message step: parse, serve a passed deadline, evaluate; output records as
+    (kind, value, reason), kind "alert" or "dead". ``stop`` is called after ``expected``
+    records. (quixstreams is imported only to run the application, so that this step is
+    unit-tested in vitalwatch's own environment.)"""
+
+    def __init__(
+        self,
+        evaluator: PatientEvaluator,
+        expected: int,
+        stop: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._evaluator = evaluator
+        self._expected = expected
+        self._stop = stop
+        self._clock = clock
+        self.count = 0
+        self.first_s = self.last_s = 0.0
+        self.alerts = self.dead = 0
+
+    def __call__(
+        self, item: tuple[Signal, bytes], key: bytes | None, _ts: int, _headers: Any, state: State
+    ) -> list[tuple[str, bytes, str | None]]:
+        now_s = self._clock()
+        if not self.count:
+            self.first_s = now_s
+        self.count += 1
+        self.last_s = now_s
+        out = self._evaluate(item, key, state, int(now_s * 1000))
+        if self.count == self._expected:
+            self._stop()
+        return out
+
+    def _evaluate(
+        self, item: tuple[Signal, bytes], key: bytes | None, state: State, now_ms: int
+    ) -> list[tuple[str, bytes, str | None]]:
+        signal, value = item
+        try:
+            patient_id, reading = parse_reading(signal, key, value)
+        except Invalid as invalid:
+            return self._dead([(value, invalid.reason)])
+        stored = state.get(_STATE_KEY)
+        patient_state = PatientState() if stored is None else PatientState.from_json_obj(stored)
+        context = PatientContext(patient_id, bed="unknown", ward="unknown", overrides={})
+        alerts = []
+        deadline = self._evaluator.next_deadline(patient_state)
+        if deadline is not None and deadline <= now_ms:  # the emulated timer
+            alerts += self._evaluator.tick(patient_state, context, now_ms)
+        evaluation = self._evaluator.process(patient_state, context, [reading], now_ms)
+        alerts += evaluation.alerts
+        state.set(_STATE_KEY, _stored(patient_state))
+        self.alerts += len(alerts)
+        out: list[tuple[str, bytes, str | None]] = [
+            ("alert", alert.to_json(now_ms), None) for alert in alerts
+        ]
+        return out + self._dead([(value, "late")] if evaluation.late else [])
+
+    def _dead(self, records: list[tuple[bytes, str]]) -> list[tuple[str, bytes, str | None]]:
+        self.dead += len(records)
+        return [("dead", value, reason) for value, reason in records]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for name in ("bootstrap", "heart-rate", "blood-pressure", "alerts", "deadletter", "group"):
+        parser.add_argument(f"--{name}", required=True)
+    parser.add_argument("--rules", type=Path, required=True)
+    parser.add_argument("--lateness", type=int, required=True)
+    parser.add_argument("--expected", type=int, required=True)
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--stats", type=Path, required=True)
+    args = parser.parse_args()
+    from quixstreams import Application
+
+    app = Application(
+        broker_address=args.bootstrap,
+        consumer_group=args.group,
+        auto_offset_reset="earliest",
+        state_dir=args.state_dir,
+        loglevel="WARNING",
+    )
+    step = PeerEvaluator(
+        PatientEvaluator(load_rules(args.rules), args.lateness), args.expected, app.stop
+    )
+    streams = []
+    for signal, name in ((Signal.HEART_RATE, args.heart_rate),
+                         (Signal.BLOOD_PRESSURE, args.blood_pressure)):  # fmt: skip
+        topic = app.topic(name, key_deserializer="bytes", value_deserializer="bytes")
+        streams.append(app.dataframe(topic).apply(lambda value, s=signal: (s, value)))
+    sdf = streams[0].concat(streams[1]).apply(step, stateful=True, expand=True, metadata=True)
+    alerts_topic = app.topic(args.alerts, key_serializer="bytes", value_serializer="bytes")
+    dead_topic = app.topic(args.deadletter, key_serializer="bytes", value_serializer="bytes")
+    sdf[sdf.apply(lambda out: out[0] == "alert")].apply(lambda out: out[1]).to_topic(alerts_topic)
+    dead = sdf[sdf.apply(lambda out: out[0] == "dead")]
+    dead = dead.set_headers(lambda out, _key, _ts, _headers: [(REASON_HEADER, out[2].encode())])
+    dead.apply(lambda out: out[1]).to_topic(dead_topic)
+    app.run()
+    stats = {"count": step.count, "first_s": step.first_s, "last_s": step.last_s,
+             "alerts": step.alerts, "dead": step.dead}  # fmt: skip
+    args.stats.write_text(json.dumps(stats))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
