@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -47,7 +47,8 @@ def make_consumer(settings: Settings, group_id: str, **extra: Any) -> Consumer:
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
     """Create vitalwatch's topics if missing (local and test set-ups; production pre-creates
     them)."""
-    admin = AdminClient(client_config(settings))
+    errors: list[KafkaError] = []
+    admin = AdminClient(client_config(settings, error_cb=errors.append))
     topics = settings.topics
     names = [
         topics.heart_rate, topics.blood_pressure, topics.alerts, topics.deadletter,
@@ -56,11 +57,8 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
-        raise InfrastructureError(
-            f"Kafka at {settings.kafka.bootstrap_servers} is not reachable ({exc}); "
-            "start the local "
-            "broker with `vitalwatch kafka start` or set VITALWATCH_KAFKA__BOOTSTRAP_SERVERS"
-        ) from None
+        admin.poll(0.5)  # serves the error callbacks: why the broker could not be reached
+        raise InfrastructureError(_unreachable(settings, exc, errors)) from None
     missing = [n for n in names if n not in existing]
     if not missing:
         return
@@ -74,3 +72,27 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise InfrastructureError(f"cannot create topic {name}: {exc}") from None
+
+
+def _unreachable(settings: Settings, exc: KafkaException, errors: list[KafkaError]) -> str:
+    """Why Kafka did not answer, with the setting to look at: credentials, TLS or the address."""
+    where = settings.kafka.bootstrap_servers
+    codes = {error.code() for error in errors}
+    if KafkaError._AUTHENTICATION in codes:
+        return (
+            f"Kafka at {where} refused vitalwatch's credentials (SASL authentication failed); "
+            "check kafka.security.username, the password in kafka.security.password_file and "
+            "kafka.security.sasl_mechanism"
+        )
+    if KafkaError._SSL in codes:
+        detail = next(e.str() for e in errors if e.code() == KafkaError._SSL)
+        return (
+            f"the TLS handshake with Kafka at {where} failed ({detail}); check "
+            "kafka.security.ca_file (the CA that signed the brokers' certificates) and that "
+            "the address matches their certificates"
+        )
+    return (
+        f"Kafka at {where} is not reachable ({exc}); start the local broker with "
+        "`vitalwatch kafka start`, set VITALWATCH_KAFKA__BOOTSTRAP_SERVERS, or check "
+        "kafka.security.protocol against the brokers' listener"
+    )
