@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.request import urlopen
@@ -15,6 +16,7 @@ from tests.conftest import free_port
 from tests.integration.conftest import Daemon, run_settings, serve_webhook, settings_env
 from tests.integration.scenario import (
     publish_in_background,
+    read_topic,
     tachycardia_rule_only,
     wait_for_readings,
     warm_up,
@@ -108,6 +110,12 @@ def test_daemon_over_sasl_ssl_notifies_and_logs_no_patient_id_or_secret(
             wait_for_readings(settings, 1 + len(messages), timeout=120)
             url = f"http://127.0.0.1:{settings.http.port}/metrics"
             metrics = urlopen(url, timeout=5).read().decode()
+            # Spark's sink wrote the dead letters and the daemon's producer its heartbeat ticks,
+            # over SASL_SSL too (a technical alarm may add dead letters of its own under load).
+            faults = [m.value for m in messages if m.fault]
+            dead = read_topic(settings, settings.topics.deadletter, len(faults) + 5, timeout=10)
+            assert faults and not Counter(faults) - Counter(m.value() for m in dead)
+            assert read_topic(settings, settings.topics.heartbeat, 1, timeout=10)
             assert daemon.stop() == 0
         finally:
             if daemon.process.poll() is None:
@@ -116,6 +124,7 @@ def test_daemon_over_sasl_ssl_notifies_and_logs_no_patient_id_or_secret(
 
     logs = log_path.read_text()
     assert '"event": "daemon.ready"' in logs  # the scan reads the daemon's real output
+    assert "json://alice:****@" in logs  # the receiver is logged, its credentials masked
     patients = {m.key.decode() for m in messages if m.key} | {"P-9999"}
     assert "P-0001" in patients and len(patients) >= 4
     forbidden = [*sorted(patients), secured_broker.secured.password, RECEIVER_SECRET]
