@@ -29,17 +29,20 @@ class AlertComparison:
     only_peer: list[AlertKey]
     differing: list[AlertKey]  # in both, but not deciding the same (another value, time, ...)
     duplicates: int  # messages repeated within one side (at-least-once redelivery)
+    rules: dict[str, int]  # the job's alert messages by rule
 
     @property
     def same(self) -> bool:
         return not (self.only_job or self.only_peer or self.differing)
 
     def summary(self) -> str:
+        rules = ", ".join(f"{rule} {n}" for rule, n in sorted(self.rules.items()))
         if self.same:
-            return f"same {self.matched} alert messages"
+            return f"same {self.matched} alert messages ({rules})"
         return (
             f"{self.matched} same, {len(self.only_job)} only from the job, "
-            f"{len(self.only_peer)} only from the peer, {len(self.differing)} differing"
+            f"{len(self.only_peer)} only from the peer, {len(self.differing)} differing "
+            f"(the job's: {rules})"
         )
 
 
@@ -65,6 +68,7 @@ def compare_alerts(job: list[dict[str, Any]], peer: list[dict[str, Any]]) -> Ale
         only_peer=sorted(peer_alerts.keys() - job_alerts.keys()),
         differing=differing,
         duplicates=job_dups + peer_dups,
+        rules=dict(Counter(m["rule_id"] for m in job)),
     )
 
 

@@ -3,12 +3,14 @@ and what the machine's processes use (read from /proc, no extra dependency)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
 import shutil
 import socket
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,14 +20,15 @@ from typing import Any
 
 import pyspark
 
+from vitalwatch.contracts.readings import Signal
 from vitalwatch.infra.broker import LocalBroker
 from vitalwatch.infra.jarsets import kafka_broker_jars
 from vitalwatch.infra.java import find_java
 from vitalwatch.kafka_clients import ensure_topics
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings, load_settings
-from vitalwatch.simulate.messages import publish
-from vitalwatch.simulate.synthetic import SyntheticWard
+from vitalwatch.simulate.messages import Message, publish
+from vitalwatch.simulate.synthetic import Episode, SyntheticWard, patient_id
 from vitalwatch.stream.job import start_query
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,13 +81,31 @@ def records_read(progress: dict[str, Any]) -> int:
     return count
 
 
-def publish_backlog(settings: Settings, patients: int, seconds: float) -> int:
-    """A quiet ward (heart rate at 1 Hz, a cuff every minute, no episodes) published as fast as
-    the producer goes, on the settings' topics; the number of readings."""
+# After the backlog, one normal reading of each signal per patient this far in event time: past
+# the cuff's interval, so the evaluator's watermark (newest - allowed lateness) releases every
+# reading of the backlog. Without them a patient's last readings stay held until a
+# processing-time timer (or for good), and which alerts they decide would depend on timing.
+CLOSING_AFTER_S = 61
+
+
+def publish_backlog(
+    settings: Settings, patients: int, seconds: float, episodes: tuple[Episode, ...] = ()
+) -> int:
+    """A ward (heart rate at 1 Hz, a cuff every minute; quiet unless ``episodes``) and its
+    closing readings, published as fast as the producer goes, on the settings' topics; the
+    number of readings."""
     ensure_topics(settings)
     ward = SyntheticWard(patients=patients, duration_s=seconds, bp_interval_s=60,
-                         start_ms=int(time.time() * 1000), episodes=())  # fmt: skip
-    return publish(ward.messages(), settings, speed=0)
+                         start_ms=int(time.time() * 1000), episodes=episodes)  # fmt: skip
+    closing_ms = int((seconds + CLOSING_AFTER_S) * 1000)
+    closing = (
+        Message(closing_ms, signal, patient_id(p).encode(), json.dumps(
+            {"patient_id": patient_id(p), "ts": ward.start_ms + closing_ms, **values}).encode())
+        for p in range(1, patients + 1)
+        for signal, values in ((Signal.HEART_RATE, {"bpm": 75}),
+                               (Signal.BLOOD_PRESSURE, {"systolic": 120, "diastolic": 80}))
+    )  # fmt: skip
+    return publish(itertools.chain(ward.messages(), closing), settings, speed=0)
 
 
 def drain(spark: Any, settings: Settings, expected: int) -> list[dict[str, Any]]:
@@ -135,29 +156,93 @@ def earlier_runs(results: Path) -> str:
     return "\n## Earlier runs\n" + previous.replace("## Earlier runs\n", "")
 
 
+def _parent(stat: str) -> int:
+    return int(stat.rsplit(")", 1)[1].split()[1])  # after the command name, which may hold spaces
+
+
 def _processes() -> Iterator[tuple[int, str]]:
+    """This process's descendants (the Spark JVM it launched, that JVM's Python workers, ...),
+    with their command lines: other processes on the machine (another Spark) are not ours."""
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                cmdline = (entry / "cmdline").read_bytes()
+                parent = _parent((entry / "stat").read_text())
             except OSError:
                 continue
-            yield int(entry.name), cmdline.replace(b"\0", b" ").decode(errors="replace")
+            children.setdefault(parent, []).append(int(entry.name))
+    pending = list(children.get(os.getpid(), []))
+    while pending:
+        pid = pending.pop()
+        pending += children.get(pid, [])
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        yield pid, cmdline.replace(b"\0", b" ").decode(errors="replace")
 
 
-def rss_mib(pattern: str) -> float:
-    """Resident memory of the processes whose command line contains ``pattern``."""
-    total = 0
+def _proc_files(pattern: str, name: str) -> Iterator[str]:
+    """``/proc/<pid>/<name>`` of this process's descendants whose command line contains
+    ``pattern`` (those that are still there)."""
     for pid, cmdline in _processes():
         if pattern in cmdline:
             try:
-                status = Path(f"/proc/{pid}/status").read_text()
+                yield Path(f"/proc/{pid}/{name}").read_text()
             except OSError:
                 continue
-            for line in status.splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+
+
+def rss_mib(pattern: str) -> float:
+    """Resident memory of this process's descendants whose command line contains ``pattern``."""
+    total = 0
+    for status in _proc_files(pattern, "status"):
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
     return total / 1024
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pattern: str) -> float:
+    """CPU time (user and system, with that of their exited children) of this process's
+    descendants whose command line contains ``pattern``, so far; diff two."""
+    total = 0
+    for stat in _proc_files(pattern, "stat"):
+        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+        total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / _TICKS
+
+
+class ProcessMeter:
+    """Peak resident memory (sampled twice a second) and CPU seconds, over a phase, of the
+    processes matching each pattern; use as a context manager around the phase."""
+
+    def __init__(self, patterns: dict[str, str]) -> None:
+        self.patterns = patterns
+        self.peak_mib = dict.fromkeys(patterns, 0.0)
+        self.cpu_s = dict.fromkeys(patterns, 0.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ProcessMeter:
+        self.cpu_s = {name: cpu_seconds(p) for name, p in self.patterns.items()}
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.cpu_s = {name: cpu_seconds(p) - self.cpu_s[name] for name, p in self.patterns.items()}
+
+    def _sample(self) -> None:
+        while True:
+            for name, pattern in self.patterns.items():
+                self.peak_mib[name] = max(self.peak_mib[name], rss_mib(pattern))
+            if self._stop.wait(0.5):
+                return
 
 
 def cpu_busy() -> tuple[int, int]:

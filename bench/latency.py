@@ -65,7 +65,11 @@ def ward(patients: int, seconds: float, start_ms: int) -> SyntheticWard:
                          bp_interval_s=60, episodes=episodes, seed=11)  # fmt: skip
 
 
-def _publisher(settings_json: str, patients: int, seconds: float, start_ms: int, out: Any) -> None:
+def publish_ward(
+    settings_json: str, patients: int, seconds: float, start_ms: int, out: Any
+) -> None:
+    """A publisher process: ``ward`` in real time; puts (readings sent, seconds behind schedule
+    at the end) on ``out``."""
     settings = Settings.model_validate_json(settings_json)
     started = time.monotonic()
     count = publish(ward(patients, seconds, start_ms).messages(), settings, speed=1.0)
@@ -113,7 +117,7 @@ def one_run(spark: Any, settings: Settings, patients: int, seconds: float) -> di
     start_ms = int(time.time() * 1000)
     busy0, total0 = cpu_busy()
     publisher = context.Process(
-        target=_publisher,
+        target=publish_ward,
         args=(settings.model_dump_json(), patients, seconds, start_ms, results),
     )
     publisher.start()

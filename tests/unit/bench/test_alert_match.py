@@ -27,7 +27,7 @@ def test_the_same_alerts_written_at_other_times_are_the_same() -> None:
     comparison = compare_alerts(job, peer)
     assert comparison.same
     assert comparison.matched == 2
-    assert comparison.summary() == "same 2 alert messages"
+    assert comparison.summary() == "same 2 alert messages (tachycardia-sustained 2)"
 
 
 def test_a_missing_resolve_an_extra_alert_and_another_value_are_each_named() -> None:

@@ -1,0 +1,126 @@
+"""One run of a backlog scenario: the same readings read by a bare consumer (the ceiling), the
+Spark job and the Quix Streams peer, one after the other, each from the start of the topics."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from bench.alert_match import AlertComparison, compare_alerts, read_alerts
+from bench.harness import ProcessMeter, drain, records_read
+from bench.quix_venv import start_peer
+from vitalwatch.kafka_clients import client_config, ensure_topics
+from vitalwatch.settings import Settings
+from vitalwatch.simulate.synthetic import Episode
+
+DRIVER, WORKERS = "org.apache.spark.deploy.SparkSubmit", "pyspark.daemon"
+
+
+def episodes(patients: int, seconds: float) -> tuple[Episode, ...]:
+    """One patient in 50 hypotensive from the start (the cuff rules and the derived ones fire at
+    the first reading) and one in 50 tachycardic from the first seconds (the heart-rate rule
+    fires after its 60 s, when the history is that long): alerts of every kind of rule for the
+    two processors to agree on, in a ward that stays mostly quiet."""
+    return tuple(
+        Episode(kind, patient=p, start_s=start + p % 10, duration_s=seconds)
+        for first, kind, start in ((1, "tachycardia", 1), (26, "hypotension", 0))
+        for p in range(first, patients + 1, 50)
+    )
+
+
+def bare_consumer_rate(settings: Settings, expected: int) -> float:
+    """Readings per second a confluent-kafka consumer reads the topics at, doing nothing else:
+    records after its first batch / time from that batch to the last (like the job's rate, the
+    group's join and the first fetch left out)."""
+    group = {"group.id": f"bench-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"}
+    consumer = Consumer(client_config(settings, **group))
+    consumer.subscribe([settings.topics.heart_rate, settings.topics.blood_pressure])
+    count = first = 0
+    started = 0.0
+    while count < expected:
+        batch = consumer.consume(1000, timeout=1.0)
+        count += sum(1 for m in batch if not m.error())
+        if count and not first:
+            first, started = count, time.perf_counter()
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return (count - first) / elapsed
+
+
+def job_run(spark: Any, settings: Settings, expected: int) -> dict[str, float]:
+    """The query drains the backlog from a fresh checkpoint; sustained rate = records after the
+    first (warm-up) batch / time from its end to the last batch's end."""
+    ensure_topics(settings)
+    with ProcessMeter({"driver": DRIVER, "workers": WORKERS}) as meter:
+        batches = drain(spark, settings, expected)
+    warm = sum(records_read(p) for p in batches[1:])
+    return {
+        "rate": warm / (_batch_end(batches[-1]) - _batch_end(batches[0])),
+        "batches": len(batches),
+        "driver_mib": meter.peak_mib["driver"],
+        "workers_mib": meter.peak_mib["workers"],
+        "driver_cpu_s": meter.cpu_s["driver"],
+        "workers_cpu_s": meter.cpu_s["workers"],
+    }
+
+
+def _batch_end(progress: dict[str, Any]) -> float:
+    started = datetime.fromisoformat(progress["timestamp"].replace("Z", "+00:00")).timestamp()
+    return started + progress["durationMs"]["triggerExecution"] / 1000
+
+
+def peer_run(settings: Settings, expected: int, workdir: Path) -> dict[str, float]:
+    """The Quix Streams peer reads the backlog with a fresh consumer group and state; rate =
+    records / time from its first record to its last. Memory and CPU from the kernel's account
+    of the exited process (its peak RSS; CPU including start-up)."""
+    ensure_topics(settings)
+    peer = start_peer(settings, expected, workdir)
+    _, status, usage = os.wait4(peer.pid, 0)
+    peer.returncode = os.waitstatus_to_exitcode(status)
+    if peer.returncode:
+        raise RuntimeError(f"the Quix Streams peer exited with {peer.returncode}")
+    stats = json.loads((workdir / "stats").read_text())
+    return {
+        "rate": (stats["count"] - 1) / (stats["last_s"] - stats["first_s"]),
+        "peer_mib": usage.ru_maxrss / 1024,
+        "peer_cpu_s": usage.ru_utime + usage.ru_stime,
+    }
+
+
+def one_run(
+    spark: Any, settings: Settings, expected: int, workdir: Path, run: int
+) -> tuple[dict[str, float], AlertComparison]:
+    """Ceiling, job and peer on the same backlog, each writing alerts to a topic of its own;
+    their figures and ratios, and how the peer's alerts compare with the job's."""
+    job_settings = _with_outputs(settings, f"-job{run}")
+    peer_settings = _with_outputs(settings, f"-quix{run}")
+    ceiling = bare_consumer_rate(settings, expected)
+    job = job_run(spark, job_settings, expected)
+    peer = peer_run(peer_settings, expected, workdir / f"quix{run}")
+    comparison = compare_alerts(
+        read_alerts(settings, job_settings.topics.alerts),
+        read_alerts(settings, peer_settings.topics.alerts),
+    )
+    figures = {"ceiling": ceiling, "job": job.pop("rate"), "quix": peer.pop("rate"), **job, **peer}
+    figures["job/ceiling"] = figures["job"] / ceiling
+    figures["job/quix"] = figures["job"] / figures["quix"]
+    thousands = expected / 1000
+    figures["job_cpu_per_k"] = (figures["driver_cpu_s"] + figures["workers_cpu_s"]) / thousands
+    figures["peer_cpu_per_k"] = figures["peer_cpu_s"] / thousands
+    return figures, comparison
+
+
+def _with_outputs(settings: Settings, suffix: str) -> Settings:
+    """The settings with alert and dead-letter topics of their own."""
+    topics = settings.topics.model_copy(
+        update={"alerts": settings.topics.alerts + suffix,
+                "deadletter": settings.topics.deadletter + suffix}
+    )  # fmt: skip
+    return settings.model_copy(update={"topics": topics})
