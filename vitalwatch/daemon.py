@@ -6,6 +6,9 @@ notifier; then READY=1 to systemd. The supervisor loop (one tick a second) then:
 - restarts a failed query from its checkpoint with exponential backoff and a cap, and exits 1
   after ``supervisor.max_failures`` failures within ``supervisor.failure_window`` (systemd then
   restarts the process); every failure is a technical alarm (``vitalwatch.service.query``);
+- probes the query's dependencies, the broker and the checkpoint directory: an outage is a
+  technical alarm and makes the daemon not ready; a query failing during one waits for it to
+  end, uncounted, and restarts by itself (``vitalwatch.service.dependencies``);
 - ends the process (exit 1, technical alarm) if the notifier, the heartbeat or the HTTP
   endpoint dies;
 - raises a technical alarm when the query stops reporting (stuck batch), and pings systemd's
@@ -49,7 +52,8 @@ from vitalwatch.notify.service import NotificationService
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.rules.watch import RuleWatcher
-from vitalwatch.service.health import BrokerProbe, Health
+from vitalwatch.service.dependencies import DependencyWatch
+from vitalwatch.service.health import BrokerProbe, CheckpointProbe, Health
 from vitalwatch.service.http import HttpEndpoint
 from vitalwatch.service.progress import ProgressTracker
 from vitalwatch.service.restart import RestartPolicy
@@ -226,7 +230,7 @@ def run_daemon(
 ) -> int:
     from vitalwatch.service.query import QuerySupervisor
     from vitalwatch.stream.heartbeat import run_heartbeat
-    from vitalwatch.stream.job import start_query
+    from vitalwatch.stream.job import QUERY_NAME, start_query
     from vitalwatch.stream.listener import MetricsListener
     from vitalwatch.stream.session import start_spark
 
@@ -240,11 +244,13 @@ def run_daemon(
     producer = make_producer(settings)
     alarm = TechnicalAlarm(metrics, KafkaPublish(producer, settings.topics.deadletter, metrics))
     supervisor: QuerySupervisor | None = None
+    probes = (BrokerProbe(settings), CheckpointProbe(settings.checkpoint_dir / QUERY_NAME))
+    dependencies = DependencyWatch(probes, metrics, alarm)
     health = Health(
         progress,
         sup.stale_after / 1000,
         lambda: supervisor is not None and supervisor.running(),
-        BrokerProbe(settings),
+        probes,
     )
     http = HttpEndpoint(settings.http.host, settings.http.port, metrics.registry, health)
     http.start()
@@ -273,8 +279,9 @@ def run_daemon(
             sup.max_failures, sup.failure_window / 1000,
         )  # fmt: skip
         supervisor = QuerySupervisor(
-            partial(start_query, spark, rules, settings), policy, progress, metrics, alarm
-        )
+            partial(start_query, spark, rules, settings), policy, progress, metrics, alarm,
+            dependencies=dependencies.failing,
+        )  # fmt: skip
         query = supervisor.start()
         heartbeat.start()
         notifier.start()
@@ -287,6 +294,7 @@ def run_daemon(
             signalled = reload.is_set()
             reload.clear()
             reloads.check(signalled, spark, supervisor, listener)
+            dependencies.tick()
             if not supervisor.tick():
                 exit_code = 1
                 break

@@ -129,6 +129,13 @@ class Metrics:
             "Restarts of the streaming query from its checkpoint after a failure",
             registry=r,
         )
+        self.dependency_up = Gauge(
+            "vitalwatch_dependency_up",
+            "1 while a dependency of the query answers, by dependency (broker: a metadata "
+            "request; checkpoint: a file written in its directory)",
+            ["dependency"],
+            registry=r,
+        )
         self.last_batch = Gauge(
             "vitalwatch_last_batch_timestamp_seconds",
             "Unix time of the streaming query's last completed micro-batch",

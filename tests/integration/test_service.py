@@ -10,7 +10,6 @@ A second, short run fails every restart and must end non-zero.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -37,9 +36,8 @@ from tests.integration.conftest import (
     run_settings,
     scrape,
     serve_webhook,
-    settings_env,
 )
-from tests.integration.faults import fault_rule, install_fault_kind, publish_fault
+from tests.integration.faults import fault_rule, install_fault_kind, publish_fault, service_env
 from tests.integration.scenario import (
     publish_in_background,
     read_topic,
@@ -99,13 +97,6 @@ class Service:
     flag: Path
     started: float
     ready_s: float
-
-
-def service_env(settings: Settings, receivers: list[str], plugin: Path, **extra: str) -> dict:
-    env = settings_env(settings, receivers)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin), os.environ.get("PYTHONPATH")]))
-    env.update(extra)
-    return env
 
 
 def rules_with_fault(root: Path, flag: Path, once: bool) -> Path:
@@ -214,7 +205,7 @@ def test_health_and_readiness_endpoints(service: Service) -> None:
     assert get_json(base + "/healthz")[0] == 200
     status, body = get_json(base + "/readyz")
     assert (status, body["status"], body["failed"]) == (200, "ready", [])
-    assert set(body["checks"]) == {"query", "broker", "last_batch"}
+    assert set(body["checks"]) == {"query", "broker", "checkpoint", "last_batch"}
 
 
 def test_a_real_scrape_passes_promtool_check_metrics(service: Service) -> None:

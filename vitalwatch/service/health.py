@@ -1,16 +1,19 @@
 """``/healthz`` (the process is alive) and ``/readyz`` (it is doing its job), as named checks.
 
 Alive: the supervisor loop ticked recently (a deadlocked daemon is not alive even if its HTTP
-thread still answers). Ready: the query is running, the broker answers, and the query reported
-a batch or an idle trigger within ``supervisor.stale_after``.
+thread still answers). Ready: the query is running, its dependencies answer (the broker takes a
+metadata request, a file can be written in the checkpoint), and the query reported a batch or an
+idle trigger within ``supervisor.stale_after``.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -54,19 +57,49 @@ class BrokerProbe:
         return Check("broker", True, f"{len(metadata.brokers)} brokers answered")
 
 
+class CheckpointProbe:
+    """Can the query write its checkpoint? A small file written and removed in the checkpoint
+    directory and in the two a micro-batch writes first (``offsets``, then ``commits``).
+
+    A read-only or full disk fails every batch; this names the directory that refuses, and lets
+    the query supervisor wait for it instead of spending its restarts. Directories not created
+    yet (before the first batch) are skipped.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._directories = (directory, directory / "offsets", directory / "commits")
+        self._name = f".vitalwatch-probe-{os.getpid()}"
+
+    def __call__(self) -> Check:
+        for directory in self._directories:
+            if not directory.is_dir():
+                continue
+            probe = directory / self._name
+            try:
+                probe.write_bytes(b"probe")
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                return Check("checkpoint", False, f"cannot write in {directory}: {reason}")
+            probe.unlink(missing_ok=True)
+        return Check("checkpoint", True, f"{self._directories[0]} is writable")
+
+
+Probe = Callable[[], Check]
+
+
 class Health:
     def __init__(
         self,
         progress: ProgressTracker,
         stale_after_s: float,
         query_running: Callable[[], bool],
-        broker: Callable[[], Check],
+        dependencies: Sequence[Probe],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._progress = progress
         self._stale_after_s = stale_after_s
         self._query_running = query_running
-        self._broker = broker
+        self._dependencies = dependencies
         self._clock = clock
         self._loop_tick = clock()
 
@@ -92,6 +125,6 @@ class Health:
         running = self._query_running()
         return [
             Check("query", running, "running" if running else "not running"),
-            self._broker(),
+            *(probe() for probe in self._dependencies),
             self.batches_recent(),
         ]

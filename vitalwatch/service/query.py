@@ -5,6 +5,12 @@ failure: it is raised as a technical alarm, counted, and restarted after the pol
 from the same checkpoint, so no reading is skipped and a re-run batch writes the same alert ids.
 When the policy gives up, ``tick`` returns False and the daemon exits non-zero for systemd.
 
+A failure while a dependency fails (the broker does not answer, the checkpoint cannot be
+written; ``dependencies`` says which) is not the query's: a new process would fail the same way,
+so it is raised as a technical alarm naming the dependency, not counted toward giving up, and
+the query restarts as soon as every dependency answers again. The daemon stays up (not ready)
+meanwhile, and recovers without anyone restarting it.
+
 Called from the supervisor loop only (one thread); Spark's query handle is thread-safe enough for
 the ``/readyz`` handler to read ``isActive``.
 """
@@ -19,6 +25,7 @@ import structlog
 from pyspark.sql.streaming.query import StreamingQuery
 
 from vitalwatch.metrics import Metrics
+from vitalwatch.service.health import Check
 from vitalwatch.service.progress import ProgressTracker
 from vitalwatch.service.restart import RestartPolicy
 from vitalwatch.service.technical_alarm import TechnicalAlarm
@@ -28,7 +35,11 @@ log = structlog.get_logger(__name__)
 StartQuery = Callable[[], StreamingQuery]
 
 _ERROR_CLASS = re.compile(r"\[([A-Z][A-Z0-9_.]+)\]")
-_EXCEPTION_TYPE = re.compile(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception))\b", re.MULTILINE)
+# An exception type at the start of a line (a traceback's last line), or qualified by its
+# package anywhere (Spark's "... most recent failure: ... org.apache.spark.SparkException: ...").
+_EXCEPTION_TYPE = re.compile(
+    r"(?:^\s*(?:[\w.]+\.)?|\b(?:[a-z_]\w*\.)+)(\w+(?:Error|Exception))\b", re.MULTILINE
+)
 
 
 def error_summary(text: str) -> str:
@@ -46,6 +57,7 @@ class QuerySupervisor:
         metrics: Metrics,
         alarm: TechnicalAlarm,
         clock: Callable[[], float] = time.monotonic,
+        dependencies: Callable[[], list[Check]] = list,
     ) -> None:
         self._start = start
         self._policy = policy
@@ -53,8 +65,10 @@ class QuerySupervisor:
         self._metrics = metrics
         self._alarm = alarm
         self._clock = clock
+        self._failing_dependencies = dependencies
         self._query: StreamingQuery | None = None
         self._restart_at: float | None = None
+        self._waiting = False  # for a failing dependency, to restart when it answers
 
     def start(self) -> StreamingQuery:
         """First start: a failure here propagates (bad settings, no broker: nothing to retry)."""
@@ -68,15 +82,23 @@ class QuerySupervisor:
             self._query.stop()
         self._start = start
         self._restart_at = None
+        self._waiting = False
         self.start()
 
     def running(self) -> bool:
         query = self._query
-        return query is not None and self._restart_at is None and bool(query.isActive)
+        waiting = self._waiting or self._restart_at is not None
+        return query is not None and not waiting and bool(query.isActive)
 
     def tick(self) -> bool:
-        """Notice a failed query, restart it when its backoff is over; False: give up."""
+        """Notice a failed query, restart it when its backoff is over or the dependency it
+        waits for answers; False: give up."""
         now = self._clock()
+        if self._waiting:
+            if self._failing_dependencies():
+                return True
+            self._waiting = False
+            self._restart_at = now
         if self._restart_at is None:
             if self._query is None or self._query.isActive:
                 return True
@@ -100,6 +122,18 @@ class QuerySupervisor:
 
     def _failed(self, error: str) -> bool:
         self._metrics.query_up.set(0)
+        failing = self._failing_dependencies()
+        if failing:
+            self._alarm.report(
+                "query",
+                "query.failed",
+                error=error,
+                waiting_for={check.name: check.detail for check in failing},
+                hint="restarts from its checkpoint when they answer; not counted as a failure",
+            )
+            self._waiting = True
+            self._restart_at = None
+            return True
         wait = self._policy.failure(self._clock())
         if wait is None:
             self._alarm.report(

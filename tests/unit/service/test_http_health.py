@@ -30,7 +30,7 @@ class World:
         self.running = True
         self.broker = Check("broker", True, "1 brokers answered")
         self.health = Health(
-            self.progress, 60, lambda: self.running, lambda: self.broker, self.clock
+            self.progress, 60, lambda: self.running, [lambda: self.broker], self.clock
         )
 
 

@@ -8,6 +8,7 @@ import structlog.testing
 
 from tests.unit.service.test_http_health import Clock
 from vitalwatch.metrics import Metrics
+from vitalwatch.service.health import Check
 from vitalwatch.service.progress import ProgressTracker, Throughput
 from vitalwatch.service.query import QuerySupervisor, error_summary
 from vitalwatch.service.restart import RestartPolicy
@@ -33,8 +34,11 @@ def value(metrics: Metrics, name: str, **labels: str) -> float:
     return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
-def build(max_failures: int = 3) -> tuple[QuerySupervisor, list[FakeQuery], Clock, Metrics, list]:
+def build(
+    max_failures: int = 3, failing: list[Check] | None = None
+) -> tuple[QuerySupervisor, list[FakeQuery], Clock, Metrics, list]:
     clock, metrics, started = Clock(), Metrics(), []
+    failing = failing if failing is not None else []
     published: list = []
 
     def start() -> FakeQuery:
@@ -48,6 +52,7 @@ def build(max_failures: int = 3) -> tuple[QuerySupervisor, list[FakeQuery], Cloc
         metrics,
         TechnicalAlarm(metrics, lambda k, v, h: published.append((k, v, h))),
         clock,
+        lambda: list(failing),
     )
     return supervisor, started, clock, metrics, published
 
@@ -104,6 +109,27 @@ def test_a_restart_that_raises_counts_as_another_failure() -> None:
     assert value(metrics, "vitalwatch_query_restarts_total") == 0
 
 
+def test_a_failure_while_a_dependency_fails_waits_for_it_and_is_not_counted() -> None:
+    failing = [Check("checkpoint", False, "cannot write in /var/cp/offsets: Read-only")]
+    supervisor, started, clock, metrics, _ = build(max_failures=2, failing=failing)
+    supervisor.start()
+    for _ in range(3):  # more failures than max_failures: none counted, never gives up
+        started[-1].isActive = False
+        with structlog.testing.capture_logs() as logs:
+            assert supervisor.tick()
+        assert logs[0]["event"] == "query.failed"
+        assert logs[0]["waiting_for"] == {"checkpoint": failing[0].detail}
+        clock.now += 60
+        assert supervisor.tick() and not supervisor.running()  # still waiting
+        failing.clear()
+        assert supervisor.tick() and supervisor.running()  # restarted at once
+        failing.append(Check("checkpoint", False, "cannot write in /var/cp/offsets: Read-only"))
+    assert len(started) == 4
+    assert supervisor._policy.recent_failures == 0
+    assert value(metrics, "vitalwatch_query_restarts_total") == 3
+    assert value(metrics, "vitalwatch_technical_alerts_total", component="query") == 3
+
+
 def test_drain_is_bounded_when_the_running_batch_never_finishes() -> None:
     supervisor, started, _, _, _ = build()
     supervisor.start()
@@ -125,3 +151,10 @@ def test_drain_stops_once_the_running_batch_completes_not_the_backlog() -> None:
 def test_error_summary_keeps_names_only() -> None:
     assert error_summary("nothing recognisable") == "unknown"
     assert error_summary("java.lang.IllegalStateException: x") == "IllegalStateException"
+    # Spark's job abort names the task's exception in mid-line, after text that may quote data.
+    crash = (
+        "Job aborted due to stage failure: Task 1 in stage 7.0 failed 1 times, most recent "
+        "failure: Lost task 1.0 (TID 9): org.apache.spark.SparkException: Python worker exited "
+        "unexpectedly (crashed). P-0042"
+    )
+    assert error_summary(crash) == "SparkException"

@@ -33,7 +33,7 @@ class RecordingSystemd:
 def test_watchdog_pings_only_while_batches_progress() -> None:
     clock, metrics, systemd = Clock(), Metrics(), RecordingSystemd()
     progress = ProgressTracker(clock)
-    health = Health(progress, 60, lambda: True, lambda: Check("broker", True, ""), clock)
+    health = Health(progress, 60, lambda: True, [lambda: Check("broker", True, "")], clock)
     query = SimpleNamespace(running=lambda: True)
     loop = _Loop(query, SimpleNamespace(firing=0), progress, health,  # type: ignore[arg-type]
                  systemd, TechnicalAlarm(metrics), metrics)  # type: ignore[arg-type]  # fmt: skip
