@@ -81,10 +81,11 @@ def records_read(progress: dict[str, Any]) -> int:
     return count
 
 
-# After the backlog, one normal reading of each signal per patient this far in event time: past
-# the cuff's interval, so the evaluator's watermark (newest - allowed lateness) releases every
-# reading of the backlog. Without them a patient's last readings stay held until a
-# processing-time timer (or for good), and which alerts they decide would depend on timing.
+# After the backlog, one normal reading of each signal per patient with an episode, this far in
+# event time: past the cuff's interval, so the evaluator's watermark (newest - allowed lateness)
+# releases all their readings. Without them a patient's last readings stay held until a
+# processing-time timer (or for good), and which alerts they decide would depend on timing. (The
+# synthetic ward's other patients never alarm: their held readings decide nothing.)
 CLOSING_AFTER_S = 61
 
 
@@ -101,7 +102,7 @@ def publish_backlog(
     closing = (
         Message(closing_ms, signal, patient_id(p).encode(), json.dumps(
             {"patient_id": patient_id(p), "ts": ward.start_ms + closing_ms, **values}).encode())
-        for p in range(1, patients + 1)
+        for p in sorted({e.patient for e in episodes})
         for signal, values in ((Signal.HEART_RATE, {"bpm": 75}),
                                (Signal.BLOOD_PRESSURE, {"systolic": 120, "diastolic": 80}))
     )  # fmt: skip

@@ -11,7 +11,8 @@ notifier's grouping. The publisher, broker, Spark and the receiver share the mac
 the publisher ended behind its schedule says whether the load was really offered in real time;
 how many seconds of readings the query had not yet counted (``vitalwatch_readings_total``) when
 the publisher ended says whether it was absorbed (a query that keeps up is a trigger and a batch
-behind); and the readings counted a minute later, whether it caught up at all.
+behind); and the readings counted when the wait for the expected notifications ended (at most a
+minute after the publisher), whether it caught up at all.
 """
 
 from __future__ import annotations
