@@ -152,13 +152,13 @@ class Metrics:
         # rules.allowed_lateness, so the watermark delay is the lag plus that lateness.
         self.event_time_lag = Gauge(
             "vitalwatch_event_time_lag_seconds",
-            "Batch time minus the event time of the newest valid reading of the signal in it",
+            "End of the batch minus the event time of the newest valid reading of the signal in it",
             ["signal"],
             registry=r,
         )
         self.watermark_delay = Gauge(
             "vitalwatch_watermark_delay_seconds",
-            "Batch time minus the rules' event-time watermark (event time lag plus allowed "
+            "End of the batch minus the rules' event-time watermark (event time lag plus allowed "
             "lateness), by signal",
             ["signal"],
             registry=r,

@@ -7,7 +7,10 @@ the offsets the batch read up to), the state store's row count, and it tells the
 Event time: the query defines no Spark watermark; the rule evaluator keeps one per patient and
 signal, the newest reading minus ``rules.allowed_lateness``. The input ``observe()`` gives, per
 signal, the newest event time among the batch's valid readings; the listener sets
-``vitalwatch_event_time_lag_seconds{signal}`` to the batch's time minus it, and
+``vitalwatch_event_time_lag_seconds{signal}`` to the batch's *end* minus it (how old the freshest
+evaluated reading is when the batch's alerts are out: a batch reads up to the latest offsets
+when it starts, so a query too slow for its input shows here as batches grow, not in the Kafka
+lag, which is taken at the batch's start), and
 ``vitalwatch_watermark_delay_seconds{signal}`` to that lag plus the allowed lateness (how far
 behind the batch's time the evaluator's watermark is, for the patient freshest on that signal).
 Only batches with readings of the signal set them; a negative lag means a device clock runs
@@ -84,11 +87,11 @@ class MetricsListener(StreamingQueryListener):
         m.input_rate.set(progress.inputRowsPerSecond or 0)
         m.processing_rate.set(progress.processedRowsPerSecond or 0)
         m.last_batch.set(time.time())
-        batch_s = _epoch_s(progress.timestamp)
+        batch_end_s = _epoch_s(progress.timestamp) + progress.batchDuration / 1000
         for row in progress.observedMetrics.values():
             for name, value in row.asDict().items():
                 if value:
-                    self._observed(name, int(value), batch_s)
+                    self._observed(name, int(value), batch_end_s)
         self._service_metrics(progress)
         self._progress.progressed(
             Throughput(
@@ -107,11 +110,11 @@ class MetricsListener(StreamingQueryListener):
         for operator in progress.stateOperators:
             m.state_rows.labels(operator.operatorName).set(operator.numRowsTotal)
 
-    def _observed(self, name: str, value: int, batch_s: float) -> None:
+    def _observed(self, name: str, value: int, batch_end_s: float) -> None:
         """One observe() value: a count, or a signal's newest event time (epoch ms)."""
         kind, *labels = name.split("|")
         if kind == "newest_event_ms":
-            lag = batch_s - value / 1000
+            lag = batch_end_s - value / 1000
             self._metrics.event_time_lag.labels(*labels).set(lag)
             self._metrics.watermark_delay.labels(*labels).set(lag + self._lateness_s)
         elif kind == "readings":

@@ -22,6 +22,7 @@ class Row(dict):
 
 
 BATCH_MS = 1_795_615_210_000  # 2026-11-25T14:00:10Z, the progress event's timestamp
+BATCH_DURATION_MS = 400
 
 
 def progress(
@@ -29,7 +30,7 @@ def progress(
 ) -> SimpleNamespace:
     return SimpleNamespace(
         progress=SimpleNamespace(
-            batchId=batch_id, batchDuration=400, inputRowsPerSecond=50.0,
+            batchId=batch_id, batchDuration=BATCH_DURATION_MS, inputRowsPerSecond=50.0,
             processedRowsPerSecond=100.0, timestamp="2026-11-25T14:00:10.000Z", eventTime={},
             observedMetrics={"out": Row(alerts), "in": Row(observed or {})},
             sources=[SimpleNamespace(latestOffset='{"hr":{"0":9}}', endOffset='{"hr":{"0":7}}')],
@@ -59,7 +60,8 @@ def test_event_time_lag_and_watermark_delay_per_signal_from_the_newest_reading()
     metrics = Metrics()
     listener = MetricsListener(metrics, [], allowed_lateness_s=2.0)
     newest = {
-        "newest_event_ms|heart_rate": BATCH_MS - 6_500,
+        # The lag is taken at the batch's end: a slow batch shows in it.
+        "newest_event_ms|heart_rate": BATCH_MS + BATCH_DURATION_MS - 6_500,
         "newest_event_ms|blood_pressure": None,
     }
     listener.onQueryProgress(progress({}, observed=newest))
