@@ -168,11 +168,30 @@ def target_rows(scenarios: list[dict[str, Any]], lives: dict[int, dict[str, floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--patients", type=_sizes, default=[1000, 10000, 50000])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--readings", type=int, default=100_000, help="backlog per scenario")
-    parser.add_argument("--live-patients", type=_sizes, default=[1000, 10000])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Throughput against the bare-consumer ceiling and a Quix Streams peer, and "
+        "live event-to-notification latency (see bench/__main__.py).",
+    )
+    parser.add_argument(
+        "--patients",
+        type=_sizes,
+        default=[1000, 10000, 50000],
+        help="backlog scenarios, comma-separated (default 1000,10000,50000)",
+    )
+    parser.add_argument("--runs", type=int, default=3, help="runs per backlog scenario")
+    parser.add_argument(
+        "--readings",
+        type=int,
+        default=100_000,
+        help=f"backlog per scenario (at least {MIN_HISTORY_S} s of history)",
+    )
+    parser.add_argument(
+        "--live-patients",
+        type=_sizes,
+        default=[1000, 10000],
+        help="live sessions, comma-separated (default 1000,10000; '' for none)",
+    )
     parser.add_argument("--live-seconds", type=float, default=200)
     parser.add_argument("--quick", action="store_true", help=f"as {QUICK}")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
