@@ -42,7 +42,10 @@ def configure_logging(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        # One write per event, newline included: print() writes the line and its newline
+        # separately, and librdkafka's own stderr lines (a broker outage) landed in between,
+        # leaving an event unparseable in the JSON log stream.
+        logger_factory=structlog.WriteLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     # py4j and Spark's Python side talk a lot at INFO; keep them to warnings.
