@@ -101,7 +101,8 @@ def publish_backlog(
     closing_ms = int((seconds + CLOSING_AFTER_S) * 1000)
     closing = (
         Message(closing_ms, signal, patient_id(p).encode(), json.dumps(
-            {"patient_id": patient_id(p), "ts": ward.start_ms + closing_ms, **values}).encode())
+            {"patient_id": patient_id(p), "ts": ward.start_ms + closing_ms, **values}).encode(),
+            timestamp_ms=ward.start_ms + closing_ms)
         for p in sorted({e.patient for e in episodes})
         for signal, values in ((Signal.HEART_RATE, {"bpm": 75}),
                                (Signal.BLOOD_PRESSURE, {"systolic": 120, "diastolic": 80}))

@@ -139,10 +139,13 @@ def _simulate(settings: Settings, args: argparse.Namespace, stop: threading.Even
 def _replay(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> int:
     from vitalwatch.kafka_clients import ensure_topics
     from vitalwatch.simulate.messages import publish
-    from vitalwatch.simulate.physionet import stay_messages
+    from vitalwatch.simulate.physionet import PHYSIONET_STAY_MS, stay_messages
 
     ensure_topics(settings)
-    publish(stay_messages(args.stay, int(time.time() * 1000)), settings, args.speed, stop)
+    # The stay is placed so that it ends now: faster than real time, its readings are then never
+    # stamped ahead of the moment they are published (they would be dead-lettered as future).
+    start_ms = int(time.time() * 1000) - PHYSIONET_STAY_MS
+    publish(stay_messages(args.stay, start_ms), settings, args.speed, stop)
     return 0
 
 

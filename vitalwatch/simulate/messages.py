@@ -23,6 +23,11 @@ class Message:
     key: bytes | None
     value: bytes
     fault: str | None = None  # the malformation injected on purpose, if any
+    # The Kafka record's timestamp (CreateTime), epoch ms; None: when it is produced. A source
+    # whose simulated clock runs faster than the wall clock stamps its records with their event
+    # time, as a gateway that publishes each reading when it is measured would: the query
+    # dead-letters readings stamped far ahead of their record (``rules.max_clock_skew``).
+    timestamp_ms: int | None = None
 
 
 def publish(
@@ -52,7 +57,12 @@ def publish(
             break
         while True:
             try:
-                producer.produce(topic[message.signal], key=message.key, value=message.value)
+                producer.produce(
+                    topic[message.signal],
+                    key=message.key,
+                    value=message.value,
+                    timestamp=message.timestamp_ms or 0,  # 0: librdkafka stamps it when produced
+                )
                 break
             except BufferError:
                 producer.poll(0.1)

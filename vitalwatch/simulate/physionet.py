@@ -17,6 +17,9 @@ from pathlib import Path
 from vitalwatch.contracts.readings import Signal
 from vitalwatch.simulate.messages import Message
 
+# A PhysioNet 2012 record covers the first 48 hours of the ICU stay.
+PHYSIONET_STAY_MS = 48 * 3_600_000
+
 _BP_FIELDS = {
     "invasive": {"SysABP": "systolic", "DiasABP": "diastolic", "MAP": "mean"},
     "non_invasive": {"NISysABP": "systolic", "NIDiasABP": "diastolic", "NIMAP": "mean"},

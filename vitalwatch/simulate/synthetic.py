@@ -108,8 +108,8 @@ class SyntheticWard:
         if self.malformed_share and rng.random() < self.malformed_share:
             fault = rng.choice(sorted(FAULTS))
             key, value = malformed(fault, reading, key)
-            return Message(int(t_s * 1000), signal, key, value, fault)
-        return Message(int(t_s * 1000), signal, key, json.dumps(reading).encode())
+            return Message(int(t_s * 1000), signal, key, value, fault, timestamp_ms=ts)
+        return Message(int(t_s * 1000), signal, key, json.dumps(reading).encode(), timestamp_ms=ts)
 
 
 # The faults real gateways produce, and the dead-letter reason each must get.
