@@ -4,6 +4,11 @@ One function for both modes: it takes a DataFrame with the Kafka source's column
 ``value``, ``topic``, ``partition``, ``offset``, ``timestamp``), streaming or batch, and returns
 one row per record with ``reason`` null for a valid reading or the dead-letter reason otherwise.
 The first failing check gives the reason, in the order: encoding, JSON, key, fields, ranges.
+
+JSON is read strictly (no single quotes, no NaN or Infinity literals, one object and nothing
+after it: text after the closing brace, or a second object, is ``not_json`` instead of being
+ignored with the readings it holds). Fields are read as text, so a number sent as a JSON string
+is read as that number; of duplicate keys the last one counts, as in most JSON parsers.
 """
 
 from __future__ import annotations
@@ -13,6 +18,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from vitalwatch.contracts.readings import (
+    EPOCH_MS_PATTERN,
+    EVENT_TIME_RANGE_MS,
+    ISO_TIME_PATTERN,
+    JSON_NUMBER_PATTERN,
     PATIENT_ID_PATTERN,
     POSSIBLE_RANGE,
     DeadLetterReason,
@@ -25,6 +34,17 @@ _FIELDS = ("patient_id", "ts", "bpm", "systolic", "diastolic", "mean", "device_i
 _JSON_SCHEMA = StructType(
     [StructField(name, StringType()) for name in _FIELDS] + [StructField("_corrupt", StringType())]
 )
+_JSON_OPTIONS = {
+    "columnNameOfCorruptRecord": "_corrupt",
+    "allowSingleQuotes": "false",
+    "allowNonNumericNumbers": "false",
+}
+# from_json reads the first value and ignores what follows it, so the text must be one object:
+# a brace first and last (JSON whitespace around), and where a "}" is followed by "," or "{"
+# (a second object may follow the first), one value when read as a JSON array's content. Only
+# such texts are parsed twice, not every reading.
+_ONE_OBJECT = r"^[ \t\n\r]*\{[\s\S]*\}[ \t\n\r]*(?![\s\S])"
+_MAYBE_MORE_OBJECTS = r"\}[ \t\n\r]*[,{]"
 _REQUIRED = {
     Signal.HEART_RATE: ("patient_id", "ts", "bpm"),
     Signal.BLOOD_PRESSURE: ("patient_id", "ts", "systolic", "diastolic"),
@@ -33,7 +53,11 @@ _REQUIRED = {
 READING_COLUMNS = (
     "patient_id", "signal", "event_ms", "bpm", "systolic", "diastolic", "mean", "device_id",
 )  # fmt: skip
-SOURCE_COLUMNS = ("raw_key", "raw_value", "source_topic", "source_partition", "source_offset")
+# Where the record came from; ``source_timestamp``: the Kafka record's time (epoch ms, null when
+# the records have none, as in a backtest over files).
+SOURCE_COLUMNS = (
+    "raw_key", "raw_value", "source_topic", "source_partition", "source_offset", "source_timestamp",
+)  # fmt: skip
 
 
 def _reason(code: DeadLetterReason, detail: Column | str | None = None) -> Column:
@@ -62,16 +86,25 @@ def parse_readings(records: DataFrame, topics: TopicSettings) -> DataFrame:
         F.col("topic").alias("source_topic"),
         F.col("partition").alias("source_partition"),
         F.col("offset").alias("source_offset"),
+        F.unix_millis(F.col("timestamp")).alias("source_timestamp"),
         signal.alias("signal"),
         text.alias("text"),
-        F.from_json(text, _JSON_SCHEMA, {"columnNameOfCorruptRecord": "_corrupt"}).alias("j"),
+        F.from_json(text, _JSON_SCHEMA, _JSON_OPTIONS).alias("j"),
     )
-    ts_text = F.trim(F.col("j.ts"))
-    event_ms = F.when(ts_text.rlike(r"^[0-9]{1,15}$"), ts_text.cast("long")).otherwise(
-        F.unix_millis(F.try_to_timestamp(ts_text))
+    ts_text = F.col("j.ts")
+    event_ms = F.when(ts_text.rlike(EPOCH_MS_PATTERN), ts_text.cast("long")).when(
+        ts_text.rlike(ISO_TIME_PATTERN), F.unix_millis(F.try_to_timestamp(ts_text))
     )
-    numbers = {name: F.col(f"j.{name}").try_cast("double") for name in POSSIBLE_RANGE}
-    mean = F.coalesce(numbers["mean"], (numbers["systolic"] + 2 * numbers["diastolic"]) / 3)
+    numbers = {
+        name: F.when(
+            F.col(f"j.{name}").rlike(JSON_NUMBER_PATTERN), F.col(f"j.{name}").try_cast("double")
+        )
+        for name in POSSIBLE_RANGE
+    }
+    # Computed only when absent: a mean that is there but not a number is a wrong type.
+    mean = F.when(F.col("j.mean").isNotNull(), numbers["mean"]).otherwise(
+        (numbers["systolic"] + 2 * numbers["diastolic"]) / 3
+    )
     df = df.select(
         *SOURCE_COLUMNS,
         "signal",
@@ -89,12 +122,20 @@ def parse_readings(records: DataFrame, topics: TopicSettings) -> DataFrame:
     return df.select(*READING_COLUMNS, *SOURCE_COLUMNS, _validation(df).alias("reason"))
 
 
+def _one_json_value(text: Column) -> Column:
+    values = F.json_array_length(F.concat(F.lit("["), text, F.lit("]")))
+    return F.coalesce(values == 1, F.lit(False))
+
+
 def _validation(df: DataFrame) -> Column:
     is_hr = F.col("signal") == Signal.HEART_RATE.value
     checks: list[tuple[Column, Column]] = [
         (F.col("text").isNull(), _reason(DeadLetterReason.NOT_UTF8)),
         (
-            F.col("corrupt").isNotNull() | F.col("j").isNull() | ~F.trim("text").startswith("{"),
+            F.col("corrupt").isNotNull()
+            | F.col("j").isNull()
+            | ~F.col("text").rlike(_ONE_OBJECT)
+            | (F.col("text").rlike(_MAYBE_MORE_OBJECTS) & ~_one_json_value(F.col("text"))),
             _reason(DeadLetterReason.NOT_JSON),
         ),
     ]
@@ -116,6 +157,10 @@ def _validation(df: DataFrame) -> Column:
             _reason(DeadLetterReason.KEY_MISMATCH),
         ),
         (F.col("event_ms").isNull(), _reason(DeadLetterReason.WRONG_TYPE, "ts")),
+        (
+            ~F.col("event_ms").between(*EVENT_TIME_RANGE_MS),
+            _reason(DeadLetterReason.OUT_OF_RANGE, "ts"),
+        ),
     ]
     for name, (low, high) in POSSIBLE_RANGE.items():
         present = F.col(f"j.{name}").isNotNull()
@@ -124,7 +169,7 @@ def _validation(df: DataFrame) -> Column:
         checks += [
             (applies & present & value.isNull(), _reason(DeadLetterReason.WRONG_TYPE, name)),
             (
-                applies & value.isNotNull() & (F.isnan(value) | (value < low) | (value > high)),
+                applies & value.isNotNull() & ((value < low) | (value > high)),
                 _reason(DeadLetterReason.OUT_OF_RANGE, name),
             ),
         ]
