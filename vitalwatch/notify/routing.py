@@ -264,12 +264,19 @@ def _where(document: Any, loc: tuple[int | str, ...]) -> str:
 def parse_routing(text: str, source: str) -> RoutingConfig:
     try:
         document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    # Not only YAMLError: PyYAML's constructors fail with ValueError or AttributeError on scalars
+    # they cannot build (a date 2001-13-01, "!!timestamp x"), and nesting deeper than Python's
+    # stack is a RecursionError.
+    except Exception as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: expected a mapping with 'route:' and 'receivers:'")
     try:
         config = RoutingConfig.model_validate(document)
+    except OverflowError:  # parse_duration_ms turns a huge number into float infinity
+        raise ConfigError(
+            f"{source}: a duration is too large (more than a number can hold)"
+        ) from None
     except ValidationError as exc:
         problems = [
             f"{source}: {_where(document, tuple(e['loc']))}: {e['msg']}" for e in exc.errors()
@@ -289,4 +296,6 @@ def load_routing(path: Path | None) -> RoutingConfig:
         raise ConfigError(
             f"{path}: cannot be read ({exc.strerror}); set notify.routing_file to a readable file"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot be read: not UTF-8 ({exc.reason})") from None
     return parse_routing(text, str(path))

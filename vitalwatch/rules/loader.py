@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from vitalwatch.errors import RuleFileError
 from vitalwatch.rules.kind import RuleKind, registered_kinds
 
+TOO_LARGE = "a duration is too large (more than a number can hold)"
+
 
 def _located(path: Path, rule_id: str, message: str) -> RuleFileError:
     return RuleFileError(f"{path}: rule {rule_id!r}: {message}")
@@ -32,10 +34,15 @@ def load_rule_file(
 ) -> list[RuleKind[Any]]:
     kinds = registered_kinds() if kinds is None else kinds
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleFileError(f"{path}: cannot be read: {exc}") from None
-    except yaml.YAMLError as exc:
+    try:
+        document = yaml.safe_load(text)
+    # Not only YAMLError: PyYAML's constructors fail with ValueError or AttributeError on scalars
+    # they cannot build (a date 2001-13-01, "!!timestamp x"), and nesting deeper than Python's
+    # stack is a RecursionError.
+    except Exception as exc:
         raise RuleFileError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
         raise RuleFileError(f"{path}: expected a mapping with a list under 'rules:'")
@@ -56,6 +63,8 @@ def load_rule_file(
             spec = kind.spec_model.model_validate(raw)
         except ValidationError as exc:
             raise _located(path, rule_id, "; ".join(_explain(e) for e in exc.errors())) from None
+        except OverflowError:  # parse_duration_ms turns a huge number into float infinity
+            raise _located(path, rule_id, TOO_LARGE) from None
         rules.append(kind(spec))
     return rules
 
