@@ -1,0 +1,71 @@
+"""The loader bugs the fuzz tests found, one file each: every one of these got out of the loader
+as another exception (ValueError, AttributeError, RecursionError, OverflowError,
+UnicodeDecodeError) before the fix, instead of the project's error naming the file."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from vitalwatch.errors import ConfigError, RuleFileError
+from vitalwatch.notify.routing import load_routing
+from vitalwatch.rules.loader import load_rule_file
+
+pytestmark = pytest.mark.fuzz
+
+RULE = """
+rules:
+  - id: tachy
+    description: d
+    source: s
+    kind: threshold
+    signal: heart_rate
+    above: 130
+    for: {duration}
+    severity: high
+    summary: "HR {{value:.0f}}"
+"""
+ROUTING = """
+route: {{receiver: ward, group_wait: {duration}}}
+receivers: [{{name: ward, tiers: [{{urls: ["json://localhost/ward"]}}]}}]
+"""
+YAML_ONLY_IN_NAME = [
+    ("rules: [{id: 2001-13-01}]\n", "month must be in 1..12"),
+    ("rules: !!timestamp 2020-x\n", "not valid YAML"),
+    ("rules: !!int abc\n", "invalid literal for int()"),
+    ("rules: " + "[" * 1200 + "]" * 1200 + "\n", "maximum recursion depth"),
+]
+
+
+@pytest.mark.parametrize(("text", "said"), YAML_ONLY_IN_NAME)
+def test_yaml_that_cannot_be_built_is_refused(tmp_path: Path, text: str, said: str) -> None:
+    path = tmp_path / "file.yaml"
+    path.write_text(text)
+    with pytest.raises(RuleFileError, match="not valid YAML") as rules:
+        load_rule_file(path)
+    with pytest.raises(ConfigError, match="not valid YAML") as routing:
+        load_routing(path)
+    for error in (rules.value, routing.value):
+        assert str(error).startswith(f"{path}: ") and said in str(error)
+
+
+@pytest.mark.parametrize("duration", ["1.0e+400", "9" * 400 + "s", ".inf"])
+def test_a_duration_beyond_any_number_is_refused(tmp_path: Path, duration: str) -> None:
+    rules, routing = tmp_path / "rules.yaml", tmp_path / "routing.yaml"
+    rules.write_text(RULE.format(duration=duration))
+    routing.write_text(ROUTING.format(duration=duration))
+    with pytest.raises(
+        RuleFileError, match=f"^{re.escape(str(rules))}: rule 'tachy': a duration is too large"
+    ):
+        load_rule_file(rules)
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(routing))}: a duration is too large"):
+        load_routing(routing)
+
+
+def test_a_routing_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "routing.yaml"
+    path.write_bytes(ROUTING.format(duration="5s").encode("utf-16"))
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(path))}: cannot be read: not UTF-8"):
+        load_routing(path)
