@@ -9,24 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.rules.test_loader import VALID as RULE
 from vitalwatch.errors import ConfigError, RuleFileError
 from vitalwatch.notify.routing import load_routing
 from vitalwatch.rules.loader import load_rule_file
 
 pytestmark = pytest.mark.fuzz
 
-RULE = """
-rules:
-  - id: tachy
-    description: d
-    source: s
-    kind: threshold
-    signal: heart_rate
-    above: 130
-    for: {duration}
-    severity: high
-    summary: "HR {{value:.0f}}"
-"""
 ROUTING = """
 route: {{receiver: ward, group_wait: {duration}}}
 receivers: [{{name: ward, tiers: [{{urls: ["json://localhost/ward"]}}]}}]
@@ -54,7 +43,7 @@ def test_yaml_that_cannot_be_built_is_refused(tmp_path: Path, text: str, said: s
 @pytest.mark.parametrize("duration", ["1.0e+400", "9" * 400 + "s", ".inf"])
 def test_a_duration_beyond_any_number_is_refused(tmp_path: Path, duration: str) -> None:
     rules, routing = tmp_path / "rules.yaml", tmp_path / "routing.yaml"
-    rules.write_text(RULE.format(duration=duration))
+    rules.write_text(RULE.replace("for: 60s", f"for: {duration}"))
     routing.write_text(ROUTING.format(duration=duration))
     with pytest.raises(
         RuleFileError, match=f"^{re.escape(str(rules))}: rule 'tachy': a duration is too large"
