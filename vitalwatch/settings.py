@@ -166,6 +166,13 @@ class RuleSettings(BaseModel):
     # How far a reading may lag the newest reading of the same signal for the same patient and
     # still be evaluated in order; later ones are dead-lettered as late. Detection waits this long.
     allowed_lateness: DurationMs = 2000
+    # How far a reading's event time may be ahead of its Kafka record's timestamp (when it was
+    # published); further ahead, it is dead-lettered as ``future`` and not evaluated. A device
+    # clock stamping a reading minutes ahead would otherwise move that patient's watermark ahead
+    # and make its correct readings late for as long, hiding their alerts. Clock error is the
+    # only cause (buffering makes readings older, never newer), so this bounds what one bad
+    # stamp can hide while tolerating a monitor clock that drifts by seconds.
+    max_clock_skew: DurationMs = Field(default=30_000, ge=0)
     # A patient with no reading of any signal for this long (wall time) is forgotten: its rule
     # state is dropped, bounding the state store as patients are discharged.
     state_ttl: DurationMs = Field(default=86_400_000, gt=0)

@@ -79,10 +79,14 @@ RETRY_INTERVAL_S = BACKOFF_S * 2 ** (MAX_ATTEMPTS - 1)  # then one try every 3.2
 OUTAGE_S = 30.0  # ten retry budgets (a 10-minute outage is forty of the default 15 s)
 
 
-def reading(offset_ms: int, patient: str, ts_ms: int, **values: float) -> Message:
+def reading(
+    offset_ms: int, patient: str, ts_ms: int, published_ms: int | None = None, **values: float
+) -> Message:
+    """``published_ms``: the Kafka record's timestamp, the gateway's (correct) clock when it
+    published the reading; None: the wall clock at publication."""
     signal = Signal.HEART_RATE if "bpm" in values else Signal.BLOOD_PRESSURE
     body = orjson.dumps({"patient_id": patient, "ts": ts_ms, **values, "device_id": "mon"})
-    return Message(offset_ms, signal, patient.encode(), body)
+    return Message(offset_ms, signal, patient.encode(), body, timestamp_ms=published_ms)
 
 
 def by_offset(messages: list[Message]) -> list[Message]:
@@ -118,15 +122,17 @@ def skew_feed(start_ms: int) -> SkewFeed:
         ts = start_ms + t * 1000
         chunk = first if t < FIRST_CHUNK_S else rest
         offset = 0 if t < FIRST_CHUNK_S else (t - FIRST_CHUNK_S) * 1000
+        # Published as the gateway's correct clock reads ``ts`` (the feed runs faster than real
+        # time), whatever the device stamped.
         chunk += [
-            reading(offset, NORMAL, ts, bpm=150),
-            reading(offset, AHEAD, ts, bpm=150),
-            reading(offset, BEHIND, ts, bpm=150),
-            reading(offset, LAGGING, ts - LAG_S * 1000, bpm=150),
+            reading(offset, NORMAL, ts, ts, bpm=150),
+            reading(offset, AHEAD, ts, ts, bpm=150),
+            reading(offset, BEHIND, ts, ts, bpm=150),
+            reading(offset, LAGGING, ts - LAG_S * 1000, ts, bpm=150),
         ]
         if t >= FIRST_CHUNK_S + 10 and t % 10 == 0:
-            ahead.append(reading(offset + 1, AHEAD, ts + FUTURE_S * 1000, bpm=150))
-            behind.append(reading(offset + 1, BEHIND, ts - PAST_S * 1000, bpm=150))
+            ahead.append(reading(offset + 1, AHEAD, ts + FUTURE_S * 1000, ts, bpm=150))
+            behind.append(reading(offset + 1, BEHIND, ts - PAST_S * 1000, ts, bpm=150))
     return SkewFeed(first, by_offset(rest + ahead + behind), ahead, behind)
 
 
@@ -444,20 +450,17 @@ def test_a_rules_file_replaced_by_an_invalid_one_mid_run(run: Run) -> None:
     assert metric_sum(run.metrics, "vitalwatch_rule_reloads_total", outcome="unchanged") >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AssertionError, ValueError),  # no alert for the patient: nothing to unpack
-    reason="FINDING-skew: one reading stamped minutes ahead moves its patient's watermark "
-    "ahead and every later correct reading of that patient is dead-lettered as late, hiding "
-    "its alerts; the fix belongs in the processor (future readings need a contract)",
-)
 def test_a_device_stamping_readings_in_the_future_does_not_silence_its_patient(run: Run) -> None:
-    """Expected: a reading stamped minutes ahead of the patient's other readings is counted and
-    dead-lettered with a reason, not taken as the patient's newest reading; the patient's
-    correctly stamped readings are all evaluated and its tachycardia is notified once."""
+    """Expected: a reading stamped minutes ahead of its publication (``rules.max_clock_skew``)
+    is dead-lettered as ``future`` and counted, not taken as the patient's newest reading; the
+    patient's correctly stamped readings are all evaluated and its tachycardia is notified once."""
     (firing,) = [a for a in run.firing(AHEAD) if a["rule_id"] == "tachycardia-sustained"]
     assert run.ward_ids()[firing["alert_id"]] == 1
     assert sorted(d[1] for d in run.dead(AHEAD)) == sorted(m.value for m in run.skew.ahead)
+    assert {d[0] for d in run.dead(AHEAD)} == {"future"}
+    assert metric_sum(run.metrics, "vitalwatch_deadletter_total", reason="future") == len(
+        run.skew.ahead
+    )
 
 
 def test_a_burst_of_ten_times_the_rate_loses_nothing_and_notifies_once(run: Run) -> None:

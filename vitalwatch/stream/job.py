@@ -28,6 +28,7 @@ from vitalwatch.stream.parse import parse_readings
 from vitalwatch.stream.processor import (
     INPUT_COLUMNS,
     OUTPUT_SCHEMA,
+    PROCESSOR_REASONS,
     STATE_BUCKETS,
     RuleProcessor,
 )
@@ -116,7 +117,7 @@ def build_outputs(
         *[
             _count_if(reason.startswith(r.value), deadletter_metric_name(r.value))
             for r in DeadLetterReason
-            if r is not DeadLetterReason.LATE
+            if r not in PROCESSOR_REASONS
         ],
     )
     # Valid and invalid readings go on together: one scan of the Kafka records and one parse per
@@ -138,6 +139,7 @@ def build_outputs(
                 settings.topics.deadletter,
                 settings.rules.state_ttl,
                 timers=live,
+                max_clock_skew_ms=settings.rules.max_clock_skew,
             ),
             outputStructType=OUTPUT_SCHEMA,
             outputMode="Append",
@@ -146,10 +148,10 @@ def build_outputs(
     )
     evaluated = evaluated.observe(
         OUTPUT_OBSERVATION,
-        _count_if(
-            F.col("deadletter_reason") == DeadLetterReason.LATE.value,
-            deadletter_metric_name(DeadLetterReason.LATE.value),
-        ),
+        *[
+            _count_if(F.col("deadletter_reason") == r.value, deadletter_metric_name(r.value))
+            for r in PROCESSOR_REASONS
+        ],
         *[
             _count_if(
                 (F.col("rule_id") == rule.spec.id) & (F.col("alert_state") == state.value),

@@ -20,7 +20,8 @@ bucket's next deadline is stored beside its patients, so a timer that fires earl
 arrived since it was set) is set again for the real deadline without decoding the bucket.
 
 Outputs are Kafka records (topic, key, value, headers) for the sink: alerts to the alerts topic,
-invalid and late readings with their original bytes and reason to the dead-letter topic.
+invalid, late and future-stamped readings with their original bytes and reason to the
+dead-letter topic.
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ _STATE_SCHEMA = StructType(
     ]
 )
 STATE_BUCKETS = 64
+# Dead-letter reasons decided here, in event time, rather than by the parser.
+PROCESSOR_REASONS = (DeadLetterReason.LATE, DeadLetterReason.FUTURE)
 
 
 # The processor's input: the state bucket (the grouping key) and the reading with its roster
@@ -190,11 +193,14 @@ class RuleProcessor(StatefulProcessor):
         deadletter_topic: str,
         state_ttl_ms: int = 86_400_000,
         timers: bool = True,
+        max_clock_skew_ms: int = 30_000,
     ) -> None:
         """``timers``: run with processing-time timers (the live stream); without them (a batch
-        over history) nothing happens between readings and the end flushes what is held."""
+        over history) nothing happens between readings and the end flushes what is held.
+        ``max_clock_skew_ms``: how far a reading may be stamped ahead of its Kafka record."""
         self._rules = list(rules)
         self._allowed_lateness_ms = allowed_lateness_ms
+        self._max_clock_skew_ms = max_clock_skew_ms
         self._alerts_topic = alerts_topic
         self._deadletter_topic = deadletter_topic
         self._state_ttl_ms = state_ttl_ms
@@ -222,6 +228,8 @@ class RuleProcessor(StatefulProcessor):
             fields = orjson.loads(row[1])  # INPUT_COLUMNS
             if "reason" in fields:  # invalid: dead-lettered as it came, with the parser's reason
                 dead.append((fields, fields["reason"]))
+            elif self._from_the_future(fields):
+                dead.append((fields, DeadLetterReason.FUTURE.value))
             else:
                 inputs_by_patient.setdefault(fields["patient_id"], []).append(fields)
         alerts: list[Alert] = []
@@ -261,6 +269,13 @@ class RuleProcessor(StatefulProcessor):
                 del bucket.patients[patient_id]  # silent for a day: discharged or moved
         self._save(key, bucket, now, None)
         yield from self._alert_rows(alerts, now)
+
+    def _from_the_future(self, fields: dict[str, Any]) -> bool:
+        """Stamped further ahead of its Kafka record than clocks may be off: kept out of the
+        rules, whose watermark it would move ahead (records without a timestamp, as in a
+        backtest over files, are not judged)."""
+        published = fields.get("source_timestamp")
+        return published is not None and fields["event_ms"] > published + self._max_clock_skew_ms
 
     def _load(self, key: Any, stored: tuple[Any, ...] | None) -> _Bucket:
         return _DECODED.load(key, *(stored[:2] if stored else (None, None)))
