@@ -21,22 +21,25 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, free_port
-from vitalwatch.infra.broker import LocalBroker
+from vitalwatch.infra.broker import LocalBroker, ScramListener
 from vitalwatch.infra.jarsets import kafka_broker_jars
 from vitalwatch.infra.java import Java
 from vitalwatch.settings import Settings, load_settings
+
+
+def new_broker(
+    directory: Path, java: Java, settings: Settings, secured: ScramListener | None = None
+) -> LocalBroker:
+    """A broker of the project's tooling on free loopback ports (its controller's too)."""
+    jars = tuple(kafka_broker_jars(settings.cache_dir, java))
+    return LocalBroker(directory, free_port(), jars, java, secured=secured, controller=free_port())
 
 
 @pytest.fixture(scope="session")
 def kafka(
     tmp_path_factory: pytest.TempPathFactory, java: Java, base_settings: Settings
 ) -> Iterator[LocalBroker]:
-    broker = LocalBroker(
-        tmp_path_factory.mktemp("kafka"),
-        free_port(),
-        tuple(kafka_broker_jars(base_settings.cache_dir, java)),
-        java,
-    )
+    broker = new_broker(tmp_path_factory.mktemp("kafka"), java, base_settings)
     broker.start()
     yield broker
     broker.stop()

@@ -28,11 +28,11 @@ from urllib.request import urlopen
 
 import pytest
 
-from tests.conftest import free_port
 from tests.integration.conftest import (
     Daemon,
     Webhook,
     metric_sum,
+    new_broker,
     run_settings,
     scrape,
     serve_webhook,
@@ -61,7 +61,6 @@ from tests.integration.stream_faults import (
 )
 from vitalwatch.contracts.readings import Signal
 from vitalwatch.infra.broker import LocalBroker
-from vitalwatch.infra.jarsets import kafka_broker_jars
 from vitalwatch.infra.java import Java
 from vitalwatch.kafka_clients import make_producer
 from vitalwatch.settings import Settings
@@ -113,10 +112,7 @@ def own_broker(
     tmp_path_factory: pytest.TempPathFactory, java: Java, base_settings: Settings
 ) -> Iterator[LocalBroker]:
     """A broker for this module alone: one test stops it (the session's serves other tests)."""
-    broker = LocalBroker(
-        tmp_path_factory.mktemp("own-kafka"), free_port(),
-        tuple(kafka_broker_jars(base_settings.cache_dir, java)), java,
-    )  # fmt: skip
+    broker = new_broker(tmp_path_factory.mktemp("own-kafka"), java, base_settings)
     broker.start()
     yield broker
     broker.stop()
@@ -172,6 +168,7 @@ class RetryingProducer:
             time.sleep(max(0.0, started + message.offset_ms / 1000 / speed - time.monotonic()))
             self._producer.produce(
                 self._topics[message.signal], key=message.key, value=message.value,
+                timestamp=message.timestamp_ms or 0,  # the simulated clock runs 4x the wall's
                 on_delivery=self._delivered,
             )  # fmt: skip
             self._producer.poll(0)

@@ -13,7 +13,13 @@ from urllib.request import urlopen
 import pytest
 
 from tests.conftest import free_port
-from tests.integration.conftest import Daemon, run_settings, serve_webhook, settings_env
+from tests.integration.conftest import (
+    Daemon,
+    new_broker,
+    run_settings,
+    serve_webhook,
+    settings_env,
+)
 from tests.integration.scenario import (
     publish_in_background,
     read_topic,
@@ -23,7 +29,6 @@ from tests.integration.scenario import (
 )
 from vitalwatch.errors import InfrastructureError
 from vitalwatch.infra.broker import LocalBroker, ScramListener
-from vitalwatch.infra.jarsets import kafka_broker_jars
 from vitalwatch.infra.java import Java
 from vitalwatch.kafka_clients import ensure_topics
 from vitalwatch.settings import KafkaSecuritySettings, KafkaSettings, Settings
@@ -40,13 +45,8 @@ RECEIVER_SECRET = "receiver-" + secrets.token_hex(8)
 def secured_broker(
     tmp_path_factory: pytest.TempPathFactory, java: Java, base_settings: Settings
 ) -> Iterator[LocalBroker]:
-    broker = LocalBroker(
-        tmp_path_factory.mktemp("secured-kafka"),
-        free_port(),
-        tuple(kafka_broker_jars(base_settings.cache_dir, java)),
-        java,
-        secured=ScramListener(free_port(), USERNAME, "scram-" + secrets.token_hex(12)),
-    )
+    secured = ScramListener(free_port(), USERNAME, "scram-" + secrets.token_hex(12))
+    broker = new_broker(tmp_path_factory.mktemp("secured-kafka"), java, base_settings, secured)
     broker.start()
     yield broker
     broker.stop()

@@ -52,6 +52,9 @@ class LocalBroker:
     java: Java
     heap: str = "512m"
     secured: ScramListener | None = None
+    # The KRaft controller's port; None: the one after ``port`` (9092 -> 9093). Tests give a
+    # free one: the port after a free port may be taken.
+    controller: int | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -70,7 +73,7 @@ class LocalBroker:
 
     @property
     def controller_port(self) -> int:
-        return self.port + 1
+        return self.controller if self.controller is not None else self.port + 1
 
     @property
     def _pid_file(self) -> Path:
