@@ -230,8 +230,9 @@ def test_a_broker_down_for_30_s_is_an_alarm_and_every_reading_and_alert_goes_thr
 def test_a_killed_spark_python_worker_restarts_the_query_and_loses_no_alert(run: Run) -> None:
     """SIGKILL of the ``pyspark.daemon`` processes under the daemon's JVM while one of them runs
     a micro-batch (held open). Expect: the failure logged (``query.failed``) and counted as a
-    technical alert, the query restarted from its checkpoint (Spark starts new workers), the
-    patient whose readings were in that batch notified exactly once, the daemon never down."""
+    technical alert (twice at most, see below), the query restarted from its checkpoint (Spark
+    starts new workers) as often as it failed, the patient whose readings were in that batch
+    notified exactly once, the daemon never down."""
     mark = len(run.daemon.events)
     before = scrape(run.settings)
     holder = run.publish_held(tachycardia("P-0301", int(time.time() * 1000) - 80_000))
@@ -248,11 +249,14 @@ def test_a_killed_spark_python_worker_restarts_the_query_and_loses_no_alert(run:
     assert notified_patients(run.webhook) == {"P-0001": 1, "P-0002": 1, "P-0301": 1}
     samples = scrape(run.settings)
     raised = technical_alerts_after(run.daemon, mark)
-    assert [e for e in raised if e != "query.stalled"] == ["query.failed"]
+    failures = [e for e in raised if e != "query.stalled"]
+    # The restarted query's first batch may be handed a pooled connection to a killed worker
+    # ("IOException: Stream closed", seen in CI): one more failed batch and restart, no more.
+    assert failures in (["query.failed"], ["query.failed"] * 2), raised
     technical = "vitalwatch_technical_alerts_total"
     assert metric_sum(samples, technical) - metric_sum(before, technical) == len(raised)
     restarts = "vitalwatch_query_restarts_total"
-    assert metric_sum(samples, restarts) - metric_sum(before, restarts) == 1
+    assert metric_sum(samples, restarts) - metric_sum(before, restarts) == len(failures)
     assert "SparkException" in failed["error"]
     assert set(workers).isdisjoint(spark_python_workers(run.daemon.process.pid)[1])
 
