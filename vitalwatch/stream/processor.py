@@ -184,6 +184,37 @@ class _Decoded:
 _DECODED = _Decoded()  # per Python worker process
 
 
+class _Collector:
+    """Garbage collection paced for a worker that keeps the decoded state of its buckets.
+
+    PySpark's daemon runs a full ``gc.collect()`` after every task of a reused worker. A full
+    collection walks every live object, here mostly the state ``_Decoded`` keeps (~56 objects
+    a patient): 0.32 s per task at 10,000 patients, measured, the largest single cost of a live
+    batch. So at the end of each task the task's own garbage is collected and what survives is
+    frozen (``gc.freeze``): later collections, the daemon's included, skip it, while reference
+    counting still frees a bucket's state as soon as a newer one replaces it (the state holds no
+    cycles). Objects frozen while a task still used them that later become cyclic garbage
+    would never be collected: a full collection every ``FULL_EVERY`` tasks reclaims them (in a
+    90 s run at 10,000 patients the frozen count grew only as the rules' state did, with or
+    without it: a bound, not a measured leak).
+    """
+
+    FULL_EVERY = 50
+
+    def __init__(self) -> None:
+        self._tasks = 0
+
+    def task_done(self) -> None:
+        self._tasks += 1
+        if self._tasks % self.FULL_EVERY == 0:
+            gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
+
+_COLLECTOR = _Collector()  # per Python worker process
+
+
 class RuleProcessor(StatefulProcessor):
     def __init__(
         self,
@@ -337,4 +368,5 @@ class RuleProcessor(StatefulProcessor):
             )
 
     def close(self) -> None:
-        pass
+        if TaskContext.get() is not None:  # the end of a task in Spark's Python worker
+            _COLLECTOR.task_done()
