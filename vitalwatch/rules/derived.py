@@ -29,6 +29,7 @@ may be judged stale: a bounded state (~15 readings per patient) chosen over exac
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Literal
 
 from pydantic import Field
@@ -88,15 +89,16 @@ class DerivedRule(ThresholdRule):
                 return state, []
             return self.advance(state, reading.ts_ms, systolic - diastolic, patient)
         episode = state.get("episode", {})
-        heart: list[list[float]] = state.get("heart", [])
+        heart = _Heart(state)
         queue: list[list[float]] = state.get("queue", [])
         if reading.signal is Signal.HEART_RATE:
-            heart.append([reading.ts_ms, reading.values["bpm"]])
+            heart.times.append(reading.ts_ms)
+            heart.rates.append(reading.values["bpm"])
             if not queue:  # the common case, once a second: nothing waits to be paired
-                return {"episode": episode, "heart": _trimmed(heart, []), "queue": queue}, []
+                return heart.state(episode, queue), []
         else:
             queue.append([reading.ts_ms, reading.values["systolic"]])
-        newest_heart = heart[-1][0] if heart else None
+        newest_heart = heart.times[-1] if heart.times else None
         ready = [q for q in queue if newest_heart is not None and q[0] < newest_heart]
         return self._evaluate(episode, heart, queue, ready, patient)
 
@@ -106,9 +108,7 @@ class DerivedRule(ThresholdRule):
         queue = state.get("queue", [])
         if Signal.HEART_RATE not in quiet or not queue:
             return state, []
-        return self._evaluate(
-            state.get("episode", {}), state.get("heart", []), queue, queue, patient
-        )
+        return self._evaluate(state.get("episode", {}), _Heart(state), queue, queue, patient)
 
     def holds_readings(self, state: RuleState) -> bool:
         return bool(state.get("queue"))
@@ -116,34 +116,48 @@ class DerivedRule(ThresholdRule):
     def _evaluate(
         self,
         episode: RuleState,
-        heart: list[list[float]],
+        heart: _Heart,
         queue: list[list[float]],
         ready: list[list[float]],
         patient: PatientContext,
     ) -> tuple[RuleState, list[Alert]]:
         alerts: list[Alert] = []
         for bp_ts, systolic in ready:
-            before = [h for h in heart if h[0] <= bp_ts]
-            if not before or bp_ts - before[-1][0] > self.derived.freshness:
+            latest = bisect_right(heart.times, bp_ts) - 1  # the last heart rate at or before it
+            if latest < 0 or bp_ts - heart.times[latest] > self.derived.freshness:
                 continue
-            value = _paired_value(self.derived.signal, before[-1][1], systolic)
+            value = _paired_value(self.derived.signal, heart.rates[latest], systolic)
             if value is not None:
                 episode, fired = self.advance(episode, int(bp_ts), value, patient)
                 alerts += fired
         queue = queue[len(ready) :]
-        return {"episode": episode, "heart": _trimmed(heart, queue), "queue": queue}, alerts
+        return heart.state(episode, queue), alerts
 
 
-def _trimmed(heart: list[list[float]], queue: list[list[float]]) -> list[list[float]]:
-    """The heart rates still needed: from the last one at or before the horizon (``_HISTORY_MS``
-    behind the newest, or the oldest held blood-pressure reading), so the freshness of a
-    reading at the horizon can still be judged."""
-    if not heart:
-        return heart
-    horizon = heart[-1][0] - _HISTORY_MS
-    if queue:
-        horizon = min(horizon, queue[0][0])
-    keep_from = 0
-    while keep_from + 1 < len(heart) and heart[keep_from + 1][0] <= horizon:
-        keep_from += 1
-    return heart[keep_from:] if keep_from else heart
+class _Heart:
+    """The heart rates a derived rule keeps, in event-time order, as two flat lists (times and
+    rates) rather than a list of pairs: the rule state is stored and decoded every micro-batch,
+    and one list object per reading made most of a patient's state objects. State from
+    before this layout (pairs under ``heart``) is not read: it held at most ``_HISTORY_MS`` of
+    heart rates, gathered again within as long after an upgrade."""
+
+    def __init__(self, state: RuleState) -> None:
+        self.times: list[int] = state.get("heart_ts", [])
+        self.rates: list[float] = state.get("heart_bpm", [])
+
+    def state(self, episode: RuleState, queue: list[list[float]]) -> RuleState:
+        """The rule's state, with the heart rates still needed: from the last one at or before
+        the horizon (``_HISTORY_MS`` behind the newest, or the oldest held blood-pressure
+        reading), so the freshness of a reading at the horizon can still be judged."""
+        keep_from = 0
+        if self.times:
+            horizon = self.times[-1] - _HISTORY_MS
+            if queue:
+                horizon = min(horizon, int(queue[0][0]))
+            keep_from = max(bisect_right(self.times, horizon) - 1, 0)
+        return {
+            "episode": episode,
+            "heart_ts": self.times[keep_from:],
+            "heart_bpm": self.rates[keep_from:],
+            "queue": queue,
+        }
