@@ -6,6 +6,7 @@ a rise (from the lowest). The onset is the time of that reference reading.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Literal
 
 from pydantic import Field
@@ -28,14 +29,30 @@ class TrendRule(ChangeRule[TrendSpec]):
     ) -> tuple[RuleState, Condition]:
         spec = self.spec
         change = self.change_for(patient)
-        recent = [(t, v) for t, v in state.get("recent", []) if ts - t <= spec.window]
+        times, values = _window(state)
+        keep = bisect_left(times, ts - spec.window)  # readings come in event-time order
+        times, values = times[keep:], values[keep:]
         breaching = False
         since = ts
-        if recent:
+        if times:
             pick = max if change < 0 else min
-            ref_ts, ref_value = pick(recent, key=lambda item: (item[1], -item[0]))
+            ref_value, negated_ts = pick(zip(values, (-t for t in times), strict=True))
             delta = value - ref_value
             breaching = self.reached(delta, change)
-            since = ref_ts
-        recent.append((ts, value))
-        return {"recent": recent}, Condition(breaching, breaching, since, value, change)
+            since = -negated_ts
+        times.append(ts)
+        values.append(value)
+        return {"times": times, "values": values}, Condition(
+            breaching, breaching, since, value, change
+        )
+
+
+def _window(state: RuleState) -> tuple[list[int], list[float]]:
+    """The readings in the window, as two flat lists (times, values): the state is stored and
+    decoded every micro-batch, and a list per reading (an hour of a cuff: 60) made most of a
+    patient's state objects. State written before this layout (pairs under ``recent``) is read
+    too, so an upgrade keeps the window."""
+    if "times" in state:
+        return state["times"], state["values"]
+    pairs = state.get("recent", [])
+    return [t for t, _ in pairs], [v for _, v in pairs]

@@ -108,6 +108,16 @@ def test_trend_rise() -> None:
     assert run(trend_rule(change=30), readings) == [("firing", 0, 120)]
 
 
+def test_trend_reads_the_window_of_state_written_as_pairs() -> None:
+    """A checkpoint from before the flat layout keeps its window across an upgrade."""
+    rule = trend_rule()
+    old_state = {"kind": {"recent": [[300_000, 130.0], [600_000, 110.0]]}}
+    _, alerts = rule.step(old_state, sbp(900, 100), PATIENT)
+    assert [(a.state.value, a.onset_ms // 1000, a.detected_ms // 1000) for a in alerts] == [
+        ("firing", 300, 900)
+    ]
+
+
 def test_zero_change_is_refused() -> None:
     with pytest.raises(ValueError, match="change of 0"):
         trend_rule(change=0)
