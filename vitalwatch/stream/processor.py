@@ -147,6 +147,9 @@ class _Bucket:
             pid: (PatientState.from_json_obj(state), PatientContext(**context))
             for pid, (state, context) in decoded.items()
         }
+        # Each patient's next deadline (processing time) as of the last store; not stored with
+        # the state, so a bucket decoded afresh has none and its first timer visits everyone.
+        self.due: dict[str, int | None] = {}
 
     def encode(self) -> bytes:
         return zlib.compress(orjson.dumps(self.patients), 1)
@@ -294,6 +297,9 @@ class RuleProcessor(StatefulProcessor):
         bucket = self._load(key, stored)
         alerts: list[Alert] = []
         for patient_id, (state, context) in list(bucket.patients.items()):
+            patient_due = bucket.due.get(patient_id, now)
+            if patient_due is None or patient_due > now:
+                continue  # nothing of this patient's is due (a cuff reading of another is)
             alerts += self._evaluator.tick(state, context, now)
             last = self._evaluator.last_arrival(state)
             if last is not None and now - last >= self._state_ttl_ms:
@@ -330,15 +336,16 @@ class RuleProcessor(StatefulProcessor):
         return timer
 
     def _due(self, bucket: _Bucket) -> int | None:
-        deadlines = []
-        for state, _ in bucket.patients.values():
-            deadline = self._evaluator.next_deadline(state)
-            if deadline is not None:
-                deadlines.append(deadline)
+        """The bucket's earliest deadline; each patient's is kept in ``bucket.due`` so that a
+        timer ticks only the patients it is for."""
+        bucket.due = {}
+        for patient_id, (state, _) in bucket.patients.items():
+            deadlines = [self._evaluator.next_deadline(state)]
             last = self._evaluator.last_arrival(state)
             if last is not None:
                 deadlines.append(last + self._state_ttl_ms)
-        return min(deadlines, default=None)
+            bucket.due[patient_id] = min((d for d in deadlines if d is not None), default=None)
+        return min((d for d in bucket.due.values() if d is not None), default=None)
 
     def _alert_rows(self, alerts: list[Alert], now: int | None) -> Iterator[Row]:
         emitted_ms = now if now is not None else int(time.time() * 1000)
