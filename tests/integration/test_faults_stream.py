@@ -247,6 +247,14 @@ def test_a_killed_spark_python_worker_restarts_the_query_and_loses_no_alert(run:
     wait_for_notified(run.webhook, "P-0301", timeout=90)
     time.sleep(6)  # group_wait 5 s: a second notification, if any, would be here by now
     assert notified_patients(run.webhook) == {"P-0001": 1, "P-0002": 1, "P-0301": 1}
+    # A second failure (below) may come after the alert: wait for every failure's restart, so
+    # that the counters are read, and the next test starts, with the query settled.
+    settle_by = time.monotonic() + 60
+    while time.monotonic() < settle_by:
+        events = events_after(run.daemon, mark)
+        if events.count("query.restarted") >= events.count("query.failed"):
+            break
+        time.sleep(0.5)
     samples = scrape(run.settings)
     raised = technical_alerts_after(run.daemon, mark)
     failures = [e for e in raised if e != "query.stalled"]
