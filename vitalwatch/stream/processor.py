@@ -191,7 +191,7 @@ class _Collector:
     """Garbage collection paced for a worker that keeps the decoded state of its buckets.
 
     PySpark's daemon runs a full ``gc.collect()`` after every task of a reused worker. A full
-    collection walks every live object, here mostly the state ``_Decoded`` keeps (~56 objects
+    collection walks every live object, here mostly the state ``_Decoded`` keeps (20-50 objects
     a patient): 0.32 s per task at 10,000 patients, measured, the largest single cost of a live
     batch. So at the end of each task the task's own garbage is collected and what survives is
     frozen (``gc.freeze``): later collections, the daemon's included, skip it, while reference
