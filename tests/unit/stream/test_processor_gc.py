@@ -32,12 +32,19 @@ def test_survivors_of_a_task_are_skipped_by_later_collections(unfrozen: None) ->
     assert gc.get_freeze_count() > 0
 
 
-def test_cyclic_garbage_of_a_task_is_collected_at_its_end(unfrozen: None) -> None:
+def test_cyclic_garbage_of_a_task_waits_for_the_full_collection(unfrozen: None) -> None:
+    collector = _Collector()
     node = _Node()
     node.other = node
     dead = weakref.ref(node)
-    del node
-    _Collector().task_done()
+    del node  # garbage by the end of the task, freeable only by the cyclic collector
+    collector.task_done()
+    gc.collect()  # the daemon's collection skips it: frozen
+    assert dead() is not None
+    for _ in range(_Collector.FULL_EVERY - 2):
+        collector.task_done()
+    assert dead() is not None
+    collector.task_done()  # the FULL_EVERY-th task
     assert dead() is None
 
 
@@ -47,7 +54,7 @@ def test_a_full_collection_every_full_every_tasks_reclaims_frozen_cycles(unfroze
     node.other = node
     alive = weakref.ref(node)
     collector.task_done()
-    del node
+    del node  # became garbage after it was frozen
     for _ in range(_Collector.FULL_EVERY - 2):
         collector.task_done()
     assert alive() is not None

@@ -8,6 +8,7 @@ import zlib
 from typing import Any
 
 from pyspark.sql import Row
+from pyspark.sql.streaming.stateful_processor import TimerValues
 from pyspark.sql.streaming.tws_tester import TwsTester
 
 from tests.unit.rules.helpers import tachycardia
@@ -49,6 +50,22 @@ def test_the_last_readings_of_a_feed_that_stops_are_released_by_the_timer() -> N
     assert held == []  # the newest readings are within the lateness
     assert test.setProcessingTime(2_999) == []
     assert alerts(test.setProcessingTime(3_000)) == [("P-1", "tachy", "firing")]
+
+
+def test_readings_tick_what_is_due_and_move_the_timer_past_it() -> None:
+    """In a live batch Spark fires the expired timers after the input: the input call ticks
+    the patients already due, with the batch's time, so the timer moves on to the next deadline
+    instead of firing for them (one decoding and encoding of the bucket a batch, not two)."""
+    test = processor_under_test([tachycardia(**{"for": "2s"})])
+    test.setProcessingTime(1_000)
+    test.test(BUCKET, [reading("P-1", T0 + s * 1000, 140) for s in range(4)])
+    test.handle.setGroupingKey(BUCKET)
+    assert list(test.handle.listTimers()) == [3_000]  # P-1's held readings: arrival + lateness
+    batch_at_3s = TimerValues(currentProcessingTimeInMs=3_000)
+    rows = test.processor.handleInputRows((BUCKET,), iter([reading("P-2", T0, 80)]), batch_at_3s)
+    assert alerts(list(rows)) == [("P-1", "tachy", "firing")]
+    assert list(test.handle.listTimers()) == [5_000]  # P-2's held reading
+    assert test.setProcessingTime(3_000) == []  # the same batch's timers: nothing left, no repeat
 
 
 def test_no_data_fires_from_the_timer_for_the_silent_patient_only() -> None:
