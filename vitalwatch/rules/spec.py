@@ -17,7 +17,11 @@ class RuleSpec(BaseModel):
     """Common rule fields. A rule file is data: the summary is a format template whose fields
     are checked against ``SUMMARY_FIELDS`` at load time; nothing in it is evaluated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Limits must be finite: a NaN limit compares false with every reading (a rule that can
+    # never fire), an infinite one can never be crossed.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
     kind_name: ClassVar[str] = ""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")

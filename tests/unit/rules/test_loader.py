@@ -59,6 +59,8 @@ def test_shipped_rules_are_valid() -> None:
         (('"HR {value:.0f}"', '"{value.__class__}"'), "field 'summary'"),
         (("above: 130", "above: 130\n    below: 40"), "exactly one of 'above' or 'below'"),
         (("above: 130", "above: 130\n    colour: red"), "field 'colour'"),
+        (("above: 130", "above: .nan"), "field 'above': Input should be a finite number"),
+        (("above: 130", "above: .inf"), "field 'above': Input should be a finite number"),
     ],
 )
 def test_invalid_rule_names_file_rule_and_field(tmp_path: Path, change, expected) -> None:
