@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from vitalwatch.errors import ConfigError
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.stream.job import build_outputs
 from vitalwatch.stream.roster import read_roster
@@ -51,3 +52,36 @@ def test_batch_run_joins_the_roster_and_applies_overrides(spark, base_settings, 
     assert all(a["state"] == "firing" for a in alerts)
     dead = [r for r in outputs if r.topic == settings.topics.deadletter]
     assert [(r.value, dict(r.headers)["reason"]) for r in dead] == [(b"{not json", b"not_json")]
+
+
+@pytest.mark.parametrize("cell", ["13O", "NaN", "Infinity"])
+def test_a_roster_cell_that_is_not_a_finite_number_stops_start_up(
+    spark, base_settings, tmp_path: Path, cell: str
+) -> None:
+    roster_file = tmp_path / "roster.csv"
+    roster_file.write_text(
+        f"patient_id,bed,ward,tachycardia-sustained.above\nP-1,7,ICU-B,\nP-2,8,ICU-B,{cell}\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        read_roster(spark, roster_file, load_rules(base_settings.rules.directory))
+    assert str(error.value) == (
+        f"roster {roster_file}: column 'tachycardia-sustained.above' has 1 cell(s) that are not "
+        f"a finite number, the first '{cell}' (bed 8, ward ICU-B); write a number, or leave the "
+        "cell empty for the rule's own limit"
+    )
+    assert "P-2" not in str(error.value)  # no patient identifier in a message that is logged
+
+
+def test_a_roster_cell_spoilt_while_running_counts_as_empty(spark, base_settings, tmp_path):
+    """The static side is re-read every micro-batch: a cell spoilt after start-up gives the
+    rule's own limit for that patient instead of failing every batch (Spark's ANSI cast)."""
+    roster_file = tmp_path / "roster.csv"
+    header = "patient_id,bed,ward,tachycardia-sustained.above\n"
+    roster_file.write_text(header + "P-1,7,ICU-B,120\nP-2,8,ICU-B,100\n")
+    roster = read_roster(spark, roster_file, load_rules(base_settings.rules.directory))
+    roster_file.write_text(header + "P-1,7,ICU-B,12O\nP-2,8,ICU-B,100\n")
+    overrides = {r.patient_id: r.overrides for r in roster.collect()}
+    assert overrides == {
+        "P-1": {"tachycardia-sustained.above": None},
+        "P-2": {"tachycardia-sustained.above": 100.0},
+    }

@@ -1,7 +1,11 @@
 """Read the patient roster as a static DataFrame for the stream-static join.
 
 Spark re-runs the static side of a stream-static join in every micro-batch, so an edit to the
-roster file reaches the next batch without a restart.
+roster file reaches the next batch without a restart. Override cells are checked at start-up: a
+cell that is not a finite number stops it, naming the column, bed and ward (a typo must not
+silently leave a patient on the default limit, and a NaN limit would never fire). A bad cell
+written later, while running, counts as empty: the rule's own limit applies (before, Spark's
+ANSI cast failed the query in every batch until the cell was fixed).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from vitalwatch.errors import ConfigError
@@ -28,11 +32,12 @@ def read_roster(spark: SparkSession, path: Path, rules: Sequence[RuleKind[Any]])
     else:
         table = spark.read.option("header", True).csv(str(path))
     overrides = override_columns(table.columns, rules)
+    _check_override_values(path, table, overrides)
     names = (
         F.array(*[F.lit(c) for c in overrides]) if overrides else F.array().cast("array<string>")
     )
     values = (
-        F.array(*[F.col(f"`{c}`").cast("double") for c in overrides])
+        F.array(*[_finite(F.col(f"`{c}`").try_cast("double")) for c in overrides])
         if overrides
         else F.array().cast("array<double>")
     )
@@ -40,3 +45,22 @@ def read_roster(spark: SparkSession, path: Path, rules: Sequence[RuleKind[Any]])
         *[F.col(c).cast("string").alias(c) for c in REQUIRED_COLUMNS],
         F.map_from_arrays(names, values).alias("overrides"),
     ).dropDuplicates(["patient_id"])
+
+
+def _finite(value: Column) -> Column:
+    """The number, or null (the rule's own limit) when it is NaN or infinite."""
+    return F.when(~F.isnan(value) & (F.abs(value) != F.lit(float("inf"))), value)
+
+
+def _check_override_values(path: Path, table: DataFrame, overrides: Sequence[str]) -> None:
+    for column in overrides:
+        text = F.trim(F.col(f"`{column}`").cast("string"))
+        bad = table.where((text != "") & _finite(text.try_cast("double")).isNull())
+        first = bad.select("bed", "ward", text.alias("value")).first()
+        if first is not None:
+            raise ConfigError(
+                f"roster {path}: column {column!r} has {bad.count()} cell(s) that are not a "
+                f"finite number, the first {first['value']!r} (bed {first['bed']}, ward "
+                f"{first['ward']}); write a number, or leave the cell empty for the rule's own "
+                "limit"
+            )
