@@ -111,6 +111,10 @@ def test_escalation_to_tier_two_without_ack_and_an_api_ack_stops_it(
     assert "not acknowledged within 4s" in escalated["message"]
     time.sleep(5)  # the acknowledged alert's tier-1 time has long passed
     assert len(hooks.messages("charge")) == 1
+    # the escalation is on the alerts topic too, after the two alerts published above
+    records = [json.loads(m.value()) for m in read_topic(settings, settings.topics.alerts, 3, 10)]
+    assert [(r["alert_id"], r["state"], r["labels"]["escalated_to"], r["labels"]["tier"])
+            for r in records[2:]] == [(ignored.alert_id, "escalated", "ward", "2")]  # fmt: skip
     assert process.stop() == 0
     trail = {
         a.alert_id: [e.event for e in AuditLog(state_file(settings)).query(alert_id=a.alert_id)]

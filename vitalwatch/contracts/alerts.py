@@ -3,7 +3,8 @@
 ``alert_id`` is derived from rule, patient and episode onset, so a replay or a re-run batch
 produces the same id. An episode's messages are: one ``firing``; a ``renotified`` every
 re-notify interval (event time) while the condition still holds, numbered by ``repeat``; one
-``resolved`` when it clears; ``escalated`` is the notifier's, when nobody acknowledged in time.
+``resolved`` when it clears; ``escalated`` is the notifier's, when nobody acknowledged in time:
+one per receiver and tier reached (labels ``escalated_to`` and ``tier``; see ``escalation``).
 Every consumer can be idempotent on (``alert_id``, ``delivery_key``).
 
 ``latching`` copies the rule's declaration (IEC 60601-1-8 latching alarm signal): its
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
@@ -37,6 +38,11 @@ class AlertState(str, Enum):
     RENOTIFIED = "renotified"
     RESOLVED = "resolved"
     ESCALATED = "escalated"
+
+
+# Labels of an ``escalated`` message: the receiver and the tier (1-based) it escalated to.
+ESCALATED_TO = "escalated_to"
+ESCALATION_TIER = "tier"
 
 
 def alert_id(rule_id: str, patient_id: str, onset_ms: int) -> str:
@@ -74,6 +80,8 @@ class Alert:
         """What a receiver gets at most once per alert: the state, and which repeat."""
         if self.state is AlertState.RENOTIFIED:
             return f"{self.state.value}#{self.repeat}"
+        if self.state is AlertState.ESCALATED and ESCALATED_TO in self.labels:
+            return f"{self.state.value}:{self.labels[ESCALATED_TO]}#{self.labels[ESCALATION_TIER]}"
         return str(self.state.value)
 
     def to_message(self, emitted_ms: int) -> dict[str, Any]:
@@ -107,3 +115,10 @@ class Alert:
             repeat=int(message.get("repeat", 0)),
             latching=bool(message.get("latching", False)),
         )
+
+
+def escalation(alert: Alert, receiver: str, tier: int) -> Alert:
+    """The notifier's ``escalated`` message for ``alert``: nobody acknowledged it in time (or
+    the previous tier was unreachable), so ``receiver``'s tier ``tier`` was notified."""
+    labels = {**alert.labels, ESCALATED_TO: receiver, ESCALATION_TIER: str(tier)}
+    return replace(alert, state=AlertState.ESCALATED, labels=labels)

@@ -28,7 +28,7 @@ from functools import partial
 
 import structlog
 
-from vitalwatch.contracts.alerts import Alert, AlertState
+from vitalwatch.contracts.alerts import Alert, AlertState, escalation
 from vitalwatch.durations import format_duration_ms
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.acks import AckStore
@@ -79,6 +79,8 @@ class Stages:
     audit: AuditLog
     sender: Sender
     failures: FailureHandler
+    # Publishes the notifier's own state changes (``escalated``) to the alerts topic.
+    announce: Callable[[Alert], None] = lambda alert: None
 
 
 class Dispatcher:
@@ -414,6 +416,7 @@ class Dispatcher:
                             rule=alert.rule_id)  # fmt: skip
                 self._s.audit.record("alert.escalated", now, alert=alert, receiver=receiver.name,
                                      tier=tier.number)  # fmt: skip
+                self._s.announce(escalation(alert, receiver.name, tier.number))
                 self._deliver(receiver, tier, [stored], _escalated, note, now)
 
     def _redeliver(self, now: float) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 from confluent_kafka import KafkaException, Message
 
-from vitalwatch.contracts.alerts import Alert
+from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
 from vitalwatch.kafka_clients import make_consumer, make_producer
 from vitalwatch.metrics import Metrics
@@ -85,6 +85,7 @@ class NotificationService:
             failures=FailureHandler(
                 self.routing.fallback, sender, self._deadletter, metrics, self.ops.audit
             ),
+            announce=self._announce,
         )
         token = read_token(settings.api)
         self._stop = threading.Event()
@@ -186,7 +187,28 @@ class NotificationService:
             self._metrics.technical_alerts.labels("notifier").inc()
             self._produce(message.key(), message.value(), "bad_alert_message", source)
             return
+        if alert.state is AlertState.ESCALATED:
+            return  # this service's own announcement (``_announce``), already acted on
         self.dispatcher.ingest(alert, source, time.time())
+
+    def _announce(self, alert: Alert) -> None:
+        """Publish the notifier's state change to the alerts topic, for the systems that
+        follow it (a ward dashboard, the EHR): at least once, as the dispatcher decided it."""
+        try:
+            self._producer.produce(
+                self._settings.topics.alerts,
+                key=alert.patient_id.encode(),
+                value=alert.to_json(emitted_ms=int(time.time() * 1000)),
+                on_delivery=self._announced,
+            )
+            self._producer.poll(0)
+        except (BufferError, KafkaException) as exc:
+            self._announced(exc, None)
+
+    def _announced(self, error: object, _message: Message | None) -> None:
+        if error is not None:  # the notification itself went out; the topic lacks the record
+            self._metrics.errors.labels("notifier", "announce").inc()
+            log.error("notify.announce_failed", error=str(error))
 
     def _deadletter(self, stored: StoredAlert, reason: str) -> None:
         value = stored.alert.to_json(emitted_ms=int(time.time() * 1000))

@@ -54,6 +54,7 @@ class Harness:
     routing: str
     targets: dict[str, RecordingReceiver] = field(default_factory=dict)
     deadletters: list[tuple[str, str]] = field(default_factory=list)
+    announced: list[Alert] = field(default_factory=list)  # published to the alerts topic
     offset: int = 0
 
     def __post_init__(self) -> None:
@@ -80,6 +81,7 @@ class Harness:
                 sender=sender,
                 failures=FailureHandler(routing.fallback, sender, self._deadletter, self.metrics,
                                         self.audit),
+                announce=self.announced.append,
             ),
             self.metrics,
             descriptions={"tachycardia-sustained": "Pulse of 131/min or more for 60 s."},

@@ -157,6 +157,14 @@ def test_unacknowledged_alert_escalates_tier_by_tier(tmp_path: Path) -> None:
     assert len(h.sent("rrt://")) == 1 and len(h.sent("charge://")) == 1
     assert h.metric("vitalwatch_escalations_total", receiver="ward") == 2
     assert [e.detail["tier"] for e in h.audit.query(event="alert.escalated")] == [2, 3]
+    # each escalation is announced on the alerts topic once, for those who follow it
+    announced = [(x.alert_id, x.state, x.labels["escalated_to"], x.delivery_key)
+                 for x in h.announced]  # fmt: skip
+    assert announced == [
+        (a.alert_id, AlertState.ESCALATED, "ward", "escalated:ward#2"),
+        (a.alert_id, AlertState.ESCALATED, "ward", "escalated:ward#3"),
+    ]
+    assert h.announced[0].labels["bed"] == "12" and h.announced[0].summary == a.summary
 
 
 def test_acknowledgement_stops_escalation(tmp_path: Path) -> None:
