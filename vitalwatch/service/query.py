@@ -48,6 +48,23 @@ def error_summary(text: str) -> str:
     return "/".join(dict.fromkeys(names)) or "unknown"
 
 
+def failure_causes(exception: BaseException, limit: int = 8) -> list[str]:
+    """What PySpark keeps of the exceptions behind a query's failure, outermost first: each
+    one's Java class, or its Java ``toString()``, which starts with it. The failure's own
+    message may name no type (a read-only checkpoint: "<path> (Operation not permitted)").
+    For ``error_summary`` only: a message may quote data."""
+    texts: list[str] = []
+    cause = getattr(exception, "_cause", None)
+    while cause is not None and len(texts) < limit:
+        origin = getattr(cause, "_origin", None)
+        try:
+            texts.append(str(origin.getClass().getName()) if origin else str(cause._desc))
+        except Exception:  # the JVM is going away: what was read is enough
+            break
+        cause = getattr(cause, "_cause", None)
+    return texts
+
+
 class QuerySupervisor:
     def __init__(
         self,
@@ -118,7 +135,9 @@ class QuerySupervisor:
 
     def _describe(self, query: StreamingQuery) -> str:
         exception = query.exception()
-        return "stopped without an error" if exception is None else error_summary(str(exception))
+        if exception is None:
+            return "stopped without an error"
+        return error_summary("\n".join([str(exception), *failure_causes(exception)]))
 
     def _failed(self, error: str) -> bool:
         self._metrics.query_up.set(0)

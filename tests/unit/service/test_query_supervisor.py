@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import structlog.testing
 
@@ -10,7 +11,7 @@ from tests.unit.service.test_http_health import Clock
 from vitalwatch.metrics import Metrics
 from vitalwatch.service.health import Check
 from vitalwatch.service.progress import ProgressTracker, Throughput
-from vitalwatch.service.query import QuerySupervisor, error_summary
+from vitalwatch.service.query import QuerySupervisor, error_summary, failure_causes
 from vitalwatch.service.restart import RestartPolicy
 from vitalwatch.service.technical_alarm import TechnicalAlarm
 
@@ -158,3 +159,32 @@ def test_error_summary_keeps_names_only() -> None:
         "unexpectedly (crashed). P-0042"
     )
     assert error_summary(crash) == "SparkException"
+
+
+class _JavaClass:
+    """Stands in for a py4j handle on a Java exception (only ``getClass().getName()``)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def getClass(self) -> _JavaClass:
+        return self
+
+    def getName(self) -> str:
+        return self._name
+
+
+def test_failure_causes_name_what_the_message_does_not() -> None:
+    # As PySpark builds them: a Java exception it has no class for keeps its toString() as
+    # ``_desc`` (UnknownException), one it knows keeps the Java object as ``_origin``.
+    failure = Exception("/ckpt/commits/.1.tmp (Operation not permitted)")
+    failure._cause = SimpleNamespace(  # type: ignore[attr-defined]
+        _origin=None,
+        _desc="java.io.FileNotFoundException: /ckpt/commits/.1.tmp (Operation not permitted)",
+        _cause=SimpleNamespace(_origin=_JavaClass("org.apache.spark.SparkException"), _cause=None),
+    )
+    causes = failure_causes(failure)
+    assert causes[1] == "org.apache.spark.SparkException"
+    summary = error_summary("\n".join([str(failure), *causes]))
+    assert summary == "FileNotFoundException/SparkException"
+    assert failure_causes(Exception("no cause")) == []
