@@ -169,7 +169,11 @@ def main() -> int:
         with local_broker(workdir) as broker:
             lateness: dict[str, object] = {}
             if args.lateness is not None:
-                lateness["rules"] = {"directory": REPO / "rules", "allowed_lateness": args.lateness}
+                # a bare number in a duration setting means seconds
+                lateness["rules"] = {
+                    "directory": REPO / "rules",
+                    "allowed_lateness": f"{args.lateness}ms",
+                }
             base = bench_settings(broker, workdir, **lateness)
             spark = start_spark(base)
             for patients in args.patients:
