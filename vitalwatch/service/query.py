@@ -58,7 +58,9 @@ def failure_causes(exception: BaseException, limit: int = 8) -> list[str]:
     while cause is not None and len(texts) < limit:
         origin = getattr(cause, "_origin", None)
         try:
-            texts.append(str(origin.getClass().getName()) if origin else str(cause._desc))
+            texts.append(
+                str(origin.getClass().getName()) if origin is not None else str(cause._desc)
+            )
         except Exception:  # the JVM is going away: what was read is enough
             break
         cause = getattr(cause, "_cause", None)
