@@ -54,6 +54,7 @@ def _paired_value(measure: str, heart_rate: float, systolic: float) -> float | N
 # How far behind the newest heart rate a blood-pressure reading may be released and still be
 # paired exactly. Live, a cuff reading is released the allowed lateness after it arrives.
 _HISTORY_MS = 15_000
+_HEART_RATE_ONLY = frozenset({Signal.HEART_RATE})
 
 
 class DerivedSpec(ThresholdSpec):
@@ -110,8 +111,10 @@ class DerivedRule(ThresholdRule):
             return state, []
         return self._evaluate(state.get("episode", {}), _Heart(state), queue, queue, patient)
 
-    def holds_readings(self, state: RuleState) -> bool:
-        return bool(state.get("queue"))
+    def held_until_quiet(self, state: RuleState) -> frozenset[Signal]:
+        """A held blood-pressure reading waits for a later heart rate, or for the heart-rate
+        feed to go quiet (``finish``); the cuff's own silence changes nothing."""
+        return _HEART_RATE_ONLY if state.get("queue") else frozenset()
 
     def _evaluate(
         self,

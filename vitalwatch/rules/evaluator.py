@@ -80,7 +80,7 @@ class PatientEvaluator:
             for s, rules in self._by_signal.items()
         }
         self._holding: dict[Signal, list[RuleKind[Any]]] = {
-            s: [r for r in rules if _overrides(r, "holds_readings")]
+            s: [r for r in rules if _overrides(r, "held_until_quiet")]
             for s, rules in self._by_signal.items()
         }
 
@@ -164,7 +164,8 @@ class PatientEvaluator:
                 continue
             signal = Signal(name)
             holding = (
-                r.holds_readings(state.rules.get(r.spec.id, {})) for r in self._holding[signal]
+                signal in r.held_until_quiet(state.rules.get(r.spec.id, {}))
+                for r in self._holding[signal]
             )
             if buffer.pending or any(holding):
                 deadlines.append(buffer.arrived_ms + self.allowed_lateness_ms)

@@ -83,9 +83,12 @@ class RuleKind(ABC, Generic[SpecT]):
         across signals evaluate what they hold."""
         return state, []
 
-    def holds_readings(self, state: RuleState) -> bool:
-        """Whether ``finish`` would evaluate something this rule holds back."""
-        return False
+    def held_until_quiet(self, state: RuleState) -> frozenset[Signal]:
+        """The signals whose silence would make ``finish`` evaluate something this rule holds
+        back (none: it holds nothing). Live, the evaluator ticks the patient when one of them
+        has been silent for the allowed lateness; the silence of another signal would release
+        nothing, and a deadline kept for it would run out every micro-batch."""
+        return frozenset()
 
     def alert(
         self,

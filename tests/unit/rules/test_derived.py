@@ -81,8 +81,9 @@ def test_live_arrival_in_any_batches_gives_the_alerts_of_history(
     heart: list, cuff: list, trigger_ms: int, delays: list
 ) -> None:
     """Readings arrive out of order within the lateness, in micro-batches of up to 5 s of
-    arrivals, a batch every trigger as in Spark's processing-time mode (with or without input):
-    the alerts are those of history."""
+    arrivals, a batch every trigger as in Spark's processing-time mode (with or without input),
+    and the patient is ticked only when its deadline has passed, as the stream does: the alerts
+    are those of history."""
     rule = derived(**{"for": "10s", "clear_after": "0s", "cooldown": "0s"})
     # One reading per signal and second; history order: by time.
     by_key = {(t, Signal.HEART_RATE): hr(t, v) for t, v in heart}
@@ -101,11 +102,40 @@ def test_live_arrival_in_any_batches_gives_the_alerts_of_history(
         batch = batches.get(window, [])
         evaluation = evaluator.process(state, PATIENT, [points[i] for _, i in batch], now)
         assert evaluation.late == []
-        alerts += evaluation.alerts + evaluator.tick(state, PATIENT, now)
-    end = (max(batches, default=0) + 1) * trigger_ms + 2_000
-    alerts += evaluator.tick(state, PATIENT, end)
+        alerts += evaluation.alerts + due_ticks(evaluator, state, now)
+    alerts += due_ticks(evaluator, state, None)  # the feeds have stopped: every deadline comes
     got = [(a.state.value, a.onset_ms // 1000, round(a.values["shock_index"], 3)) for a in alerts]
     assert got == expected
+
+
+def due_ticks(evaluator: PatientEvaluator, state: PatientState, now: int | None) -> list:
+    """Tick at each deadline up to ``now`` (None: all of them), as the stream's timers do; a
+    tick must leave no deadline that has passed (the stream would tick again every batch)."""
+    alerts = []
+    while (deadline := evaluator.next_deadline(state)) is not None:
+        if now is not None and deadline > now:
+            break
+        at = deadline if now is None else now
+        alerts += evaluator.tick(state, PATIENT, at)
+        after = evaluator.next_deadline(state)
+        assert after is None or after > at, f"deadline {after} has passed at {at}"
+    return alerts
+
+
+def test_a_held_cuff_reading_waits_for_the_heart_rate_feed_not_for_its_own() -> None:
+    """A cuff reading held for pairing is released by a later heart rate or by the heart-rate
+    feed going quiet: the patient's deadline is the heart-rate feed's, never one already past
+    (which would tick the patient, and its whole state bucket, every micro-batch)."""
+    evaluator = PatientEvaluator([derived()], 2_000)
+    state = PatientState()
+    evaluator.process(state, PATIENT, [hr(0, 100), bp(1, 90)], now_ms=1_500)
+    evaluator.process(state, PATIENT, [hr(2, 100)], now_ms=3_000)
+    # The cuff has been silent for the lateness: its reading is released, and held for pairing
+    # (the heart rate after it, at 2 s, is not released yet).
+    assert due_ticks(evaluator, state, 3_500) == []
+    assert derived().held_until_quiet(state.rules["shock-index"]) == {Signal.HEART_RATE}
+    assert evaluator.next_deadline(state) == 3_000 + 2_000  # the heart rate's, not 3_500
+    assert [a.state.value for a in due_ticks(evaluator, state, None)] == ["firing"]
 
 
 def test_news2_aggregate_of_pulse_and_systolic_on_the_rcp_bands() -> None:
