@@ -272,7 +272,9 @@ def run_daemon(
     )  # fmt: skip
     exit_code = 0
     try:
-        listener = MetricsListener(metrics, rules, progress, settings.rules.allowed_lateness / 1000)
+        listener = MetricsListener(
+            metrics, rules, progress, settings.rules.allowed_lateness / 1000, alarm
+        )
         spark.streams.addListener(listener)
         policy = RestartPolicy(
             sup.restart_backoff / 1000, sup.restart_backoff_max / 1000,

@@ -31,6 +31,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.roster_spoilt_readings = Counter(
+            "vitalwatch_roster_spoilt_readings_total",
+            "Readings evaluated with a rule's own limit because the patient's roster override "
+            "cell is not a finite number (edited while running)",
+            registry=r,
+        )
         self.alerts = Counter(
             "vitalwatch_alerts_total",
             "Alert state changes emitted by the rules, by rule, severity and state",

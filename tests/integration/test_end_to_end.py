@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 
@@ -28,12 +29,14 @@ def test_tachycardic_patient_is_notified_once_and_bad_messages_are_dead_lettered
     settings, start_daemon, webhook, tmp_path
 ) -> None:
     settings.roster = tmp_path / "roster.csv"
-    settings.roster.write_text("patient_id,bed,ward\nP-0001,old,ICU-A\n")
+    header = "patient_id,bed,ward,bradycardia-sustained.below\n"
+    settings.roster.write_text(header + "P-0001,old,ICU-A,\n")
     daemon = start_daemon([webhook.url])
     daemon.wait_for_event("daemon.ready", timeout=180)
     warm_up(settings)
-    # Edited under the running query: the static side of the join is re-read every batch.
-    settings.roster.write_text("patient_id,bed,ward\nP-0002,2,ICU-A\nP-0001,12,ICU-A\n")
+    # Edited under the running query: the static side of the join is re-read every batch. P-0002's
+    # override is spoilt ("4O"): its readings use the rule's own limit, counted, alarmed once.
+    settings.roster.write_text(header + "P-0002,2,ICU-A,4O\nP-0001,12,ICU-A,\n")
 
     ward = SyntheticWard(
         patients=8, duration_s=240, start_ms=int(time.time() * 1000),
@@ -61,7 +64,12 @@ def test_tachycardic_patient_is_notified_once_and_bad_messages_are_dead_lettered
     time.sleep(3)  # any further alert would be delivered by now
     assert len(webhook.received) == 1, [n["message"] for n in webhook.received]
 
-    dead = read_topic(settings, settings.topics.deadletter, len(faults), timeout=30)
+    dead = read_topic(settings, settings.topics.deadletter, len(faults) + 1, timeout=30)
+    technical = [m for m in dead if dict(m.headers())["reason"] == b"technical:roster"]
+    assert [json.loads(m.value())["technical_alert"] for m in technical] == [
+        "roster.spoilt_override"
+    ]
+    dead = [m for m in dead if m not in technical]
     reasons = Counter(dict(m.headers())["reason"].decode().split(":")[0] for m in dead)
     assert reasons == Counter(FAULTS[m.fault] for m in faults)
     assert sorted(m.value() for m in dead) == sorted(m.value for m in faults)
@@ -72,6 +80,8 @@ def test_tachycardic_patient_is_notified_once_and_bad_messages_are_dead_lettered
         messages
     ) - len(faults)
     assert metric_sum(samples, "vitalwatch_deadletter_total") == len(faults)
+    assert metric_sum(samples, "vitalwatch_roster_spoilt_readings_total") > 0
+    assert metric_sum(samples, "vitalwatch_technical_alerts_total", component="roster") == 1
     assert (
         metric_sum(samples, "vitalwatch_alerts_total", rule="tachycardia-sustained", state="firing")
         == 1

@@ -11,7 +11,7 @@ import pytest
 from vitalwatch.errors import ConfigError
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.stream.job import build_outputs
-from vitalwatch.stream.roster import read_roster
+from vitalwatch.stream.roster import ROSTER_SPOILT, read_roster
 
 pytestmark = pytest.mark.spark
 
@@ -79,9 +79,13 @@ def test_a_roster_cell_spoilt_while_running_counts_as_empty(spark, base_settings
     header = "patient_id,bed,ward,tachycardia-sustained.above\n"
     roster_file.write_text(header + "P-1,7,ICU-B,120\nP-2,8,ICU-B,100\n")
     roster = read_roster(spark, roster_file, load_rules(base_settings.rules.directory))
-    roster_file.write_text(header + "P-1,7,ICU-B,12O\nP-2,8,ICU-B,100\n")
-    overrides = {r.patient_id: r.overrides for r in roster.collect()}
-    assert overrides == {
+    roster_file.write_text(header + "P-1,7,ICU-B,12O\nP-2,8,ICU-B,100\nP-3,9,ICU-B,\n")
+    rows = roster.collect()
+    assert {r.patient_id: r.overrides for r in rows} == {
         "P-1": {"tachycardia-sustained.above": None},
         "P-2": {"tachycardia-sustained.above": 100.0},
+        "P-3": {"tachycardia-sustained.above": None},
     }
+    # Flagged for the query's count and technical alarm; an empty cell is not spoilt.
+    spoilt = {r.patient_id: r[ROSTER_SPOILT] for r in rows}
+    assert spoilt == {"P-1": True, "P-2": False, "P-3": False}

@@ -6,8 +6,8 @@ is one Kafka sink that routes each row by its ``topic`` column, so a micro-batch
 and alerts are committed together with the source offsets and the RocksDB state.
 
 Two ``observe()`` points count what passes (readings by signal and outcome, the newest event
-time by signal, dead letters by reason, alerts by rule and state); the listener turns them into
-Prometheus metrics.
+time by signal, dead letters by reason, readings of patients whose roster row has a spoilt
+override cell, alerts by rule and state); the listener turns them into Prometheus metrics.
 """
 
 from __future__ import annotations
@@ -32,11 +32,13 @@ from vitalwatch.stream.processor import (
     STATE_BUCKETS,
     RuleProcessor,
 )
-from vitalwatch.stream.roster import read_roster
+from vitalwatch.stream.roster import ROSTER_SPOILT, read_roster
 
 INPUT_OBSERVATION = "vitalwatch_input"
 OUTPUT_OBSERVATION = "vitalwatch_output"
 QUERY_NAME = "vitalwatch-rules"
+# Readings evaluated with a rule's own limit because their roster override cell is spoilt.
+ROSTER_SPOILT_METRIC = "roster_spoilt"
 
 
 def readings_metric_name(signal: str, outcome: str) -> str:
@@ -96,8 +98,9 @@ def build_outputs(
     """
     records = records.where(F.col("topic") != settings.topics.heartbeat)
     parsed = parse_readings(records, settings.topics)
+    readings = parsed if roster is None else parsed.join(F.broadcast(roster), "patient_id", "left")
     reason = F.col("reason")
-    parsed = parsed.observe(
+    readings = readings.observe(
         INPUT_OBSERVATION,
         *[
             _count_if(
@@ -119,16 +122,16 @@ def build_outputs(
             for r in DeadLetterReason
             if r not in PROCESSOR_REASONS
         ],
+        *([] if roster is None else [_count_if(F.col(ROSTER_SPOILT), ROSTER_SPOILT_METRIC)]),
     )
     # Valid and invalid readings go on together: one scan of the Kafka records and one parse per
     # micro-batch (a separate dead-letter branch read and parsed every record twice). The
     # processor dead-letters the invalid ones (rare) as they came, with the parser's reason.
-    readings = parsed if roster is None else parsed.join(F.broadcast(roster), "patient_id", "left")
     bucket, packed = INPUT_COLUMNS
     evaluated = (
         readings.select(
             F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS)).alias(bucket),
-            F.to_json(F.struct(*readings.columns)).alias(packed),
+            F.to_json(F.struct(*[c for c in readings.columns if c != ROSTER_SPOILT])).alias(packed),
         )
         .groupBy(bucket)
         .transformWithState(

@@ -15,6 +15,12 @@ lag, which is taken at the batch's start), and
 behind the batch's time the evaluator's watermark is, for the patient freshest on that signal).
 Only batches with readings of the signal set them; a negative lag means a device clock runs
 ahead of this server's.
+
+Readings of patients whose roster override cell was spoilt while running (evaluated with the
+rule's own limit, which may hide an alert the patient's limit would raise) are counted, and
+raised as a technical alarm, again every ``SPOILT_ROSTER_ALARM_EVERY_S`` while it lasts: a
+batch without such readings does not mean the roster was fixed (the patient may have had no
+reading in it), so there is no "cleared" event to wait for.
 """
 
 from __future__ import annotations
@@ -32,8 +38,12 @@ from vitalwatch.metrics import Metrics
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.service.progress import ProgressTracker, Throughput
 from vitalwatch.service.query import error_summary
+from vitalwatch.service.technical_alarm import TechnicalAlarm
+from vitalwatch.stream.job import ROSTER_SPOILT_METRIC
 
 log = structlog.get_logger(__name__)
+
+SPOILT_ROSTER_ALARM_EVERY_S = 3600.0
 
 
 def lag_per_topic(latest_json: str | None, end_json: str | None) -> dict[str, int]:
@@ -59,10 +69,13 @@ class MetricsListener(StreamingQueryListener):
         rules: Sequence[RuleKind[Any]],
         progress: ProgressTracker | None = None,
         allowed_lateness_s: float = 0.0,
+        alarm: TechnicalAlarm | None = None,
     ) -> None:
         self._metrics = metrics
         self._lateness_s = allowed_lateness_s
         self._progress = progress or ProgressTracker()
+        self._alarm = alarm or TechnicalAlarm(metrics)
+        self._roster_alarmed_at: float | None = None  # monotonic
         self._firing: dict[tuple[str, str], int] = {}
         self.use_rules(rules)
 
@@ -127,6 +140,20 @@ class MetricsListener(StreamingQueryListener):
             self._metrics.alerts.labels(rule, severity, state).inc(value)
             if state in ("firing", "resolved"):
                 self._track_firing(rule, severity, value if state == "firing" else -value)
+        elif kind == ROSTER_SPOILT_METRIC:
+            self._spoilt_roster(value)
+
+    def _spoilt_roster(self, readings: int) -> None:
+        self._metrics.roster_spoilt_readings.inc(readings)
+        now = time.monotonic()
+        last = self._roster_alarmed_at
+        if last is None or now - last >= SPOILT_ROSTER_ALARM_EVERY_S:
+            self._roster_alarmed_at = now
+            self._alarm.report(
+                "roster", "roster.spoilt_override", readings=readings,
+                fix="an override cell is not a finite number: write a number, or leave it "
+                "empty for the rule's own limit (the patient's readings use that until then)",
+            )  # fmt: skip
 
     def _track_firing(self, rule: str, severity: str, change: int) -> None:
         # A batch re-run after a crash re-counts; the floor keeps a resolve from going negative.

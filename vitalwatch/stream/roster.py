@@ -5,12 +5,15 @@ roster file reaches the next batch without a restart. Override cells are checked
 cell that is not a finite number stops it, naming the column, bed and ward (a typo must not
 silently leave a patient on the default limit, and a NaN limit would never fire). A bad cell
 written later, while running, counts as empty: the rule's own limit applies (before, Spark's
-ANSI cast failed the query in every batch until the cell was fixed).
+ANSI cast failed the query in every batch until the cell was fixed), and the patient's row says
+so in ``ROSTER_SPOILT``, which the query counts (the listener raises a technical alarm).
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,9 @@ from pyspark.sql import functions as F
 from vitalwatch.errors import ConfigError
 from vitalwatch.roster import REQUIRED_COLUMNS, override_columns
 from vitalwatch.rules.kind import RuleKind
+
+# A roster row's flag: one of its override cells is not a finite number (counted as empty).
+ROSTER_SPOILT = "roster_spoilt"
 
 
 def read_roster(spark: SparkSession, path: Path, rules: Sequence[RuleKind[Any]]) -> DataFrame:
@@ -37,26 +43,36 @@ def read_roster(spark: SparkSession, path: Path, rules: Sequence[RuleKind[Any]])
         F.array(*[F.lit(c) for c in overrides]) if overrides else F.array().cast("array<string>")
     )
     values = (
-        F.array(*[_finite(F.col(f"`{c}`").try_cast("double")) for c in overrides])
-        if overrides
-        else F.array().cast("array<double>")
+        F.array(*[_number(c) for c in overrides]) if overrides else F.array().cast("array<double>")
     )
+    spoilt = reduce(operator.or_, [_spoilt(c) for c in overrides], F.lit(False))
     return table.select(
         *[F.col(c).cast("string").alias(c) for c in REQUIRED_COLUMNS],
         F.map_from_arrays(names, values).alias("overrides"),
+        spoilt.alias(ROSTER_SPOILT),
     ).dropDuplicates(["patient_id"])
 
 
-def _finite(value: Column) -> Column:
-    """The number, or null (the rule's own limit) when it is NaN or infinite."""
+def _text(column: str) -> Column:
+    return F.trim(F.col(f"`{column}`").cast("string"))
+
+
+def _number(column: str) -> Column:
+    """The cell's number, or null (the rule's own limit) when it is empty, not a number, NaN or
+    infinite."""
+    value = _text(column).try_cast("double")
     return F.when(~F.isnan(value) & (F.abs(value) != F.lit(float("inf"))), value)
+
+
+def _spoilt(column: str) -> Column:
+    """Written, but not a finite number."""
+    return F.coalesce((_text(column) != "") & _number(column).isNull(), F.lit(False))
 
 
 def _check_override_values(path: Path, table: DataFrame, overrides: Sequence[str]) -> None:
     for column in overrides:
-        text = F.trim(F.col(f"`{column}`").cast("string"))
-        bad = table.where((text != "") & _finite(text.try_cast("double")).isNull())
-        first = bad.select("bed", "ward", text.alias("value")).first()
+        bad = table.where(_spoilt(column))
+        first = bad.select("bed", "ward", _text(column).alias("value")).first()
         if first is not None:
             raise ConfigError(
                 f"roster {path}: column {column!r} has {bad.count()} cell(s) that are not a "

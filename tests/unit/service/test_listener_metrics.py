@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 from vitalwatch.metrics import Metrics
 from vitalwatch.service.progress import ProgressTracker
+from vitalwatch.service.technical_alarm import TechnicalAlarm
+from vitalwatch.stream.job import ROSTER_SPOILT_METRIC
 from vitalwatch.stream.listener import MetricsListener, lag_per_topic
 
 
@@ -73,3 +76,22 @@ def test_event_time_lag_and_watermark_delay_per_signal_from_the_newest_reading()
     # A batch without heart-rate readings (a heartbeat tick) leaves the last value.
     listener.onQueryProgress(progress({}, batch_id=2))
     assert sample("vitalwatch_event_time_lag_seconds", {"signal": "heart_rate"}) == 6.5
+
+
+def test_spoilt_roster_cells_are_counted_and_raised_once_an_hour_while_they_last(
+    monkeypatch,
+) -> None:
+    metrics, published = Metrics(), []
+    alarm = TechnicalAlarm(metrics, lambda key, value, headers: published.append(value))
+    listener = MetricsListener(metrics, [], alarm=alarm)
+    clock = [1_000.0]
+    monkeypatch.setattr("vitalwatch.stream.listener.time.monotonic", lambda: clock[0])
+    for batch_id, (count, advance_s) in enumerate([(3, 0), (0, 10), (2, 10), (1, 3_600)]):
+        clock[0] += advance_s
+        listener.onQueryProgress(
+            progress({}, batch_id=batch_id, observed={ROSTER_SPOILT_METRIC: count})
+        )
+    sample = metrics.registry.get_sample_value
+    assert sample("vitalwatch_roster_spoilt_readings_total", {}) == 6
+    assert sample("vitalwatch_technical_alerts_total", {"component": "roster"}) == 2
+    assert [json.loads(v)["technical_alert"] for v in published] == ["roster.spoilt_override"] * 2
