@@ -174,8 +174,8 @@ class Daemon:
             time.sleep(0.2)
         raise AssertionError(f"no {name} event within {timeout}s")
 
-    def stop(self, timeout: float = 60) -> int:
-        self.process.send_signal(signal.SIGTERM)
+    def stop(self, timeout: float = 60, signum: int = signal.SIGTERM) -> int:
+        self.process.send_signal(signum)
         code = self.process.wait(timeout)
         self._log.flush()
         return code

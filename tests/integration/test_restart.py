@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import time
 
 import pytest
@@ -28,7 +29,9 @@ def test_restart_mid_stream_loses_no_alert_and_duplicates_none(
     publisher, _ = publish_in_background(two_episodes_to_the_end(), settings)
 
     webhook.wait_for(1, timeout=90)
-    assert first.stop() == 0  # SIGTERM while P-0002's episode is still being published
+    # Ctrl-C (SIGINT) while P-0002's episode is still being published: drains as SIGTERM does.
+    assert first.stop(signum=signal.SIGINT) == 0
+    assert first.wait_for_event("daemon.stopped", timeout=1)["exit_code"] == 0
     stopped_at = time.time()
     second = start_daemon([webhook.url])
     second.wait_for_event("daemon.ready", timeout=180)

@@ -9,6 +9,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -52,9 +56,29 @@ def build_spark_session(settings: Settings, java: Java, connector_jars: list[Pat
         )
     for key, value in settings.spark.conf.items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    with _own_sigint_handler():
+        session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     # The streaming query manager registers the state-store coordinator, which batch runs of
     # transformWithState (backtests over history) need as well.
     _ = session.streams
     return session
+
+
+@contextmanager
+def _own_sigint_handler() -> Iterator[None]:
+    """Keep a SIGINT handler installed before Spark starts (the daemon's: drain and stop, as on
+    SIGTERM). PySpark's SparkContext replaces it with one that cancels every job and raises
+    KeyboardInterrupt wherever the main thread is, so Ctrl-C on ``vitalwatch demo`` ended the
+    daemon with a traceback, without draining, while Spark was still writing. Python's default
+    handler is left replaced: a backtest interrupted by Ctrl-C cancels its Spark jobs."""
+    installed = (
+        signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
+    try:
+        yield
+    finally:
+        if callable(installed) and installed is not signal.default_int_handler:
+            signal.signal(signal.SIGINT, installed)
