@@ -292,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from vitalwatch.daemon import install_signals
 
                 install_signals(stop, reload)
-            return run_notify_command(settings, args, stop)
+            return run_notify_command(settings, args, stop, reload)
         if args.command == "backtest":
             return _backtest(settings, args)
         return _rules(settings, args)

@@ -36,18 +36,15 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from prometheus_client import Counter
 
-from vitalwatch.errors import ConfigError, RuleFileError
 from vitalwatch.kafka_clients import ensure_topics, make_producer
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.routing_table import RoutingTable
 from vitalwatch.notify.service import NotificationService
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.rules.loader import load_rules
@@ -56,6 +53,7 @@ from vitalwatch.service.dependencies import DependencyWatch
 from vitalwatch.service.health import BrokerProbe, CheckpointProbe, Health
 from vitalwatch.service.http import HttpEndpoint
 from vitalwatch.service.progress import ProgressTracker
+from vitalwatch.service.reload import RoutingReloads, reloaded
 from vitalwatch.service.restart import RestartPolicy
 from vitalwatch.service.sd_notify import SdNotify
 from vitalwatch.service.technical_alarm import KafkaPublish, TechnicalAlarm
@@ -66,7 +64,6 @@ if TYPE_CHECKING:
     from vitalwatch.stream.listener import MetricsListener
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 STATUS_EVERY_S = 5.0
 NOTIFIER_STOP_TIMEOUT_S = 30.0
@@ -89,39 +86,11 @@ def _rule_ids(rules: Sequence[RuleKind[Any]]) -> list[str]:
     return [rule.spec.id for rule in rules]
 
 
-def _reloaded(
-    what: str,
-    load: Callable[[], T],
-    unchanged: Callable[[T], bool],
-    reloads: Counter,
-    alarm: TechnicalAlarm,
-    **context: Any,
-) -> T | None:
-    """What ``load`` reads now if it is valid and differs from what runs; else None.
-
-    Every attempt is counted in ``reloads`` by outcome (applied, invalid, unchanged). An invalid
-    file is a technical alarm (component ``what``, event ``<what>.reload_rejected``) whose
-    ``error`` is the loader's message, naming the file, the rule, route or receiver and the
-    field; what runs stays.
-    """
-    try:
-        loaded = load()
-    except (RuleFileError, ConfigError) as exc:
-        reloads.labels("invalid").inc()
-        alarm.report(what, f"{what}.reload_rejected", error=str(exc), **context)
-        return None
-    if unchanged(loaded):
-        reloads.labels("unchanged").inc()
-        return None
-    reloads.labels("applied").inc()
-    return loaded
-
-
 def _reloaded_rules(
     settings: Settings, running: Sequence[RuleKind[Any]], metrics: Metrics, alarm: TechnicalAlarm
 ) -> list[RuleKind[Any]] | None:
     """New rules if the files now hold a valid, different rule set; else None."""
-    rules = _reloaded(
+    rules = reloaded(
         "rules", partial(load_rules, settings.rules.directory),
         lambda new: [r.spec for r in new] == [r.spec for r in running],
         metrics.rule_reloads, alarm, running=_rule_ids(running),
@@ -133,35 +102,20 @@ def _reloaded_rules(
     return rules
 
 
-def reload_routing(
-    notifier: NotificationService, metrics: Metrics, alarm: TechnicalAlarm
-) -> RoutingTable | None:
-    """Re-read the routing; a valid, different one replaces the notifier's (returned)."""
-    running = notifier.routing
-    routing = _reloaded(
-        "routing", notifier.load_routing, running.same_as, metrics.routing_reloads, alarm,
-        file=running.source or "(embedded default)",
-    )  # fmt: skip
-    if routing is not None:
-        notifier.use_routing(routing)
-    return routing
-
-
 class _Reloads:
-    """Rules and routing reloaded when their files change, or both on SIGHUP."""
+    """Rules reloaded when their files change, routing when its file does, both on SIGHUP."""
 
     def __init__(
         self,
         settings: Settings,
         rules: list[RuleKind[Any]],
         rule_files: RuleWatcher,
-        routing_file: RuleWatcher | None,
-        notifier: NotificationService,
+        routing: RoutingReloads,
         alarm: TechnicalAlarm,
         metrics: Metrics,
     ) -> None:
-        self.settings, self.rules, self.notifier = settings, rules, notifier
-        self._rule_files, self._routing_file = rule_files, routing_file
+        self.settings, self.rules, self.routing = settings, rules, routing
+        self._rule_files = rule_files
         self.alarm, self.metrics = alarm, metrics
 
     def check(
@@ -169,8 +123,7 @@ class _Reloads:
     ) -> None:
         if self._rule_files.changed() or signalled:
             self.reload_rules(spark, query, listener)
-        if (self._routing_file is not None and self._routing_file.changed()) or signalled:
-            reload_routing(self.notifier, self.metrics, self.alarm)
+        self.routing.check(signalled)
 
     def reload_rules(self, spark: Any, query: QuerySupervisor, listener: MetricsListener) -> None:
         from vitalwatch.stream.job import start_query
@@ -262,7 +215,8 @@ def run_daemon(
     ensure_topics(settings)
     rule_watcher = RuleWatcher(settings.rules.directory)
     rules = load_rules(settings.rules.directory)
-    reloads = _Reloads(settings, rules, rule_watcher, routing_watcher, notifier, alarm, metrics)
+    routing = RoutingReloads(routing_watcher, notifier, metrics, alarm)
+    reloads = _Reloads(settings, rules, rule_watcher, routing, alarm, metrics)
     log.info("rules.loaded", count=len(rules), rules=_rule_ids(rules))
     spark = start_spark(settings)
     heartbeat_stop = threading.Event()

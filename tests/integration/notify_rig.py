@@ -128,6 +128,7 @@ class NotifierProcess(Daemon):
             VITALWATCH_API__PUBLIC_URL=f"http://127.0.0.1:{settings.api.port}",
             **env,
         )
+        self.routing = routing
         self.events = []
         self._log = log_path.open("a")
         self.process = subprocess.Popen(

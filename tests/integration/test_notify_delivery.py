@@ -16,6 +16,7 @@ from confluent_kafka import Producer
 
 from tests.integration.notify_rig import (
     API_TOKEN,
+    Hooks,
     hooks,
     mailbox,
     notifier,
@@ -212,3 +213,45 @@ receivers: [{{name: ward, tiers: [{{urls: ["{hooks.url("ward")}"]}}]}}]
     assert dict(dead.headers())["reason"] == b"bad_alert_message"
     assert dead.value() == b'{"rule_id": "x"'
     assert process.stop() == 0
+
+
+ROUTE_TO = """
+route: {{receiver: {name}, group_wait: 0s}}
+receivers:
+  - name: {name}
+    tiers: [{{urls: ["{url}"], throttle: 0s}}]
+"""
+
+
+def delivered(hooks: Hooks, path: str, alert_id: str, timeout: float) -> bool:
+    """Whether a message naming the alert reached the webhook within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(alert_id in m["message"] for m in hooks.messages(path)):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_notify_serve_rereads_its_routing_when_the_file_is_edited(
+    settings, notifier, hooks
+) -> None:
+    process = notifier(ROUTE_TO.format(name="ward", url=hooks.url("ward")))
+    first, second, third = (alert(patient=p) for p in ("P-0001", "P-0002", "P-0003"))
+    publish_alerts(settings, [first])
+    assert delivered(hooks, "ward", first.alert_id, timeout=30)
+
+    process.routing.write_text(ROUTE_TO.format(name="oncall", url=hooks.url("oncall")))
+    process.wait_for_event("routing.reloaded", timeout=30)
+    publish_alerts(settings, [second])
+    assert delivered(hooks, "oncall", second.alert_id, timeout=30)
+
+    invalid = ROUTE_TO.format(name="oncall", url=hooks.url("x"))
+    process.routing.write_text(invalid.replace("receiver: oncall", "receiver: nobody"))
+    rejected = process.wait_for_event("routing.reload_rejected", timeout=30)
+    assert "unknown receiver 'nobody'" in rejected["error"]
+    publish_alerts(settings, [third])
+    assert delivered(hooks, "oncall", third.alert_id, timeout=30)
+    ward = " ".join(m["message"] for m in hooks.messages("ward"))
+    assert second.alert_id not in ward and third.alert_id not in ward
+    assert not hooks.messages("x")

@@ -1,4 +1,4 @@
-"""SIGHUP's routing reload (``daemon.reload_routing``) on a notifier that is not started: a valid
+"""SIGHUP's routing reload (``RoutingReloads.reload``) on a notifier that is not started: a valid
 file replaces the routing, an invalid one is a technical alarm and the old routing stays, the
 same file again is counted as unchanged."""
 
@@ -11,9 +11,10 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from vitalwatch.daemon import reload_routing
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.service import NotificationService
+from vitalwatch.rules.watch import RuleWatcher
+from vitalwatch.service.reload import RoutingReloads
 from vitalwatch.service.technical_alarm import TechnicalAlarm
 from vitalwatch.settings import load_settings
 
@@ -67,7 +68,7 @@ def reloads(metrics: Metrics, outcome: str) -> float:
 def test_a_valid_new_file_replaces_the_routing(notifier, routing_file) -> None:
     metrics = notifier.ops.metrics
     routing_file.write_text(ONCALL)
-    new = reload_routing(notifier, metrics, TechnicalAlarm(metrics))
+    new = RoutingReloads(None, notifier, metrics, TechnicalAlarm(metrics)).reload()
     assert new is not None and notifier.routing is new
     assert list(notifier.routing.receivers) == ["oncall"]
     assert reloads(metrics, "applied") == 1
@@ -79,7 +80,7 @@ def test_an_invalid_file_is_a_technical_alarm_and_the_old_routing_stays(
     metrics, running = notifier.ops.metrics, notifier.routing
     routing_file.write_text(UNKNOWN_RECEIVER)
     with structlog.testing.capture_logs() as logs:
-        assert reload_routing(notifier, metrics, TechnicalAlarm(metrics)) is None
+        assert RoutingReloads(None, notifier, metrics, TechnicalAlarm(metrics)).reload() is None
     assert notifier.routing is running and list(running.receivers) == ["ward"]
     assert reloads(metrics, "invalid") == 1 and reloads(metrics, "applied") == 0
     technical = {"component": "routing"}
@@ -92,6 +93,21 @@ def test_an_invalid_file_is_a_technical_alarm_and_the_old_routing_stays(
 def test_the_same_file_again_is_unchanged(notifier, routing_file) -> None:
     metrics, running = notifier.ops.metrics, notifier.routing
     routing_file.write_text(WARD)  # rewritten, same content
-    assert reload_routing(notifier, metrics, TechnicalAlarm(metrics)) is None
+    assert RoutingReloads(None, notifier, metrics, TechnicalAlarm(metrics)).reload() is None
     assert notifier.routing is running
     assert reloads(metrics, "unchanged") == 1 and reloads(metrics, "applied") == 0
+
+
+def test_an_edit_of_the_file_or_sighup_rereads_it_and_nothing_else_does(
+    notifier, routing_file
+) -> None:
+    metrics = notifier.ops.metrics
+    routing = RoutingReloads(RuleWatcher(routing_file), notifier, metrics, TechnicalAlarm(metrics))
+    routing.check(signalled=False)
+    attempts = ("applied", "invalid", "unchanged")
+    assert [reloads(metrics, outcome) for outcome in attempts] == [0, 0, 0]
+    routing_file.write_text(ONCALL)
+    routing.check(signalled=False)
+    assert list(notifier.routing.receivers) == ["oncall"] and reloads(metrics, "applied") == 1
+    routing.check(signalled=True)
+    assert reloads(metrics, "unchanged") == 1

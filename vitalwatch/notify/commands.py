@@ -58,13 +58,19 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     audit.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
-def run_command(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> int:
+def run_command(
+    settings: Settings,
+    args: argparse.Namespace,
+    stop: threading.Event,
+    reload: threading.Event | None = None,
+) -> int:
+    """``reload``: set on SIGHUP (``notify serve`` re-reads its routing then)."""
     if args.command == "notify":
         if args.action == "check":
             return _check(settings, args.file, args.labels)
         if args.action == "test":
             return _test(settings, args.route)
-        return _serve(settings, stop)
+        return _serve(settings, stop, reload or threading.Event())
     ops = Operations.open(settings, Metrics())
     try:
         if args.command == "silence":
@@ -160,19 +166,34 @@ def _test(settings: Settings, route_name: str) -> int:
     return 1 if failed else 0
 
 
-def _serve(settings: Settings, stop: threading.Event) -> int:
-    from vitalwatch.kafka_clients import ensure_topics
+def _serve(settings: Settings, stop: threading.Event, reload: threading.Event) -> int:
+    """The notifier alone; it re-reads its routing on SIGHUP or an edit of the routing file,
+    as ``vitalwatch run`` does (``vitalwatch.service.reload``)."""
+    from vitalwatch.kafka_clients import ensure_topics, make_producer
     from vitalwatch.notify.service import NotificationService
+    from vitalwatch.rules.watch import RuleWatcher
+    from vitalwatch.service.reload import RoutingReloads
+    from vitalwatch.service.technical_alarm import KafkaPublish, TechnicalAlarm
 
     ensure_topics(settings)
-    service = NotificationService(settings, Metrics())
+    metrics = Metrics()
+    routing_file = settings.notify.routing_file
+    watcher = RuleWatcher(routing_file) if routing_file else None
+    service = NotificationService(settings, metrics)
+    producer = make_producer(settings)
+    alarm = TechnicalAlarm(metrics, KafkaPublish(producer, settings.topics.deadletter, metrics))
+    routing = RoutingReloads(watcher, service, metrics, alarm)
     service.start()
     try:
         while not stop.wait(0.5):
             if not service.is_alive():
                 return 1
+            signalled = reload.is_set()
+            reload.clear()
+            routing.check(signalled)
     finally:
         service.stop()
+        producer.flush(5)
     return 0
 
 
