@@ -5,6 +5,7 @@ Kept in milliseconds internally because event time is epoch milliseconds everywh
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -12,6 +13,9 @@ from pydantic import BeforeValidator
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+# Ten years: longer than anything a rule, a setting or a silence means, and far inside the
+# 64-bit epoch milliseconds that event times and Spark's timers are added to.
+MAX_DURATION_MS = 3650 * 86_400_000
 
 
 def parse_duration_ms(text: str | int | float) -> int:
@@ -19,9 +23,11 @@ def parse_duration_ms(text: str | int | float) -> int:
     if isinstance(text, bool):
         raise ValueError("a duration is text such as '90s', '10m' or '1h30m'")
     if isinstance(text, (int, float)):
+        if not math.isfinite(text):
+            raise ValueError(f"{text} is not a duration; write a number and a unit, e.g. '90s'")
         if text < 0:
             raise ValueError("a duration cannot be negative")
-        return int(text * 1000)
+        return _bounded(text * 1000)
     compact = text.strip().replace(" ", "")
     pos, total = 0, 0.0
     for match in _PART.finditer(compact):
@@ -34,7 +40,13 @@ def parse_duration_ms(text: str | int | float) -> int:
             f"{text!r} is not a duration; write a number and a unit (ms, s, m, h, d), "
             "e.g. '90s', '1h30m'"
         )
-    return int(total)
+    return _bounded(total)
+
+
+def _bounded(ms: float) -> int:
+    if ms > MAX_DURATION_MS:
+        raise ValueError(f"a duration is at most {MAX_DURATION_MS // 86_400_000}d (ten years)")
+    return int(ms)
 
 
 def format_duration_ms(ms: int) -> str:
