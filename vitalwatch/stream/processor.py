@@ -151,7 +151,7 @@ class _Bucket:
             for pid, (state, context) in decoded.items()
         }
         # Each patient's next deadline (processing time) as of the last store; not stored with
-        # the state, so a bucket decoded afresh has none and its first timer visits everyone.
+        # the state, so a bucket decoded afresh has none: ``_tick`` works them out.
         self.due: dict[str, int | None] = {}
 
     def encode(self) -> bytes:
@@ -282,7 +282,7 @@ class RuleProcessor(StatefulProcessor):
             if now is None:  # over history a key's rows all come in one call: that is the end
                 alerts += self._evaluator.flush(state, context)
         if now is not None:  # what the bucket's timer would do later in this batch, done now
-            alerts += self._tick(bucket, now, unknown_is_due=False)
+            alerts += self._tick(bucket, now)
         timer = stored[2] if stored else None
         self._save(key, bucket, now, timer)
         yield from self._alert_rows(alerts, now)
@@ -301,16 +301,23 @@ class RuleProcessor(StatefulProcessor):
             self._state.update((version, encoded, timer, due))
             return
         bucket = self._load(key, stored)
-        alerts = self._tick(bucket, now, unknown_is_due=True)
+        alerts = self._tick(bucket, now)
         self._save(key, bucket, now, None)
         yield from self._alert_rows(alerts, now)
 
-    def _tick(self, bucket: _Bucket, now: int, unknown_is_due: bool) -> list[Alert]:
-        """Tick the patients whose deadline has passed; ``unknown_is_due``: and those whose
-        deadline is not known (the bucket was decoded afresh), as a timer must."""
+    def _tick(self, bucket: _Bucket, now: int) -> list[Alert]:
+        """Tick the patients whose deadline has passed. A deadline not known (the bucket was
+        decoded afresh: another Python worker wrote it last) is worked out from the state: with
+        two workers that is half the buckets of a batch, and ticking only on the timer left
+        their due patients to it, which decoded-or-reused and encoded the bucket a second time
+        (py-spy at 10,000 patients: 11-13% of the workers' samples in the timer path; working
+        the deadlines out costs 7%, so the rate stayed within noise, bench/CAPACITY.md). Ticking
+        a patient with nothing due would change nothing (``RuleKind.held_until_quiet``)."""
         alerts: list[Alert] = []
         for patient_id, (state, context) in list(bucket.patients.items()):
-            patient_due = bucket.due.get(patient_id, now if unknown_is_due else None)
+            patient_due = (
+                bucket.due[patient_id] if patient_id in bucket.due else self._patient_due(state)
+            )
             if patient_due is None or patient_due > now:
                 continue  # nothing of this patient's is due (a cuff reading of another is)
             alerts += self._evaluator.tick(state, context, now)
@@ -353,14 +360,16 @@ class RuleProcessor(StatefulProcessor):
     def _due(self, bucket: _Bucket) -> int | None:
         """The bucket's earliest deadline; each patient's is kept in ``bucket.due`` so that a
         timer ticks only the patients it is for."""
-        bucket.due = {}
-        for patient_id, (state, _) in bucket.patients.items():
-            deadlines = [self._evaluator.next_deadline(state)]
-            last = self._evaluator.last_arrival(state)
-            if last is not None:
-                deadlines.append(last + self._state_ttl_ms)
-            bucket.due[patient_id] = min((d for d in deadlines if d is not None), default=None)
+        bucket.due = {pid: self._patient_due(state) for pid, (state, _) in bucket.patients.items()}
         return min((d for d in bucket.due.values() if d is not None), default=None)
+
+    def _patient_due(self, state: PatientState) -> int | None:
+        """When the patient next needs a tick: a deadline of its rules, or its state's TTL."""
+        deadlines = [self._evaluator.next_deadline(state)]
+        last = self._evaluator.last_arrival(state)
+        if last is not None:
+            deadlines.append(last + self._state_ttl_ms)
+        return min((d for d in deadlines if d is not None), default=None)
 
     def _alert_rows(self, alerts: list[Alert], now: int | None) -> Iterator[Row]:
         emitted_ms = now if now is not None else int(time.time() * 1000)

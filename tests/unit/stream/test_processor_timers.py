@@ -68,6 +68,23 @@ def test_readings_tick_what_is_due_and_move_the_timer_past_it() -> None:
     assert test.setProcessingTime(3_000) == []  # the same batch's timers: nothing left, no repeat
 
 
+def test_readings_tick_what_is_due_in_a_bucket_another_worker_wrote_last() -> None:
+    """Decoded afresh, a bucket knows no patient's deadline: the input call works them out, so
+    the due patient is ticked there too and the timer moves on instead of firing for it."""
+    test = processor_under_test([tachycardia(**{"for": "2s"})])
+    test.setProcessingTime(1_000)
+    test.test(BUCKET, [reading("P-1", T0 + s * 1000, 140) for s in range(4)])
+    stored = test.peekValueState("bucket", BUCKET)
+    assert stored is not None
+    test.updateValueState("bucket", BUCKET, ("written-by-another-worker", *stored[1:]))
+    test.handle.setGroupingKey(BUCKET)
+    batch_at_3s = TimerValues(currentProcessingTimeInMs=3_000)
+    rows = test.processor.handleInputRows((BUCKET,), iter([reading("P-2", T0, 80)]), batch_at_3s)
+    assert alerts(list(rows)) == [("P-1", "tachy", "firing")]
+    assert list(test.handle.listTimers()) == [5_000]
+    assert test.setProcessingTime(3_000) == []
+
+
 def test_no_data_fires_from_the_timer_for_the_silent_patient_only() -> None:
     test = processor_under_test([no_hr()])
     test.setProcessingTime(1_000)
