@@ -172,7 +172,7 @@ class RetryingProducer:
                 on_delivery=self._delivered,
             )  # fmt: skip
             self._producer.poll(0)
-        assert self._producer.flush(120) == 0
+        assert self._producer.flush(240) == 0
 
 
 def test_a_broker_down_for_30_s_is_an_alarm_and_every_reading_and_alert_goes_through(
@@ -211,8 +211,13 @@ def test_a_broker_down_for_30_s_is_an_alarm_and_every_reading_and_alert_goes_thr
     run.broker.start()
     print(f"broker down for {time.monotonic() - stopped:.0f} s")
 
-    publisher.join(120)
+    # The gateway's producer resumes by itself, usually within seconds; once, in a CI run on
+    # this 2-core machine, it had not finished 2 minutes after the restart (cause not found; the
+    # run's logs were gone). librdkafka's message timeout, the bound that matters, is 5 min.
+    restarted = time.monotonic()
+    publisher.join(240)
     assert not publisher.is_alive() and producer.failed == 0
+    print(f"publisher done {time.monotonic() - restarted:.0f} s after the restart")
     back = event_after(daemon, "dependency.back", mark, timeout=60)
     assert back["dependency"] == "broker"
     wait_for_notified(webhook, "P-0002", timeout=120)
