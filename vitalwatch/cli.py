@@ -152,10 +152,12 @@ def _replay(settings: Settings, args: argparse.Namespace, stop: threading.Event)
 def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -> int:
     from vitalwatch.daemon import run_daemon
     from vitalwatch.kafka_clients import ensure_topics
+    from vitalwatch.rules.loader import load_rules
     from vitalwatch.simulate.synthetic import SyntheticWard
 
     if not settings.notify.urls and settings.notify.urls_file is None:
         settings.notify.urls = [SecretStr("console://")]
+    load_rules(settings.rules.directory)  # bad or missing rules: stop before the broker starts
     broker = _local_broker(settings)
     started_broker = broker.running_pid() is None
     broker.start()

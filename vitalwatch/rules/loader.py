@@ -71,7 +71,11 @@ def load_rules(
     """All rules of ``directory/*.yaml`` (or one file), with ids unique across files."""
     files = [directory] if directory.is_file() else sorted(directory.glob("*.yaml"))
     if not files:
-        raise RuleFileError(f"{directory}: no rule files (*.yaml) found")
+        raise RuleFileError(
+            f"{directory.resolve()}: no rule files (*.yaml) found; point rules.directory at the "
+            "rule files (VITALWATCH_RULES__DIRECTORY, or the config file), e.g. the rules/ "
+            "directory of a vitalwatch checkout"
+        )
     kinds = registered_kinds() if kinds is None else kinds
     seen: dict[str, Path] = {}
     rules: list[RuleKind[Any]] = []

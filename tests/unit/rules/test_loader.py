@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from vitalwatch.cli import main
 from vitalwatch.errors import RuleFileError
 from vitalwatch.rules.kind import registered_kinds
 from vitalwatch.rules.loader import load_rules
@@ -89,3 +90,17 @@ def test_not_yaml_and_empty_directory(tmp_path: Path) -> None:
 def test_plugin_kind_cannot_override_a_builtin() -> None:
     with pytest.raises(ValueError, match="registered twice"):
         registered_kinds({"threshold": ThresholdRule})
+
+
+def test_demo_without_rule_files_stops_before_starting_anything(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Run from a directory with no rules/ (the default rules.directory is relative): the demo
+    says where it looked and how to point it at the rules, and starts no broker."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VITALWATCH_STATE_DIR", str(tmp_path / "state"))
+    assert main(["demo"]) == 2
+    error = capsys.readouterr().err
+    assert f"{tmp_path / 'rules'}: no rule files (*.yaml) found" in error
+    assert "VITALWATCH_RULES__DIRECTORY" in error
+    assert not (tmp_path / "state" / "kafka").exists()
