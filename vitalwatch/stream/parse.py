@@ -42,8 +42,11 @@ _JSON_OPTIONS = {
 # from_json reads the first value and ignores what follows it, so the text must be one object:
 # a brace first and last (JSON whitespace around), and where a "}" is followed by "," or "{"
 # (a second object may follow the first), one value when read as a JSON array's content. Only
-# such texts are parsed twice, not every reading.
-_ONE_OBJECT = r"^[ \t\n\r]*\{[\s\S]*\}[ \t\n\r]*(?![\s\S])"
+# such texts are parsed twice, not every reading. Checked with string functions, and the regex
+# only where a "}" comes before the last character: as two regexes on every record they were
+# about half of the regex matching at run time (JFR at 10,000 patients: 6.0% of the JVM's
+# samples in regexes run by the query before, 3.3% after).
+_JSON_WHITESPACE = " \t\n\r"
 _MAYBE_MORE_OBJECTS = r"\}[ \t\n\r]*[,{]"
 _REQUIRED = {
     Signal.HEART_RATE: ("patient_id", "ts", "bpm"),
@@ -127,15 +130,19 @@ def _one_json_value(text: Column) -> Column:
     return F.coalesce(values == 1, F.lit(False))
 
 
+def _not_one_object(text: Column) -> Column:
+    trimmed = F.btrim(text, F.lit(_JSON_WHITESPACE))
+    braced = trimmed.startswith("{") & trimmed.endswith("}")
+    brace_inside = F.instr(trimmed, "}") < F.length(trimmed)
+    return ~braced | (brace_inside & text.rlike(_MAYBE_MORE_OBJECTS) & ~_one_json_value(text))
+
+
 def _validation(df: DataFrame) -> Column:
     is_hr = F.col("signal") == Signal.HEART_RATE.value
     checks: list[tuple[Column, Column]] = [
         (F.col("text").isNull(), _reason(DeadLetterReason.NOT_UTF8)),
         (
-            F.col("corrupt").isNotNull()
-            | F.col("j").isNull()
-            | ~F.col("text").rlike(_ONE_OBJECT)
-            | (F.col("text").rlike(_MAYBE_MORE_OBJECTS) & ~_one_json_value(F.col("text"))),
+            F.col("corrupt").isNotNull() | F.col("j").isNull() | _not_one_object(F.col("text")),
             _reason(DeadLetterReason.NOT_JSON),
         ),
     ]
