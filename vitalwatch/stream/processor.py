@@ -150,9 +150,9 @@ class _Bucket:
             pid: (PatientState.from_json_obj(state), PatientContext(**context))
             for pid, (state, context) in decoded.items()
         }
-        # Each patient's next deadline (processing time) as of the last store; not stored with
-        # the state, so a bucket decoded afresh has none: ``_tick`` works them out.
-        self.due: dict[str, int | None] = {}
+        # Each patient's next deadline (processing time), worked out after its readings and
+        # ticks; not stored with the state, so None for a bucket decoded afresh.
+        self.due: dict[str, int | None] | None = None
 
     def encode(self) -> bytes:
         return zlib.compress(orjson.dumps(self.patients), 1)
@@ -282,6 +282,7 @@ class RuleProcessor(StatefulProcessor):
             if now is None:  # over history a key's rows all come in one call: that is the end
                 alerts += self._evaluator.flush(state, context)
         if now is not None:  # what the bucket's timer would do later in this batch, done now
+            self._work_out_deadlines(bucket)
             alerts += self._tick(bucket, now)
         timer = stored[2] if stored else None
         self._save(key, bucket, now, timer)
@@ -301,29 +302,31 @@ class RuleProcessor(StatefulProcessor):
             self._state.update((version, encoded, timer, due))
             return
         bucket = self._load(key, stored)
+        if bucket.due is None:  # decoded afresh: another Python worker wrote it last
+            self._work_out_deadlines(bucket)
         alerts = self._tick(bucket, now)
         self._save(key, bucket, now, None)
         yield from self._alert_rows(alerts, now)
 
     def _tick(self, bucket: _Bucket, now: int) -> list[Alert]:
-        """Tick the patients whose deadline has passed. A deadline not known (the bucket was
-        decoded afresh: another Python worker wrote it last) is worked out from the state: with
-        two workers that is half the buckets of a batch, and ticking only on the timer left
-        their due patients to it, which decoded-or-reused and encoded the bucket a second time
-        (py-spy at 10,000 patients: 11-13% of the workers' samples in the timer path; working
-        the deadlines out costs 7%, so the rate stayed within noise, bench/CAPACITY.md). Ticking
-        a patient with nothing due would change nothing (``RuleKind.held_until_quiet``)."""
+        """Tick the patients whose deadline (``bucket.due``, worked out) has passed, and work
+        out their next one. The deadlines are worked out after a call's readings, in the bucket
+        as decoded or reused: a bucket another Python worker wrote last (half of them with two
+        workers) once knew none and left its due patients to the timer, which encoded it a
+        second time (py-spy at 10,000 patients: 11-13% of the workers' samples)."""
+        assert bucket.due is not None
         alerts: list[Alert] = []
         for patient_id, (state, context) in list(bucket.patients.items()):
-            patient_due = (
-                bucket.due[patient_id] if patient_id in bucket.due else self._patient_due(state)
-            )
+            patient_due = bucket.due[patient_id]
             if patient_due is None or patient_due > now:
                 continue  # nothing of this patient's is due (a cuff reading of another is)
             alerts += self._evaluator.tick(state, context, now)
             last = self._evaluator.last_arrival(state)
             if last is not None and now - last >= self._state_ttl_ms:
                 del bucket.patients[patient_id]  # silent for a day: discharged or moved
+                del bucket.due[patient_id]
+            else:
+                bucket.due[patient_id] = self._patient_due(state)
         return alerts
 
     def _from_the_future(self, fields: dict[str, Any]) -> bool:
@@ -340,7 +343,8 @@ class RuleProcessor(StatefulProcessor):
         """Store the bucket; live, with a timer at the earliest deadline of its patients, set
         only when none is pending or the deadline is earlier (a steady feed costs no timer
         calls; a timer that fires early finds ``due`` later and is set again, cheaply)."""
-        due = self._due(bucket) if now is not None else None
+        deadlines = bucket.due.values() if now is not None and bucket.due is not None else ()
+        due = min((d for d in deadlines if d is not None), default=None)
         if now is not None and due is not None:
             timer = self._set_timer(timer, due, now)
         self._state.update((*_DECODED.save(key, bucket), timer, due))
@@ -357,11 +361,10 @@ class RuleProcessor(StatefulProcessor):
         self._handle.registerTimer(timer)
         return timer
 
-    def _due(self, bucket: _Bucket) -> int | None:
-        """The bucket's earliest deadline; each patient's is kept in ``bucket.due`` so that a
-        timer ticks only the patients it is for."""
+    def _work_out_deadlines(self, bucket: _Bucket) -> None:
+        """Each patient's next deadline, kept in ``bucket.due`` so that a tick visits only the
+        patients that are due and the timer is set at the earliest."""
         bucket.due = {pid: self._patient_due(state) for pid, (state, _) in bucket.patients.items()}
-        return min((d for d in bucket.due.values() if d is not None), default=None)
 
     def _patient_due(self, state: PatientState) -> int | None:
         """When the patient next needs a tick: a deadline of its rules, or its state's TTL."""
