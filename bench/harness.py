@@ -13,12 +13,13 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pyspark
+from pyspark.sql.streaming import StreamingQuery
 
 from vitalwatch.contracts.readings import Signal
 from vitalwatch.infra.broker import LocalBroker
@@ -110,11 +111,19 @@ def publish_backlog(
     return publish(itertools.chain(ward.messages(), closing), settings, speed=0)
 
 
-def drain(spark: Any, settings: Settings, expected: int) -> list[dict[str, Any]]:
-    """Run the query from a fresh checkpoint until it has read ``expected`` records; the
-    progress of its batches that read any."""
+def drain(
+    spark: Any,
+    settings: Settings,
+    expected: int,
+    start: Callable[[Any, Settings], StreamingQuery] | None = None,
+) -> list[dict[str, Any]]:
+    """Run the query (the product's, or the one ``start`` starts) from a fresh checkpoint until
+    it has read ``expected`` records; the progress of its batches that read any."""
     shutil.rmtree(settings.checkpoint_dir, ignore_errors=True)
-    query = start_query(spark, load_rules(settings.rules.directory), settings)
+    if start is None:
+        query = start_query(spark, load_rules(settings.rules.directory), settings)
+    else:
+        query = start(spark, settings)
     seen: dict[int, dict[str, Any]] = {}
     while sum(records_read(p) for p in seen.values()) < expected:
         if query.exception():
