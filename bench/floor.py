@@ -10,8 +10,14 @@ how much of the capacity is left to win: the same backlog drained at live-sized 
 - ``rules``: the product's query (``start_query``: all default rules).
 - ``no rules``: the same query, plan and Kafka sink, with a processor that reads its bucket's
   state, takes every row from Spark and updates the state, but runs no rule: what Kafka, the
-  parse, the shuffle into state buckets, the Arrow hand-over to Python and the state store
-  cost. No rule engine, however fast, makes the query faster than this.
+  parse, the shuffle into state buckets, the hand-over to Python (each reading packed into one
+  JSON column, taken as rows by ``transformWithState``) and the state store cost. No rule
+  engine, however fast, makes the query faster than this.
+- ``no rules, columns via pandas``: the same readings and columns, unpacked, handed over by
+  ``transformWithStateInPandas`` (Arrow batches as pandas DataFrames, no per-cell conversion).
+- ``no rules, reading columns only via pandas``: the same with only the reading's own 8 columns
+  (not its Kafka source, whose original bytes dead letters need): the floor of a vectorised
+  engine that evaluates a bucket's readings as arrays.
 - ``no Python``: the readings parsed and counted per state bucket by a stateful aggregation in
   the JVM (no Python worker at all; a no-op sink): the floor of a design with the rules in
   Spark SQL.
@@ -26,13 +32,14 @@ import argparse
 import shutil
 import statistics
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 from pyspark.sql.streaming.stateful_processor import (
@@ -57,14 +64,15 @@ from vitalwatch.logs import configure_logging
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings
 from vitalwatch.stream import job
-from vitalwatch.stream.parse import parse_readings
-from vitalwatch.stream.processor import STATE_BUCKETS
+from vitalwatch.stream.parse import READING_COLUMNS, parse_readings
+from vitalwatch.stream.processor import OUTPUT_SCHEMA, STATE_BUCKETS
 from vitalwatch.stream.session import start_spark
 
 
 class NoRules(StatefulProcessor):
     """Stands in for ``RuleProcessor``: one state read and one update per bucket, as the rule
-    processor makes, and every row taken from Spark, but no rule run and nothing emitted."""
+    processor makes, and every reading taken from Spark (as pandas DataFrames, or as rows under
+    ``transformWithState``), but no rule run and nothing emitted."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # the rule processor's arguments
         pass
@@ -72,9 +80,9 @@ class NoRules(StatefulProcessor):
     def init(self, handle: StatefulProcessorHandle) -> None:
         self._count = handle.getValueState("count", StructType([StructField("n", LongType())]))
 
-    def handleInputRows(self, key: Any, rows: Iterator[Row], timerValues: TimerValues) -> Any:
+    def handleInputRows(self, key: Any, rows: Iterator[Any], timerValues: TimerValues) -> Any:
         stored = self._count.get()
-        taken = sum(1 for _ in rows)
+        taken = sum(len(item.iloc[:, -1].tolist()) if hasattr(item, "iloc") else 1 for item in rows)
         self._count.update(((stored[0] if stored else 0) + taken,))
         return iter(())
 
@@ -87,11 +95,37 @@ def _without_rules(spark: SparkSession, settings: Settings) -> StreamingQuery:
         return job.start_query(spark, load_rules(settings.rules.directory), settings)
 
 
+def _without_rules_via_pandas(
+    spark: SparkSession, settings: Settings, columns: Sequence[str] | None = None
+) -> StreamingQuery:
+    """The readings' columns (all, or ``columns``) unpacked to ``transformWithStateInPandas``."""
+    readings = parse_readings(job.read_kafka(spark, settings), settings.topics)
+    grouped = readings.select(_bucket(), *(columns or readings.columns)).groupBy("bucket")
+    return _to_kafka(
+        grouped.transformWithStateInPandas(NoRules(), OUTPUT_SCHEMA, "Append", "None"), settings
+    )
+
+
+def _to_kafka(evaluated: DataFrame, settings: Settings) -> StreamingQuery:
+    return (
+        evaluated.select("topic", "key", "value", "headers")
+        .writeStream.format("kafka")
+        .options(**job.kafka_options(settings))
+        .option("checkpointLocation", str(settings.checkpoint_dir / "floor"))
+        .trigger(processingTime=f"{settings.spark.trigger} milliseconds")
+        .start()
+    )
+
+
+def _bucket() -> Any:
+    return F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS)).alias("bucket")
+
+
 def _without_python(spark: SparkSession, settings: Settings) -> StreamingQuery:
     readings: DataFrame = parse_readings(job.read_kafka(spark, settings), settings.topics)
-    counted = readings.groupBy(
-        F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS)).alias("bucket")
-    ).agg(F.count("*").alias("readings"), F.max("event_ms").alias("newest"))
+    counted = readings.groupBy(_bucket()).agg(
+        F.count("*").alias("readings"), F.max("event_ms").alias("newest")
+    )
     return (
         counted.writeStream.format("noop")
         .outputMode("update")
@@ -104,6 +138,10 @@ def _without_python(spark: SparkSession, settings: Settings) -> StreamingQuery:
 QUERIES: dict[str, Callable[[SparkSession, Settings], StreamingQuery] | None] = {
     "rules": None,  # the product's query
     "no rules": _without_rules,
+    "no rules, columns via pandas": _without_rules_via_pandas,
+    "no rules, reading columns only via pandas": partial(
+        _without_rules_via_pandas, columns=READING_COLUMNS
+    ),
     "no Python": _without_python,
 }
 
