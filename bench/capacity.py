@@ -19,9 +19,12 @@ import argparse
 import shutil
 import statistics
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from pyspark.sql.streaming import StreamingQuery
 
 from bench.harness import (
     REPO,
@@ -40,8 +43,14 @@ from vitalwatch.settings import Settings
 from vitalwatch.stream.session import start_spark
 
 
-def one_run(spark: Any, settings: Settings, backlog: int) -> dict[str, float]:
-    batches = drain(spark, settings, backlog)
+def one_run(
+    spark: Any,
+    settings: Settings,
+    backlog: int,
+    start: Callable[[Any, Settings], StreamingQuery] | None = None,
+) -> dict[str, float]:
+    """One drain of the backlog by the product's query (or the one ``start`` starts)."""
+    batches = drain(spark, settings, backlog, start)
     steady = batches[len(batches) // 2 :]
     durations = [p["durationMs"]["triggerExecution"] / 1000 for p in steady]
     return {

@@ -5,7 +5,7 @@
 Issue #6 asks for 50,000 readings/s on 2 cores and, where Spark's per-key cost of Python
 stateful processing stands in the way, for a change of design. Before designing, this measures
 how much of the capacity is left to win: the same backlog drained at live-sized micro-batches
-(as ``bench.capacity``) by three queries, alternating in one Spark session:
+(as ``bench.capacity``) by five queries, alternating in one Spark session:
 
 - ``rules``: the product's query (``start_query``: all default rules).
 - ``no rules``: the same query, plan and Kafka sink, with a processor that reads its bucket's
@@ -49,15 +49,14 @@ from pyspark.sql.streaming.stateful_processor import (
 )
 from pyspark.sql.types import LongType, StructField, StructType
 
+from bench.capacity import one_run
 from bench.harness import (
     REPO,
     bench_settings,
-    drain,
     earlier_runs,
     local_broker,
     machine,
     publish_backlog,
-    records_read,
     spread,
 )
 from vitalwatch.logs import configure_logging
@@ -146,15 +145,6 @@ QUERIES: dict[str, Callable[[SparkSession, Settings], StreamingQuery] | None] = 
 }
 
 
-def rate(spark: SparkSession, settings: Settings, backlog: int, query: str) -> float:
-    """Readings per second of batch time over the second half of a drain (the first half warms
-    the JIT up), as ``bench.capacity`` counts them."""
-    batches = drain(spark, settings, backlog, QUERIES[query])
-    steady = batches[len(batches) // 2 :]
-    seconds = sum(p["durationMs"]["triggerExecution"] for p in steady) / 1000
-    return sum(records_read(p) for p in steady) / seconds
-
-
 def measure(patients: int, seconds: int, runs: int) -> dict[str, list[float]]:
     workdir = Path(tempfile.mkdtemp(prefix="vitalwatch-floor-"))
     try:
@@ -166,7 +156,7 @@ def measure(patients: int, seconds: int, runs: int) -> dict[str, list[float]]:
             rates: dict[str, list[float]] = {name: [] for name in QUERIES}
             for run in range(runs):
                 for name in QUERIES:  # alternating, so drift of the machine hits all alike
-                    rates[name].append(rate(spark, settings, backlog, name))
+                    rates[name].append(one_run(spark, settings, backlog, QUERIES[name])["rate"])
                     print(f"{patients} patients, run {run + 1}, {name}: "
                           f"{rates[name][-1]:,.0f} readings/s", flush=True)  # fmt: skip
             spark.stop()
