@@ -164,6 +164,12 @@ class SparkSettings(BaseModel):
     # records is a ~10 s batch here; live, a ward of up to 50,000 patients at 1 Hz fits one.
     max_offsets_per_trigger: int | None = Field(default=50_000, ge=1)
     driver_memory: str = "1g"
+    # The Python interpreter Spark's Python workers run. Unset: the interpreter vitalwatch itself
+    # runs in (its virtual environment), which has the packages the rules need. Spark's own
+    # default is whatever ``python3`` is first on PATH, which under systemd is not the venv's:
+    # every job then failed with ModuleNotFoundError. Set it for a Spark cluster whose workers
+    # have vitalwatch installed elsewhere (the interpreter's path on the workers).
+    worker_python: str | None = None
     # Free-form extra Spark conf, e.g. {"spark.executor.memory": "2g"} on a cluster.
     conf: dict[str, str] = Field(default_factory=dict)
 

@@ -146,11 +146,16 @@ def settings_env(settings: Settings, receivers: list[str]) -> dict[str, str]:
 class Daemon:
     """``vitalwatch run`` as a child process, its JSON log events collected."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        command: tuple[str, ...] = (sys.executable, "-m", "vitalwatch"),
+    ) -> None:
         self.events: list[dict[str, Any]] = []
         self._log = log_path.open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "vitalwatch", "run"],
+            [*command, "run"],
             env=env, cwd=REPO, stdout=self._log, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         threading.Thread(target=self._read, daemon=True).start()

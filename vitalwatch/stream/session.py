@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,11 +31,16 @@ def start_spark(settings: Settings) -> SparkSession:
 
 def build_spark_session(settings: Settings, java: Java, connector_jars: list[Path]) -> SparkSession:
     os.environ["JAVA_HOME"] = str(java.home)  # Spark's launcher starts the JVM from JAVA_HOME
+    # PySpark's driver takes the workers' interpreter from PYSPARK_PYTHON (default: ``python3`` on
+    # PATH); executors of a cluster from spark.pyspark.python. Both name the same interpreter.
+    worker_python = settings.spark.worker_python or sys.executable
+    os.environ["PYSPARK_PYTHON"] = worker_python
     builder = (
         SparkSession.builder.appName("vitalwatch")
         .master(settings.spark.master)
         .config("spark.jars", ",".join(str(j) for j in connector_jars))
         .config("spark.driver.memory", settings.spark.driver_memory)
+        .config("spark.pyspark.python", worker_python)
         .config("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
         .config(
             "spark.sql.streaming.stateStore.providerClass",

@@ -1,0 +1,5 @@
+import sys
+
+from vitalwatch.cli import main
+
+sys.exit(main())

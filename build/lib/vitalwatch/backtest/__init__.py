@@ -1,0 +1,1 @@
+"""Backtests: the streaming job's own transformation run as a Spark batch job over history."""

@@ -1,0 +1,1 @@
+"""The versioned message contracts: readings in, alerts and dead letters out."""

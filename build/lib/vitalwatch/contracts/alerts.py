@@ -1,0 +1,124 @@
+"""Alerts on ``vitalwatch.alerts`` (contract version 1), one JSON message per state change.
+
+``alert_id`` is derived from rule, patient and episode onset, so a replay or a re-run batch
+produces the same id. An episode's messages are: one ``firing``; a ``renotified`` every
+re-notify interval (event time) while the condition still holds, numbered by ``repeat``; one
+``resolved`` when it clears; ``escalated`` is the notifier's, when nobody acknowledged in time:
+one per receiver and tier reached (labels ``escalated_to`` and ``tier``; see ``escalation``).
+Every consumer can be idempotent on (``alert_id``, ``delivery_key``).
+
+``latching`` copies the rule's declaration (IEC 60601-1-8 latching alarm signal): its
+``resolved`` message records that the condition ended, but the notification side keeps the
+alert active until someone acknowledges it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+ALERT_CONTRACT_VERSION = 2
+_ALERT_NAMESPACE = uuid.UUID("6f1c1f8e-6a3c-4a58-9b1e-5d0e2f7c4a11")
+
+
+class Severity(str, Enum):
+    """IEC 60601-1-8 priorities: immediate, prompt, awareness."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class AlertState(str, Enum):
+    FIRING = "firing"
+    RENOTIFIED = "renotified"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+
+
+# Labels of an ``escalated`` message: the receiver and the tier (1-based) it escalated to.
+ESCALATED_TO = "escalated_to"
+ESCALATION_TIER = "tier"
+
+
+def alert_id(rule_id: str, patient_id: str, onset_ms: int) -> str:
+    return str(uuid.uuid5(_ALERT_NAMESPACE, f"{rule_id}\x1f{patient_id}\x1f{onset_ms}"))
+
+
+def iso_ms(epoch_ms: int) -> str:
+    return (
+        datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+@dataclass(frozen=True)
+class Alert:
+    rule_id: str
+    patient_id: str
+    severity: Severity
+    state: AlertState
+    onset_ms: int
+    detected_ms: int  # event time of the reading that decided the state change
+    values: dict[str, float]
+    summary: str
+    labels: dict[str, str] = field(default_factory=dict)
+    repeat: int = 0  # the n-th re-notification of the episode (state ``renotified``)
+    latching: bool = False
+
+    @property
+    def alert_id(self) -> str:
+        return alert_id(self.rule_id, self.patient_id, self.onset_ms)
+
+    @property
+    def delivery_key(self) -> str:
+        """What a receiver gets at most once per alert: the state, and which repeat."""
+        if self.state is AlertState.RENOTIFIED:
+            return f"{self.state.value}#{self.repeat}"
+        if self.state is AlertState.ESCALATED and ESCALATED_TO in self.labels:
+            return f"{self.state.value}:{self.labels[ESCALATED_TO]}#{self.labels[ESCALATION_TIER]}"
+        return str(self.state.value)
+
+    def to_message(self, emitted_ms: int) -> dict[str, Any]:
+        body = asdict(self)
+        body.update(
+            version=ALERT_CONTRACT_VERSION,
+            alert_id=self.alert_id,
+            severity=self.severity.value,
+            state=self.state.value,
+            onset=iso_ms(self.onset_ms),
+            detected=iso_ms(self.detected_ms),
+            emitted=iso_ms(emitted_ms),
+        )
+        return body
+
+    def to_json(self, emitted_ms: int) -> bytes:
+        return json.dumps(self.to_message(emitted_ms), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> Alert:
+        return cls(
+            rule_id=message["rule_id"],
+            patient_id=message["patient_id"],
+            severity=Severity(message["severity"]),
+            state=AlertState(message["state"]),
+            onset_ms=int(message["onset_ms"]),
+            detected_ms=int(message["detected_ms"]),
+            values={k: float(v) for k, v in message["values"].items()},
+            summary=message["summary"],
+            labels=dict(message.get("labels", {})),
+            repeat=int(message.get("repeat", 0)),
+            latching=bool(message.get("latching", False)),
+        )
+
+
+def escalation(alert: Alert, receiver: str, tier: int) -> Alert:
+    """The notifier's ``escalated`` message for ``alert``: nobody acknowledged it in time (or
+    the previous tier was unreachable), so ``receiver``'s tier ``tier`` was notified."""
+    labels = {**alert.labels, ESCALATED_TO: receiver, ESCALATION_TIER: str(tier)}
+    return replace(alert, state=AlertState.ESCALATED, labels=labels)

@@ -1,0 +1,81 @@
+"""Input readings (contract version 1).
+
+``vitals.heart_rate``:     {"patient_id", "ts", "bpm", "device_id"?}
+``vitals.blood_pressure``: {"patient_id", "ts", "systolic", "diastolic", "mean"?, "device_id"?}
+
+Key = patient id. ``ts`` is event time, ISO-8601 or epoch milliseconds. ``mean`` is computed as
+(systolic + 2 x diastolic) / 3 when absent. The limits below are what a body can show at all
+(not alarm limits): a value outside them is a device or gateway fault and is dead-lettered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Signal(str, Enum):
+    HEART_RATE = "heart_rate"
+    BLOOD_PRESSURE = "blood_pressure"
+
+
+# Fields each signal carries, and their physiologically possible range (inclusive).
+SIGNAL_FIELDS: dict[Signal, tuple[str, ...]] = {
+    Signal.HEART_RATE: ("bpm",),
+    Signal.BLOOD_PRESSURE: ("systolic", "diastolic", "mean"),
+}
+POSSIBLE_RANGE: dict[str, tuple[float, float]] = {
+    "bpm": (0.0, 350.0),
+    "systolic": (0.0, 350.0),
+    "diastolic": (0.0, 300.0),
+    "mean": (0.0, 320.0),
+}
+# Whole-string patterns, the same in Java (Spark) and Python: "(?![\s\S])" is the absolute end,
+# since "$" also matches before a final line break in both ("P-1\n" would pass).
+PATIENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}(?![\s\S])"
+# ``ts`` as text: epoch milliseconds, or an ISO-8601 date and time to the second (fraction and
+# zone optional; no zone: UTC). A time without a date is refused (Spark would give it today's
+# date, so the same message would get another event time on another day).
+EPOCH_MS_PATTERN = r"^[0-9]{1,15}(?![\s\S])"
+# Event times from 1970 to the end of year 9999: an alert's times are written as ISO-8601 text,
+# which has no later years (a reading in year 33658 made the alert writer fail the whole job).
+EVENT_TIME_RANGE_MS = (0, 253_402_300_799_999)
+ISO_TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?(?![\s\S])"
+)
+# A number as JSON writes it (a number sent as a JSON string is read as that number, but
+# "88d", "0x1p3" or " 88" are not numbers, though Java would parse them).
+JSON_NUMBER_PATTERN = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?(?![\s\S])"
+
+
+class DeadLetterReason(str, Enum):
+    """Why a message went to the dead-letter topic (the ``reason`` header)."""
+
+    NOT_UTF8 = "not_utf8"
+    NOT_JSON = "not_json"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    OUT_OF_RANGE = "out_of_range"
+    BAD_PATIENT_ID = "bad_patient_id"
+    KEY_MISMATCH = "key_mismatch"
+    LATE = "late"
+    FUTURE = "future"  # stamped further ahead of its Kafka record than clocks may be off
+
+
+# Headers of every dead-letter message: why, and where the original message came from.
+REASON_HEADER = "reason"
+SOURCE_HEADERS = ("source.topic", "source.partition", "source.offset")
+
+
+def mean_arterial_pressure(systolic: float, diastolic: float) -> float:
+    return (systolic + 2.0 * diastolic) / 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One validated reading of one signal, as the rules see it."""
+
+    signal: Signal
+    ts_ms: int
+    values: dict[str, float]

@@ -1,0 +1,1 @@
+"""What vitalwatch runs on locally: a JDK, jars from Maven Central, a single-node Kafka broker."""

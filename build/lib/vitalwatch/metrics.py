@@ -1,0 +1,183 @@
+"""Every Prometheus metric vitalwatch exports, in one place, on an explicit registry.
+
+Names are ``vitalwatch_<noun>_<unit>``. Labels are rule, severity, signal, state, reason,
+receiver and outcome, never a patient.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from vitalwatch import __version__
+
+_LATENCY_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 120, 300)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.build_info = Info("vitalwatch_build", "vitalwatch version", registry=r)
+        self.build_info.info({"version": __version__})
+        self.readings = Counter(
+            "vitalwatch_readings_total",
+            "Readings consumed, by signal and outcome (ok, invalid, late)",
+            ["signal", "outcome"],
+            registry=r,
+        )
+        self.deadletters = Counter(
+            "vitalwatch_deadletter_total",
+            "Messages written to the dead-letter topic, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.roster_spoilt_readings = Counter(
+            "vitalwatch_roster_spoilt_readings_total",
+            "Readings evaluated with a rule's own limit because the patient's roster override "
+            "cell is not a finite number (edited while running)",
+            registry=r,
+        )
+        self.alerts = Counter(
+            "vitalwatch_alerts_total",
+            "Alert state changes emitted by the rules, by rule, severity and state",
+            ["rule", "severity", "state"],
+            registry=r,
+        )
+        self.batches = Counter(
+            "vitalwatch_batches_total", "Micro-batches completed by the streaming query", registry=r
+        )
+        self.batch_duration = Histogram(
+            "vitalwatch_batch_duration_seconds",
+            "Wall time of a streaming micro-batch",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.input_rate = Gauge(
+            "vitalwatch_input_rows_per_second",
+            "Kafka records per second read by the query",
+            registry=r,
+        )
+        self.processing_rate = Gauge(
+            "vitalwatch_processed_rows_per_second",
+            "Kafka records per second the query processed in its last batch",
+            registry=r,
+        )
+        self.query_up = Gauge(
+            "vitalwatch_query_up", "1 while the streaming query is active", registry=r
+        )
+        self.notifications = Counter(
+            "vitalwatch_notifications_total",
+            "Notifications by routing receiver and outcome (sent, retried, failed, duplicate, "
+            "silenced, inhibited, resent)",
+            ["receiver", "outcome"],
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "vitalwatch_notification_delivery_seconds",
+            "Time apprise took to deliver one notification",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.event_to_notification = Histogram(
+            "vitalwatch_event_to_notification_seconds",
+            "From the event time of the reading that decided an alert to its delivery",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.escalations = Counter(
+            "vitalwatch_escalations_total",
+            "Alerts escalated to a receiver's next tier (not acknowledged in time, or unreachable)",
+            ["receiver"],
+            registry=r,
+        )
+        self.acks = Counter(
+            "vitalwatch_acks_total",
+            "Acknowledgements recorded, by channel (cli, api, link) and outcome (new, repeated)",
+            ["via", "outcome"],
+            registry=r,
+        )
+        self.api_requests = Counter(
+            "vitalwatch_api_requests_total",
+            "Requests to the notification API by endpoint and outcome (ok, unauthorized, bad)",
+            ["endpoint", "outcome"],
+            registry=r,
+        )
+        self.rules_loaded = Gauge(
+            "vitalwatch_rules_loaded", "Rules the running query evaluates", registry=r
+        )
+        self.rule_reloads = Counter(
+            "vitalwatch_rule_reloads_total",
+            "Rule reload attempts by outcome (applied, invalid, unchanged)",
+            ["outcome"],
+            registry=r,
+        )
+        self.routing_reloads = Counter(
+            "vitalwatch_routing_reloads_total",
+            "Notification routing reload attempts by outcome (applied, invalid, unchanged)",
+            ["outcome"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "vitalwatch_errors_total",
+            "Recoverable errors by component and kind (e.g. a Kafka consume error)",
+            ["component", "kind"],
+            registry=r,
+        )
+        self.technical_alerts = Counter(
+            "vitalwatch_technical_alerts_total",
+            "Internal failures raised as technical alerts, by component",
+            ["component"],
+            registry=r,
+        )
+        # Service: supervision and the query's progress (vitalwatch.service, the listener).
+        self.query_restarts = Counter(
+            "vitalwatch_query_restarts_total",
+            "Restarts of the streaming query from its checkpoint after a failure",
+            registry=r,
+        )
+        self.dependency_up = Gauge(
+            "vitalwatch_dependency_up",
+            "1 while a dependency of the query answers, by dependency (broker: a metadata "
+            "request; checkpoint: a file written in its directory)",
+            ["dependency"],
+            registry=r,
+        )
+        self.last_batch = Gauge(
+            "vitalwatch_last_batch_timestamp_seconds",
+            "Unix time of the streaming query's last completed micro-batch",
+            registry=r,
+        )
+        self.kafka_lag = Gauge(
+            "vitalwatch_kafka_lag_records",
+            "Records in the input topic not yet read by the query, summed over partitions",
+            ["topic"],
+            registry=r,
+        )
+        # Event time, per signal, from the newest valid reading of each micro-batch. The rule
+        # evaluator's watermark (per patient and signal) trails the newest reading by
+        # rules.allowed_lateness, so the watermark delay is the lag plus that lateness.
+        self.event_time_lag = Gauge(
+            "vitalwatch_event_time_lag_seconds",
+            "End of the batch minus the event time of the newest valid reading of the signal in it",
+            ["signal"],
+            registry=r,
+        )
+        self.watermark_delay = Gauge(
+            "vitalwatch_watermark_delay_seconds",
+            "End of the batch minus the rules' event-time watermark (event time lag plus allowed "
+            "lateness), by signal",
+            ["signal"],
+            registry=r,
+        )
+        self.state_rows = Gauge(
+            "vitalwatch_state_rows",
+            "Keys held in the query's state store (one per patient and state variable)",
+            ["operator"],
+            registry=r,
+        )
+        self.alerts_firing = Gauge(
+            "vitalwatch_alerts_firing",
+            "Alerts firing now (fired minus resolved since the process started), by rule",
+            ["rule", "severity"],
+            registry=r,
+        )

@@ -1,0 +1,1 @@
+"""Notification delivery: alerts topic -> receivers (apprise), idempotent by alert and receiver."""

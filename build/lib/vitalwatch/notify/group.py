@@ -1,0 +1,79 @@
+"""The grouping stage: when a group of alerts is due to be sent, as in Alertmanager.
+
+Alerts of one route with the same ``group_by`` label values (by default the patient) form a
+group and go out as one message. A new group waits ``group_wait`` so a burst becomes one
+message; after a flush, newly pending alerts wait until ``group_interval`` has passed since it
+(and at least ``group_wait`` from when they arrived, so a burst after a quiet spell is still one
+message); with nothing new, a group whose alerts still fire unacknowledged is sent again after
+``repeat_interval`` (0: never). Pure timing logic over the clock the caller passes in; what is
+pending is decided by the stages before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Flush(str, Enum):
+    NEW = "new"  # alerts not yet sent
+    REPEAT = "repeat"  # nothing new; remind
+
+
+@dataclass(frozen=True)
+class Timing:
+    wait_ms: int
+    interval_ms: int
+    repeat_ms: int
+
+
+@dataclass
+class _Group:
+    timing: Timing
+    pending: set[str] = field(default_factory=set)
+    pending_since: float = 0.0
+    last_flush: float | None = None
+
+
+class Grouper:
+    def __init__(self) -> None:
+        self._groups: dict[str, _Group] = {}
+
+    def offer(self, key: str, alert_id: str, timing: Timing, now: float) -> None:
+        """``alert_id`` has something to send in group ``key``."""
+        group = self._groups.setdefault(key, _Group(timing))
+        group.timing = timing
+        if not group.pending:
+            group.pending_since = now
+        group.pending.add(alert_id)
+
+    def due(self, now: float) -> list[tuple[str, Flush, frozenset[str]]]:
+        """Groups to send now: key, why, and the pending alert ids (empty for a repeat)."""
+        due = []
+        for key, group in self._groups.items():
+            t = group.timing
+            if group.pending:
+                ready = now >= group.pending_since + t.wait_ms / 1000
+                if group.last_flush is not None:
+                    ready = ready and now >= group.last_flush + t.interval_ms / 1000
+                if ready:
+                    due.append((key, Flush.NEW, frozenset(group.pending)))
+            elif (
+                group.last_flush is not None
+                and t.repeat_ms > 0
+                and now >= group.last_flush + t.repeat_ms / 1000
+            ):
+                due.append((key, Flush.REPEAT, frozenset()))
+        return due
+
+    def flushed(self, key: str, now: float) -> None:
+        group = self._groups[key]
+        group.pending.clear()
+        group.last_flush = now
+
+    def forget(self, key: str) -> None:
+        """The group has nothing left to send or repeat."""
+        self._groups.pop(key, None)
+
+    def keys(self) -> list[str]:
+        return list(self._groups)

@@ -1,0 +1,110 @@
+"""Silences: label matchers, an end time and a reason (e.g. ``patient_id=P-0042`` while the
+patient is in theatre). While one is active, matching alerts are not notified; when it ends or
+is expired, alerts still firing are notified at the next group flush.
+
+Persisted in SQLite under ``state_dir`` so the CLI (``vitalwatch silence add|list|expire``) and
+the HTTP API share them with the running daemon, across restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from vitalwatch.contracts.alerts import Alert
+from vitalwatch.notify._sqlite import Database
+from vitalwatch.notify.matchers import Matcher, alert_labels, all_match, parse_matchers
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS silences ("
+    " id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at REAL NOT NULL,"
+    " ends_at REAL NOT NULL, reason TEXT NOT NULL, created_by TEXT NOT NULL)",
+)
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: float
+    ends_at: float
+    reason: str
+    created_by: str
+
+    def active(self, now: float) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def silences(self, alert: Alert, now: float) -> bool:
+        return self.active(now) and all_match(self.matchers, alert_labels(alert))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "matchers": [str(m) for m in self.matchers],
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "reason": self.reason,
+            "created_by": self.created_by,
+        }
+
+
+class SilenceStore:
+    def __init__(self, path: Path) -> None:
+        self._db = Database(path, SCHEMA)
+
+    def add(
+        self, matchers: list[str], ends_at: float, reason: str, created_by: str, now: float
+    ) -> Silence:
+        """Raises ValueError for a bad matcher, no matcher, no reason or an end in the past."""
+        parsed = parse_matchers(matchers)
+        if not parsed:
+            raise ValueError("a silence needs at least one matcher, e.g. patient_id=P-0042")
+        if not reason.strip():
+            raise ValueError("a silence needs a reason (who asked and why)")
+        if ends_at <= now:
+            raise ValueError("a silence must end in the future")
+        silence = Silence(uuid.uuid4().hex[:12], parsed, now, ends_at, reason, created_by)
+        self._db.execute(
+            "INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?)",
+            (silence.id, json.dumps(matchers), now, ends_at, reason, created_by),
+        )
+        return silence
+
+    def expire(self, silence_id: str, now: float) -> bool:
+        """End the silence now; False when there is no such active silence."""
+        with self._db.transaction() as db:
+            cursor = db.execute(
+                "UPDATE silences SET ends_at=? WHERE id=? AND ends_at>?", (now, silence_id, now)
+            )
+            return cursor.rowcount == 1
+
+    def list(self, now: float, include_expired: bool = False) -> list[Silence]:
+        rows = self._db.execute(
+            "SELECT * FROM silences" + ("" if include_expired else " WHERE ends_at>?")
+            + " ORDER BY starts_at",
+            () if include_expired else (now,),
+        )  # fmt: skip
+        return [
+            Silence(r[0], parse_matchers(json.loads(r[1])), float(r[2]), float(r[3]), r[4], r[5])
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class Silencer:
+    """The silence stage: which active silence, if any, mutes an alert now."""
+
+    def __init__(self, store: SilenceStore) -> None:
+        self._store = store
+        self._active: list[Silence] = []
+
+    def refresh(self, now: float) -> None:
+        """Re-read the active silences (once per dispatcher tick; the CLI may have changed them)."""
+        self._active = self._store.list(now)
+
+    def muting(self, alert: Alert, now: float) -> Silence | None:
+        return next((s for s in self._active if s.silences(alert, now)), None)

@@ -1,0 +1,1 @@
+"""Reading sources for demos, tests and benchmarks: synthetic patients and PhysioNet replay."""

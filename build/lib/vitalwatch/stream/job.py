@@ -1,0 +1,184 @@
+"""The streaming query: Kafka -> parse -> per-patient rules -> Kafka (alerts and dead letters).
+
+One query, one checkpoint, one pass over the records: every parsed record, valid or not, goes
+to the stateful processor, whose output (alerts, and dead letters: invalid or late readings)
+is one Kafka sink that routes each row by its ``topic`` column, so a micro-batch's dead letters
+and alerts are committed together with the source offsets and the RocksDB state.
+
+Two ``observe()`` points count what passes (readings by signal and outcome, the newest event
+time by signal, dead letters by reason, readings of patients whose roster row has a spoilt
+override cell, alerts by rule and state); the listener turns them into Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming.query import StreamingQuery
+
+from vitalwatch.contracts.alerts import AlertState
+from vitalwatch.contracts.readings import DeadLetterReason, Signal
+from vitalwatch.kafka_security import java_client_properties
+from vitalwatch.rules.kind import RuleKind
+from vitalwatch.settings import Settings
+from vitalwatch.stream.parse import parse_readings
+from vitalwatch.stream.processor import (
+    INPUT_COLUMNS,
+    OUTPUT_SCHEMA,
+    PROCESSOR_REASONS,
+    STATE_BUCKETS,
+    RuleProcessor,
+)
+from vitalwatch.stream.roster import ROSTER_SPOILT, read_roster
+
+INPUT_OBSERVATION = "vitalwatch_input"
+OUTPUT_OBSERVATION = "vitalwatch_output"
+QUERY_NAME = "vitalwatch-rules"
+# Readings evaluated with a rule's own limit because their roster override cell is spoilt.
+ROSTER_SPOILT_METRIC = "roster_spoilt"
+
+
+def readings_metric_name(signal: str, outcome: str) -> str:
+    return f"readings|{signal}|{outcome}"
+
+
+def newest_event_metric_name(signal: str) -> str:
+    """The batch's newest event time (epoch ms) of a signal's valid readings (null: none)."""
+    return f"newest_event_ms|{signal}"
+
+
+def deadletter_metric_name(reason: str) -> str:
+    return f"deadletter|{reason}"
+
+
+def alerts_metric_name(rule_id: str, state: str) -> str:
+    return f"alerts|{rule_id}|{state}"
+
+
+def _count_if(condition: Column, name: str) -> Column:
+    return F.count_if(condition).alias(name)
+
+
+def kafka_options(settings: Settings) -> dict[str, str]:
+    """The Java Kafka client's properties (brokers, TLS/SASL) as source and sink options."""
+    return {f"kafka.{k}": v for k, v in java_client_properties(settings.kafka).items()}
+
+
+def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
+    """The reading topics, and the heartbeat topic whose ticks make batches run (dropped in
+    ``build_outputs``; see ``vitalwatch.stream.heartbeat``)."""
+    topics = settings.topics
+    subscribed = [topics.heart_rate, topics.blood_pressure, topics.heartbeat]
+    reader = (
+        spark.readStream.format("kafka")
+        .options(**kafka_options(settings))
+        .option("subscribe", ",".join(subscribed))
+        .option("startingOffsets", settings.spark.starting_offsets)
+    )
+    if settings.spark.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(settings.spark.max_offsets_per_trigger))
+    return reader.load()
+
+
+def build_outputs(
+    records: DataFrame,
+    rules: Sequence[RuleKind[Any]],
+    settings: Settings,
+    roster: DataFrame | None = None,
+    live: bool = True,
+) -> DataFrame:
+    """Kafka records to Kafka records; used for the live stream and for batch over history.
+
+    ``roster`` (static) is broadcast-joined to the readings: a stream-static join that gives
+    each patient's rules its bed, ward and limit overrides. ``live``: with processing-time
+    timers (the stream); a batch over history runs without them.
+    """
+    records = records.where(F.col("topic") != settings.topics.heartbeat)
+    parsed = parse_readings(records, settings.topics)
+    readings = parsed if roster is None else parsed.join(F.broadcast(roster), "patient_id", "left")
+    reason = F.col("reason")
+    readings = readings.observe(
+        INPUT_OBSERVATION,
+        *[
+            _count_if(
+                (F.col("signal") == s.value)
+                & (reason.isNull() if outcome == "ok" else reason.isNotNull()),
+                readings_metric_name(s.value, outcome),
+            )
+            for s in Signal
+            for outcome in ("ok", "invalid")
+        ],
+        *[
+            F.max(F.when((F.col("signal") == s.value) & reason.isNull(), F.col("event_ms"))).alias(
+                newest_event_metric_name(s.value)
+            )
+            for s in Signal
+        ],
+        *[
+            _count_if(reason.startswith(r.value), deadletter_metric_name(r.value))
+            for r in DeadLetterReason
+            if r not in PROCESSOR_REASONS
+        ],
+        *([] if roster is None else [_count_if(F.col(ROSTER_SPOILT), ROSTER_SPOILT_METRIC)]),
+    )
+    # Valid and invalid readings go on together: one scan of the Kafka records and one parse per
+    # micro-batch (a separate dead-letter branch read and parsed every record twice). The
+    # processor dead-letters the invalid ones (rare) as they came, with the parser's reason.
+    bucket, packed = INPUT_COLUMNS
+    evaluated = (
+        readings.select(
+            F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS)).alias(bucket),
+            F.to_json(F.struct(*[c for c in readings.columns if c != ROSTER_SPOILT])).alias(packed),
+        )
+        .groupBy(bucket)
+        .transformWithState(
+            statefulProcessor=RuleProcessor(
+                rules,
+                settings.rules.allowed_lateness,
+                settings.topics.alerts,
+                settings.topics.deadletter,
+                settings.rules.state_ttl,
+                timers=live,
+                max_clock_skew_ms=settings.rules.max_clock_skew,
+            ),
+            outputStructType=OUTPUT_SCHEMA,
+            outputMode="Append",
+            timeMode="ProcessingTime" if live else "None",
+        )
+    )
+    evaluated = evaluated.observe(
+        OUTPUT_OBSERVATION,
+        *[
+            _count_if(F.col("deadletter_reason") == r.value, deadletter_metric_name(r.value))
+            for r in PROCESSOR_REASONS
+        ],
+        *[
+            _count_if(
+                (F.col("rule_id") == rule.spec.id) & (F.col("alert_state") == state.value),
+                alerts_metric_name(rule.spec.id, state.value),
+            )
+            for rule in rules
+            for state in (AlertState.FIRING, AlertState.RESOLVED)
+        ],
+    )
+    return evaluated
+
+
+def start_query(
+    spark: SparkSession, rules: Sequence[RuleKind[Any]], settings: Settings
+) -> StreamingQuery:
+    roster = read_roster(spark, settings.roster, rules) if settings.roster else None
+    outputs = build_outputs(read_kafka(spark, settings), rules, settings, roster)
+    return (
+        outputs.select("topic", "key", "value", "headers")
+        .writeStream.format("kafka")
+        .queryName(QUERY_NAME)
+        .options(**kafka_options(settings))
+        .option("checkpointLocation", str(settings.checkpoint_dir / QUERY_NAME))
+        .trigger(processingTime=f"{settings.spark.trigger} milliseconds")
+        .outputMode("append")
+        .start()
+    )

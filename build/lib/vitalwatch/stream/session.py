@@ -1,0 +1,84 @@
+"""Build the SparkSession with the settings that matter for this job.
+
+- RocksDB state store: required by ``transformWithState``, and keeps state off the JVM heap;
+  with changelog checkpointing, or every batch pays a full snapshot sync.
+- ``spark.sql.shuffle.partitions`` sized to the cores (default 200 is 13-15x slower on 2 cores).
+- The Kafka connector from the local jar cache (``spark.jars``), so start-up needs no network.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from vitalwatch.infra.jarsets import spark_kafka_connector_jars
+from vitalwatch.infra.java import Java, find_java
+from vitalwatch.settings import Settings
+
+
+def start_spark(settings: Settings) -> SparkSession:
+    """The session for the daemon, backtests and tests: a supported JDK, the cached connector."""
+    java = find_java()
+    return build_spark_session(settings, java, spark_kafka_connector_jars(settings.cache_dir, java))
+
+
+def build_spark_session(settings: Settings, java: Java, connector_jars: list[Path]) -> SparkSession:
+    os.environ["JAVA_HOME"] = str(java.home)  # Spark's launcher starts the JVM from JAVA_HOME
+    builder = (
+        SparkSession.builder.appName("vitalwatch")
+        .master(settings.spark.master)
+        .config("spark.jars", ",".join(str(j) for j in connector_jars))
+        .config("spark.driver.memory", settings.spark.driver_memory)
+        .config("spark.sql.shuffle.partitions", str(settings.spark.shuffle_partitions))
+        .config(
+            "spark.sql.streaming.stateStore.providerClass",
+            "org.apache.spark.sql.execution.streaming.state.RocksDBStateStoreProvider",
+        )
+        # Sync only a small changelog per batch instead of a full snapshot (measured here: commit
+        # time per batch fell from ~550 ms to ~290 ms); snapshots are made in the background.
+        .config("spark.sql.streaming.stateStore.rocksdb.changelogCheckpointing.enabled", "true")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.streaming.noDataMicroBatches.enabled", "false")
+        .config("spark.sql.adaptive.enabled", "false")
+    )
+    if settings.spark.master.startswith("local"):
+        # Keep a local driver on loopback; on a cluster the driver must be reachable instead.
+        builder = builder.config("spark.driver.host", "127.0.0.1").config(
+            "spark.driver.bindAddress", "127.0.0.1"
+        )
+    for key, value in settings.spark.conf.items():
+        builder = builder.config(key, value)
+    with _own_sigint_handler():
+        session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    # The streaming query manager registers the state-store coordinator, which batch runs of
+    # transformWithState (backtests over history) need as well.
+    _ = session.streams
+    return session
+
+
+@contextmanager
+def _own_sigint_handler() -> Iterator[None]:
+    """Keep a SIGINT handler installed before Spark starts (the daemon's: drain and stop, as on
+    SIGTERM). PySpark's SparkContext replaces it with one that cancels every job and raises
+    KeyboardInterrupt wherever the main thread is, so Ctrl-C on ``vitalwatch demo`` ended the
+    daemon with a traceback, without draining, while Spark was still writing. Python's default
+    handler is left replaced: a backtest interrupted by Ctrl-C cancels its Spark jobs."""
+    installed = (
+        signal.getsignal(signal.SIGINT)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
+    try:
+        yield
+    finally:
+        if callable(installed) and installed is not signal.default_int_handler:
+            signal.signal(signal.SIGINT, installed)
