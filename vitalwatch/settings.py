@@ -8,12 +8,17 @@ local development set-up: broker on 127.0.0.1:9092, Spark ``local[*]``, state in
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import typing
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -22,6 +27,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -29,12 +35,21 @@ from pydantic_settings import (
 
 from vitalwatch.durations import DurationMs
 from vitalwatch.errors import ConfigError
+from vitalwatch.yaml_input import YamlInputError, YamlModel, line_of, load_yaml
+
+
+class _Section(YamlModel):
+    """A group of settings: an unknown key in it is refused, never ignored (a misspelt security
+    option must not leave the weaker default in force)."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
-class KafkaSecuritySettings(BaseModel):
+class KafkaSecuritySettings(_Section):
     """How every Kafka client connects (TLS, SASL): the daemon's own and Spark's source and sink.
 
     Translated for both client libraries in ``vitalwatch.kafka_security``. An inconsistent
@@ -53,6 +68,9 @@ class KafkaSecuritySettings(BaseModel):
     # service reads (systemd LoadCredential): password_file. Never logged.
     password: SecretStr | None = None
     password_file: Path | None = None
+    # SASL PLAIN sends the password as it is; over SASL_PLAINTEXT anyone on the network path
+    # reads it. Refused unless the operator opts in, knowingly (a test network, say).
+    allow_plain_without_tls: bool = False
 
     @property
     def tls(self) -> bool:
@@ -108,6 +126,12 @@ class KafkaSecuritySettings(BaseModel):
         return self
 
     def _check_sasl(self) -> None:
+        if self.sasl_mechanism == "PLAIN" and not self.tls and not self.allow_plain_without_tls:
+            raise ConfigError(
+                "kafka.security.sasl_mechanism PLAIN over SASL_PLAINTEXT sends the password "
+                "unencrypted; use SASL_SSL, or SCRAM-SHA-512, or opt in with "
+                "kafka.security.allow_plain_without_tls: true"
+            )
         if not self.username:
             raise ConfigError(
                 f"kafka.security.protocol {self.protocol} needs kafka.security.username; "
@@ -125,7 +149,7 @@ class KafkaSecuritySettings(BaseModel):
             )
 
 
-class KafkaSettings(BaseModel):
+class KafkaSettings(_Section):
     bootstrap_servers: str = "127.0.0.1:9092"
     security: KafkaSecuritySettings = Field(default_factory=KafkaSecuritySettings)
     # Escape hatches, one per client library because they name properties differently
@@ -136,7 +160,7 @@ class KafkaSettings(BaseModel):
     java_client_properties: dict[str, SecretStr] = Field(default_factory=dict)
 
 
-class TopicSettings(BaseModel):
+class TopicSettings(_Section):
     heart_rate: str = "vitals.heart_rate"
     blood_pressure: str = "vitals.blood_pressure"
     alerts: str = "vitalwatch.alerts"
@@ -148,7 +172,7 @@ class TopicSettings(BaseModel):
     replication_factor: int = Field(default=1, ge=1)
 
 
-class SparkSettings(BaseModel):
+class SparkSettings(_Section):
     master: str = "local[*]"
     # Sized to the cores: Spark's default of 200 is 13-15x slower on a 2-core machine.
     shuffle_partitions: int = Field(default=2, ge=1)
@@ -174,7 +198,7 @@ class SparkSettings(BaseModel):
     conf: dict[str, str] = Field(default_factory=dict)
 
 
-class RuleSettings(BaseModel):
+class RuleSettings(_Section):
     directory: Path = Path("rules")
     # How far a reading may lag the newest reading of the same signal for the same patient and
     # still be evaluated in order; later ones are dead-lettered as late. Detection waits this long.
@@ -191,7 +215,7 @@ class RuleSettings(BaseModel):
     state_ttl: DurationMs = Field(default=86_400_000, gt=0)
 
 
-class NotifySettings(BaseModel):
+class NotifySettings(_Section):
     # apprise URLs; they carry secrets, so they are SecretStr and never logged unmasked.
     urls: list[SecretStr] = Field(default_factory=list)
     # A file with one apprise URL per line (systemd LoadCredential, docker secrets).
@@ -223,12 +247,12 @@ class NotifySettings(BaseModel):
         return urls
 
 
-class HttpSettings(BaseModel):
+class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
 
 
-class SupervisorSettings(BaseModel):
+class SupervisorSettings(_Section):
     """How ``vitalwatch run`` restarts a failed query, judges readiness and drains on SIGTERM."""
 
     # A failed query restarts from its checkpoint after restart_backoff, doubling per failure
@@ -243,7 +267,7 @@ class SupervisorSettings(BaseModel):
     drain_timeout: DurationMs = 30_000
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Section):
     """The notification HTTP API (acknowledge, silence): authenticated, loopback by default,
     on its own port apart from the unauthenticated metrics endpoint."""
 
@@ -298,15 +322,88 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _CheckedEnvSource(settings_cls)]
         if settings_cls.model_config.get("yaml_file"):
             sources.append(_ConfigFileSource(settings_cls))
         return tuple(sources)
 
 
+ENV_PREFIX = "VITALWATCH_"
+CONFIG_VARIABLE = "VITALWATCH_CONFIG"
+
+
+def _section_of(annotation: Any) -> type[BaseModel] | None:
+    return (
+        annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    )
+
+
+def setting_variables(
+    model: type[BaseModel] | None = None, prefix: str = ENV_PREFIX
+) -> dict[str, str]:
+    """Every variable a setting is read from, with how its value is written: ``text``, ``json``
+    (a list, a mapping or a whole section), or ``mapping`` (JSON, or one key per variable below
+    it: ``VITALWATCH_SPARK__CONF__<KEY>``)."""
+    model = Settings if model is None else model
+    names: dict[str, str] = {}
+    for name, field in model.model_fields.items():
+        variable = f"{prefix}{name.upper()}"
+        section = _section_of(field.annotation)
+        origin = typing.get_origin(field.annotation)
+        if section is not None:
+            names[variable] = "json"
+            names.update(setting_variables(section, variable + "__"))
+        elif origin is dict:
+            names[variable] = "mapping"
+        else:
+            names[variable] = "json" if origin in (list, set, tuple) else "text"
+    return names
+
+
+def _closest(name: str, known: Iterable[str]) -> str:
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]}?" if match else "; see the Configuration table in README.md"
+
+
+class _CheckedEnvSource(EnvSettingsSource):
+    """``VITALWATCH_*`` variables, checked before they are read: an unknown name stops start-up
+    (``VITALWATCH_KAFKA__SECURITY__PROTOCL=SASL_SSL`` used to leave the connection in
+    PLAINTEXT), and a value that must be JSON and is not is named with its line and column."""
+
+    def __call__(self) -> dict[str, Any]:
+        known = setting_variables()
+        mappings = [name + "__" for name, how in known.items() if how == "mapping"]
+        problems = []
+        for variable, value in sorted(os.environ.items()):
+            name = variable.upper()
+            if not name.startswith(ENV_PREFIX) or name == CONFIG_VARIABLE:
+                continue
+            if name not in known and not name.startswith(tuple(mappings)):
+                problems.append(f"  {variable}: no such setting{_closest(name, known)}")
+            elif known.get(name) in ("json", "mapping") and value:
+                try:
+                    json.loads(value)
+                except json.JSONDecodeError as exc:
+                    example = '["a", "b"]' if known[name] == "json" else '{"key": "value"}'
+                    problems.append(
+                        f"  {variable}: not valid JSON ({exc.msg} at line {exc.lineno} column "
+                        f"{exc.colno}), e.g. '{example}'"
+                    )
+        if problems:
+            raise ConfigError(_invalid(problems))
+        return super().__call__()
+
+
 class _ConfigFileSource(YamlConfigSettingsSource):
-    """The YAML config file, which may not hold the Kafka password: config files are read and
-    copied by more people than credentials are."""
+    """The YAML config file, read strictly (``vitalwatch.yaml_input``: no duplicate keys, errors
+    with their line), which may not hold the Kafka password: config files are read and copied
+    by more people than credentials are."""
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:
+        document = _read_config_file(file_path)
+        if not isinstance(document, dict):
+            raise ConfigError(f"config file {file_path}: expected a mapping of settings")
+        return document
 
     def __call__(self) -> dict[str, Any]:
         data = super().__call__()
@@ -337,16 +434,42 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return settings_cls(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc)) from None
+        raise ConfigError(_explain(exc, path)) from None
 
 
-def _explain(exc: ValidationError) -> str:
-    lines = ["invalid settings:"]
+def _read_config_file(path: Path) -> Any:
+    try:
+        return load_yaml(path.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: cannot be read ({exc})") from None
+    except YamlInputError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+
+
+def _explain(exc: ValidationError, config_file: Path | None) -> str:
+    document = _read_config_file(config_file) if config_file is not None else None
+    known = [
+        name.removeprefix(ENV_PREFIX).lower().replace("__", ".") for name in setting_variables()
+    ]
+    lines: list[str] = []
     for error in exc.errors():
         path = [str(p) for p in error["loc"]]
-        env = "VITALWATCH_" + "__".join(p.upper() for p in path)
+        key = ".".join(path)
+        line = line_of(document, error["loc"]) if document is not None else None
+        where = f" (line {line} of {config_file})" if line else ""
+        if error["type"] == "extra_forbidden":
+            lines.append(f"  {key}: no such setting{_closest(key, known)}{where}")
+            continue
+        env = ENV_PREFIX + "__".join(p.upper() for p in path)
         lines.append(
-            f"  {'.'.join(path)}: {error['msg']} "
-            f"(set it with {env} or the key {'.'.join(path)} in the config file)"
+            f"  {key}: {error['msg']}{where} "
+            f"(set it with {env} or the key {key} in the config file)"
         )
-    return "\n".join(lines)
+    return _invalid(lines)
+
+
+def _invalid(problems: list[str]) -> str:
+    """One problem on one line; several, a line each under a heading."""
+    if len(problems) == 1:
+        return f"invalid settings: {problems[0].strip()}"
+    return "\n".join(["invalid settings:", *problems])

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.fuzz.config_mutations import libyaml_safe_load
+from vitalwatch import yaml_input
 
 SHARED_MEMORY = Path("/dev/shm")
 
@@ -18,6 +19,7 @@ SHARED_MEMORY = Path("/dev/shm")
 def libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
     """The loaders read YAML with libyaml's parser for the length of a test."""
     monkeypatch.setattr(yaml, "safe_load", libyaml_safe_load)
+    monkeypatch.setattr(yaml_input, "_Loader", yaml_input.strict_loader(yaml.CSafeLoader))
 
 
 @pytest.fixture

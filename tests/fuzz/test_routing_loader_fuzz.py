@@ -34,7 +34,11 @@ pytestmark = pytest.mark.fuzz
 README = Path(__file__).resolve().parents[2] / "README.md"
 EXAMPLES = (DEFAULT_ROUTING, TREE)
 # The file as a whole (YAML's own message runs over several lines), or one problem a line.
-_WHOLE_FILE = (r"cannot be read.*", r"not valid YAML: .*")
+_WHOLE_FILE = (
+    r"cannot be read.*",
+    r"(line \d+, column \d+: )?not valid YAML: .*",
+    r"line \d+, column \d+: duplicate key .+ \(first at line \d+\); keep one",
+)
 _PROBLEMS = (
     r"expected a mapping with 'route:' and 'receivers:'",
     r"((route|receiver) .+?|receivers): (field .+?: .*|duplicate name)",

@@ -35,7 +35,8 @@ KINDS = registered_kinds()
 # Every way the loader may refuse a file: the file as a whole, or one rule and its field.
 _REFUSALS = (
     r"cannot be read: .*",
-    r"not valid YAML: .*",
+    r"(line \d+, column \d+: )?not valid YAML: .*",
+    r"line \d+, column \d+: duplicate key .+ \(first at line \d+\); keep one",
     r"expected a mapping with a list under 'rules:'",
     r"rule .+?: (each rule is a mapping of fields|field .+?: .*)",
 )

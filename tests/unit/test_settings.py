@@ -61,3 +61,100 @@ def test_notify_urls_from_file_skip_comments(tmp_path: Path, monkeypatch) -> Non
     secrets.write_text("# receivers\njson://127.0.0.1:1/hook\n\n")
     monkeypatch.setenv("VITALWATCH_NOTIFY__URLS_FILE", str(secrets))
     assert load_settings().notify.apprise_urls() == ["json://127.0.0.1:1/hook"]
+
+
+# Fail closed: a setting that is not understood stops start-up; it never leaves a default.
+
+
+@pytest.mark.parametrize(
+    ("variable", "closest"),
+    [
+        ("VITALWATCH_KAFKA__SECURITY__PROTOCL", "VITALWATCH_KAFKA__SECURITY__PROTOCOL"),
+        ("VITALWATCH_NOTIFY__URL", "VITALWATCH_NOTIFY__URLS"),
+        ("VITALWATCH_STATEDIR", "VITALWATCH_STATE_DIR"),
+    ],
+)
+def test_an_unknown_variable_stops_start_up_naming_the_closest_setting(
+    monkeypatch, variable, closest
+) -> None:
+    monkeypatch.setenv(variable, "SASL_SSL")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert str(error.value) == (
+        f"invalid settings: {variable}: no such setting; did you mean {closest}?"
+    )
+
+
+def test_keys_of_a_mapping_setting_may_be_given_one_variable_each(monkeypatch) -> None:
+    monkeypatch.setenv("VITALWATCH_SPARK__CONF__SPARK.EXECUTOR.MEMORY", "2g")
+    assert load_settings().spark.conf == {"spark.executor.memory": "2g"}
+
+
+def test_an_unknown_key_in_the_config_file_names_the_closest_setting_and_line(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("spark:\n  trigger: 2s\nkafka:\n  security:\n    protocl: SASL_SSL\n")
+    with pytest.raises(ConfigError) as error:
+        load_settings(config)
+    assert str(error.value) == (
+        "invalid settings: kafka.security.protocl: no such setting; did you mean "
+        f"kafka.security.protocol? (line 5 of {config})"
+    )
+
+
+def test_plain_sasl_without_tls_is_refused_unless_opted_in(monkeypatch) -> None:
+    monkeypatch.setenv("VITALWATCH_KAFKA__SECURITY__PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("VITALWATCH_KAFKA__SECURITY__SASL_MECHANISM", "PLAIN")
+    monkeypatch.setenv("VITALWATCH_KAFKA__SECURITY__USERNAME", "vitalwatch")
+    monkeypatch.setenv("VITALWATCH_KAFKA__SECURITY__PASSWORD", "secret")
+    with pytest.raises(ConfigError, match="PLAIN over SASL_PLAINTEXT sends the password"):
+        load_settings()
+    monkeypatch.setenv("VITALWATCH_KAFKA__SECURITY__ALLOW_PLAIN_WITHOUT_TLS", "true")
+    assert load_settings().kafka.security.sasl_mechanism == "PLAIN"
+    monkeypatch.delenv("VITALWATCH_KAFKA__SECURITY__ALLOW_PLAIN_WITHOUT_TLS")
+    monkeypatch.setenv("VITALWATCH_KAFKA__SECURITY__SASL_MECHANISM", "SCRAM-SHA-512")
+    assert load_settings().kafka.security.protocol == "SASL_PLAINTEXT"  # SCRAM: no password sent
+
+
+def _cli_error(capsys, argv: list[str]) -> str:
+    from vitalwatch.cli import main
+
+    assert main(argv) == 2
+    return capsys.readouterr().err
+
+
+def test_invalid_json_in_a_variable_is_one_line_naming_it(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("VITALWATCH_NOTIFY__URLS", '["json://127.0.0.1:1/x",')
+    err = _cli_error(capsys, ["rules", "check", "rules"])
+    assert err == (
+        "vitalwatch: invalid settings: VITALWATCH_NOTIFY__URLS: not valid JSON (Expecting value "
+        """at line 1 column 25), e.g. '["a", "b"]'\n"""
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "spark:\n  trigger: 1s\n  conf: [\n",
+            "line 4, column 1: not valid YAML: expected the node",
+        ),
+        ("spark:\n  trigger: 1s\n  trigger: 60s\n", "line 3, column 3: duplicate key 'trigger'"),
+    ],
+)
+def test_a_malformed_config_file_is_one_line_naming_file_line_and_column(
+    tmp_path: Path, capsys, text, problem
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    err = _cli_error(capsys, ["--config", str(config), "rules", "check", "rules"])
+    assert err.startswith(f"vitalwatch: config file {config}: {problem}")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_true_is_not_a_number_in_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("topics:\n  partitions: true\n")
+    with pytest.raises(ConfigError, match=r"topics.partitions: .*not true/false \(line 2 of"):
+        load_settings(config)

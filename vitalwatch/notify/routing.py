@@ -12,14 +12,12 @@ An invalid file is rejected with the file, the route or receiver and the field n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     SecretStr,
@@ -31,6 +29,7 @@ from pydantic import (
 from vitalwatch.durations import DurationMs
 from vitalwatch.errors import ConfigError
 from vitalwatch.notify.matchers import Matcher, all_match, parse_matchers
+from vitalwatch.yaml_input import YamlInputError, YamlModel, line_of, load_yaml
 
 DEFAULT_ROUTING = """
 route:
@@ -47,7 +46,7 @@ receivers:
 """
 
 
-class _Model(BaseModel):
+class _Model(YamlModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
@@ -261,21 +260,24 @@ def _where(document: Any, loc: tuple[int | str, ...]) -> str:
     return f"{place}: field {label!r}" if place else f"field {label!r}"
 
 
+def _line(document: Any, location: Sequence[int | str]) -> str:
+    line = line_of(document, location)
+    return f" (line {line})" if line else ""
+
+
 def parse_routing(text: str, source: str) -> RoutingConfig:
     try:
-        document = yaml.safe_load(text)
-    # Not only YAMLError: PyYAML's constructors fail with ValueError or AttributeError on scalars
-    # they cannot build (a date 2001-13-01, "!!timestamp x"), and nesting deeper than Python's
-    # stack is a RecursionError.
-    except Exception as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        document = load_yaml(text)
+    except YamlInputError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: expected a mapping with 'route:' and 'receivers:'")
     try:
         config = RoutingConfig.model_validate(document)
     except ValidationError as exc:
         problems = [
-            f"{source}: {_where(document, tuple(e['loc']))}: {e['msg']}" for e in exc.errors()
+            f"{source}: {_where(document, tuple(e['loc']))}: {e['msg']}{_line(document, e['loc'])}"
+            for e in exc.errors()
         ]
         raise ConfigError("\n".join(problems)) from None
     _check_references(config, source)

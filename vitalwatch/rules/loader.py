@@ -10,21 +10,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from vitalwatch.errors import RuleFileError
 from vitalwatch.rules.kind import RuleKind, registered_kinds
+from vitalwatch.yaml_input import YamlInputError, line_of, load_yaml
 
 
 def _located(path: Path, rule_id: str, message: str) -> RuleFileError:
     return RuleFileError(f"{path}: rule {rule_id!r}: {message}")
 
 
-def _explain(error: Mapping[str, Any]) -> str:
+def _explain(error: Mapping[str, Any], raw: Mapping[str, Any]) -> str:
     field = ".".join(str(p) for p in error["loc"]) or "(rule)"
     field = "for" if field == "for_" else field
-    return f"field {field!r}: {error['msg']}"
+    line = line_of(raw, error["loc"])
+    return f"field {field!r}: {error['msg']}{f' (line {line})' if line else ''}"
 
 
 def load_rule_file(
@@ -36,12 +37,9 @@ def load_rule_file(
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleFileError(f"{path}: cannot be read: {exc}") from None
     try:
-        document = yaml.safe_load(text)
-    # Not only YAMLError: PyYAML's constructors fail with ValueError or AttributeError on scalars
-    # they cannot build (a date 2001-13-01, "!!timestamp x"), and nesting deeper than Python's
-    # stack is a RecursionError.
-    except Exception as exc:
-        raise RuleFileError(f"{path}: not valid YAML: {exc}") from None
+        document = load_yaml(text)
+    except YamlInputError as exc:
+        raise RuleFileError(f"{path}: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
         raise RuleFileError(f"{path}: expected a mapping with a list under 'rules:'")
     rules: list[RuleKind[Any]] = []
@@ -60,7 +58,8 @@ def load_rule_file(
         try:
             spec = kind.spec_model.model_validate(raw)
         except ValidationError as exc:
-            raise _located(path, rule_id, "; ".join(_explain(e) for e in exc.errors())) from None
+            problems = "; ".join(_explain(e, raw) for e in exc.errors())
+            raise _located(path, rule_id, problems) from None
         rules.append(kind(spec))
     return rules
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import string
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from vitalwatch.contracts.alerts import Severity
+from vitalwatch.yaml_input import YamlModel
 
 _SAMPLE = {"value": 1.0, "limit": 1.0, "duration": "1m", "bed": "b", "ward": "w", "rule_id": "r"}
 SUMMARY_FIELDS = frozenset(_SAMPLE)
 
 
-class RuleSpec(BaseModel):
+class RuleSpec(YamlModel):
     """Common rule fields. A rule file is data: the summary is a format template whose fields
     are checked against ``SUMMARY_FIELDS`` at load time; nothing in it is evaluated."""
 

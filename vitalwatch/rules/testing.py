@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from vitalwatch.contracts.readings import Reading, Signal, mean_arterial_pressure
 from vitalwatch.durations import DurationMs
 from vitalwatch.errors import RuleFileError
 from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
 from vitalwatch.rules.kind import PatientContext, RuleKind
+from vitalwatch.yaml_input import YamlModel, load_yaml
 
 
-class _Strict(BaseModel):
+class _Strict(YamlModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -124,8 +124,8 @@ def run_test_files(directory: Path, rules: Sequence[RuleKind[Any]]) -> list[Case
     results = []
     for path in files:
         try:
-            suite = TestFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except (ValidationError, yaml.YAMLError, ValueError) as exc:
+            suite = TestFile.model_validate(load_yaml(path.read_text(encoding="utf-8")))
+        except (ValidationError, ValueError, OSError) as exc:
             raise RuleFileError(f"{path}: not a valid rule test file: {exc}") from None
         for case in suite.tests:
             unknown = {e.rule for e in case.expect} - known
