@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.rules.test_loader import VALID as RULE
 from vitalwatch.errors import ConfigError, RuleFileError
 from vitalwatch.notify.routing import load_routing
 from vitalwatch.rules.loader import load_rule_file, load_rules
@@ -12,17 +13,6 @@ from vitalwatch.rules.testing import run_test_files
 from vitalwatch.yaml_input import YamlInputError, line_of, load_yaml
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
-RULE = """rules:
-  - id: tachy
-    description: d
-    source: s
-    kind: threshold
-    signal: heart_rate
-    above: 130
-    for: 60s
-    severity: high
-    summary: "HR {value:.0f}"
-"""
 
 
 def write(tmp_path: Path, text: str, name: str = "f.yaml") -> Path:
@@ -36,7 +26,7 @@ def test_a_second_limit_further_down_a_rule_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as error:
         load_rule_file(path)
     assert str(error.value) == (
-        f"{path}: line 11, column 5: duplicate key 'above' (first at line 7); keep one"
+        f"{path}: line 12, column 5: duplicate key 'above' (first at line 8); keep one"
     )
 
 
@@ -46,7 +36,7 @@ def test_true_is_not_a_limit(tmp_path: Path) -> None:
         load_rule_file(path)
     assert str(error.value) == (
         f"{path}: rule 'tachy': field 'above': Value error, a number is needed here, not "
-        "true/false (line 7)"
+        "true/false (line 8)"
     )
 
 
