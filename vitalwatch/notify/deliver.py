@@ -49,6 +49,25 @@ class Job:
     redelivery: bool = False  # a message the target missed while down: one attempt (redeliver)
 
 
+UNROUTED = "(unrouted)"  # the notification log's receiver for hand-overs to the fallback
+
+
+@dataclass(frozen=True)
+class Handover:
+    """An alert message no receiver can take, for the fallback stage (``FailureHandler``)."""
+
+    stored: StoredAlert
+    key: str  # the delivery key (or ``escalated``)
+    reason: str  # no_route | no_targets
+    receiver: str  # the receiver without targets ("" for no route)
+    label: str  # the notification log's target for it: the receiver (and tier), or no route
+    now: float
+
+    @property
+    def row(self) -> tuple[str, str, str, int, str]:
+        return (self.stored.alert.alert_id, self.key, UNROUTED, 0, self.label)
+
+
 class Executor(Protocol):
     def submit(self, lane: str, work: Callable[[], None]) -> None: ...
 
@@ -166,6 +185,17 @@ class Deliverer:
                 target=target.name, key=key, alerts_in_message=len(alerts),
             )  # fmt: skip
         return ok
+
+    def hand_over(self, handover: Handover) -> None:
+        """The fallback stage for an alert no receiver can take, then its record: once."""
+        alert = handover.stored.alert
+        context = Context(alert.state.value, self._descriptions, self._ack_link)
+        message = render("rich", [alert], context)
+        self._failures.unrouted(
+            handover.stored, handover.reason, handover.receiver, message, handover.now, self._stop
+        )
+        alert_id, key, receiver, tier, label = handover.row
+        self._log.record_message([(alert_id, key)], receiver, tier, label, "fallback", handover.now)
 
     def _attempt_failed(self, job: Job, attempt: int) -> None:
         for stored in job.alerts:

@@ -34,7 +34,7 @@ from vitalwatch.metrics import Metrics
 from vitalwatch.notify.acks import AckStore
 from vitalwatch.notify.alertstore import AlertStore, Source, StoredAlert
 from vitalwatch.notify.audit import AuditLog
-from vitalwatch.notify.deliver import Deliverer, Executor, Inline, Job
+from vitalwatch.notify.deliver import Deliverer, Executor, Handover, Inline, Job
 from vitalwatch.notify.escalate import next_tier
 from vitalwatch.notify.fallback import FailureHandler
 from vitalwatch.notify.group import Flush, Grouper, Timing
@@ -181,7 +181,7 @@ class Dispatcher:
         self._routing.inhibitor.refresh(active)
         offered: set[str] = set()
         for alert_id, stored in list(self._open.items()):
-            if self._offer(alert_id, stored.alert, now):
+            if self._offer(alert_id, stored, now):
                 offered.add(alert_id)
         for key, why, pending in self._grouper.due(now):
             if stop.is_set():
@@ -225,10 +225,20 @@ class Dispatcher:
             self._s.audit.record(f"notification.{why}", now, alert=alert, receiver=receiver, by=by)
         return True
 
-    def _offer(self, alert_id: str, alert: Alert, now: float) -> bool:
-        """Hand the alert to its routes' groups where a tier-1 target still needs it."""
+    def _offer(self, alert_id: str, stored: StoredAlert, now: float) -> bool:
+        """Hand the alert to its routes' groups where a tier-1 target still needs it, or to the
+        fallback stage when no route matches it or a receiver on its routes has no target."""
+        alert = stored.alert
+        routes = self._receivers_of(alert_id, alert)
+        if not routes:
+            return self._unrouted(stored, "no_route", "", "(no route)", delivery_key(alert), now)
         offered = False
-        for route, receiver in self._receivers_of(alert_id, alert):
+        for route, receiver in routes:
+            if not receiver.tiers[0].receivers:
+                offered |= self._unrouted(
+                    stored, "no_targets", receiver.name, receiver.name, delivery_key(alert), now
+                )
+                continue
             if self._flying(alert_id, receiver.name):
                 offered = True  # keep it open until its outcome is recorded; look again then
                 continue
@@ -246,6 +256,39 @@ class Dispatcher:
             self._groups.setdefault(key, _Group(route, receiver)).members.add(alert_id)
             offered = True
         return offered
+
+    def _unrouted(
+        self, stored: StoredAlert, reason: str, receiver: str, label: str, key: str, now: float
+    ) -> bool:
+        """Hand an alert message no receiver can take to the fallback stage, once (after the
+        inhibit and silence stages, as any delivery). True while the hand-over is under way."""
+        handover = Handover(stored, key, reason, receiver, label, now)
+        alert_id = stored.alert.alert_id
+        with self._flight_lock:
+            if handover.row in self._in_flight:
+                return True
+        if self._s.notification_log.settled(*handover.row):
+            return False
+        if stored.alert.state is AlertState.RESOLVED and any(
+            m[:2] == (alert_id, label) for m in self._muted
+        ):
+            return False  # its firing was muted: the resolve is not news to anybody
+        if self._muted_by(alert_id, stored.alert, label, now):
+            return False
+        flight = {handover.row}
+        with self._flight_lock:
+            self._in_flight |= flight
+        self._executor.submit("(fallback)", partial(self._run_handover, handover, flight))
+        return True
+
+    def _run_handover(
+        self, handover: Handover, flight: set[tuple[str, str, str, int, str]]
+    ) -> None:
+        try:
+            self._deliverer.hand_over(handover)
+        finally:
+            with self._flight_lock:
+                self._in_flight -= flight
 
     def _flying_any(self, alert_id: str) -> bool:
         with self._flight_lock:
@@ -397,6 +440,11 @@ class Dispatcher:
                     continue
                 reached = self._s.notification_log.reached(alert_id, receiver.name)
                 tier = next_tier(receiver, reached, False, now)
+                if tier is not None and not tier.receivers:  # an escalation to nobody
+                    label = f"{receiver.name} tier {tier.number}"
+                    self._unrouted(stored, "no_targets", receiver.name, label, _escalated(alert),
+                                   now)  # fmt: skip
+                    continue
                 if tier is None or self._muted_by(alert_id, alert, receiver.name, now):
                     continue
                 previous = receiver.tiers[tier.number - 2]
