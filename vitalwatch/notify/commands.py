@@ -15,8 +15,8 @@ from pathlib import Path
 from vitalwatch.durations import format_duration_ms, parse_duration_ms
 from vitalwatch.errors import ConfigError
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.audit import AuditLog
 from vitalwatch.notify.operations import Operations, UnknownAlert, state_file
+from vitalwatch.notify.stores.audit import AuditLog
 from vitalwatch.settings import Settings
 
 COMMANDS = frozenset({"notify", "silence", "ack", "audit"})
@@ -104,8 +104,8 @@ def _iso(at: float) -> str:
 
 
 def _check(settings: Settings, file: Path | None, labels: list[str] | None = None) -> int:
-    from vitalwatch.notify.receivers import build_named_receivers
-    from vitalwatch.notify.routing import build_router, load_routing
+    from vitalwatch.notify.config.receivers import build_named_receivers
+    from vitalwatch.notify.config.routing import build_router, load_routing
 
     path = file or settings.notify.routing_file
     source = str(path or "(embedded default routing)")
@@ -149,9 +149,9 @@ def _check(settings: Settings, file: Path | None, labels: list[str] | None = Non
 
 
 def _test(settings: Settings, route_name: str) -> int:
-    from vitalwatch.notify.receivers import build_named_receivers
-    from vitalwatch.notify.routing import build_router, load_routing
-    from vitalwatch.notify.templates import render_technical
+    from vitalwatch.notify.config.receivers import build_named_receivers
+    from vitalwatch.notify.config.routing import build_router, load_routing
+    from vitalwatch.notify.config.templates import render_technical
 
     config = load_routing(settings.notify.routing_file)
     route = build_router(config).find(route_name)

@@ -31,21 +31,21 @@ import structlog
 from vitalwatch.contracts.alerts import Alert, AlertState, escalation
 from vitalwatch.durations import format_duration_ms
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.acks import AckStore
-from vitalwatch.notify.alertstore import AlertStore, Source, StoredAlert
-from vitalwatch.notify.audit import AuditLog
-from vitalwatch.notify.deliver import Deliverer, Executor, Handover, Inline, Job
-from vitalwatch.notify.escalate import next_tier
-from vitalwatch.notify.fallback import FailureHandler
-from vitalwatch.notify.group import Flush, Grouper, Timing
-from vitalwatch.notify.log import Missed, NotificationLog
-from vitalwatch.notify.matchers import alert_labels
-from vitalwatch.notify.receivers import NamedReceiver, Receiver, Tier
-from vitalwatch.notify.redeliver import Redelivery
-from vitalwatch.notify.routing import Route
-from vitalwatch.notify.routing_table import RoutingTable
-from vitalwatch.notify.send import Sender
-from vitalwatch.notify.silence import Silencer
+from vitalwatch.notify.config.matchers import alert_labels
+from vitalwatch.notify.config.receivers import NamedReceiver, Receiver, Tier
+from vitalwatch.notify.config.routing import Route
+from vitalwatch.notify.config.routing_table import RoutingTable
+from vitalwatch.notify.stages.deliver import Deliverer, Executor, Handover, Inline, Job
+from vitalwatch.notify.stages.escalate import next_tier
+from vitalwatch.notify.stages.fallback import FailureHandler
+from vitalwatch.notify.stages.group import Flush, Grouper, Timing
+from vitalwatch.notify.stages.redeliver import Redelivery
+from vitalwatch.notify.stages.send import Sender
+from vitalwatch.notify.stores.acks import AckStore
+from vitalwatch.notify.stores.alerts import AlertStore, Source, StoredAlert
+from vitalwatch.notify.stores.audit import AuditLog
+from vitalwatch.notify.stores.notification_log import Missed, NotificationLog
+from vitalwatch.notify.stores.silences import Silencer
 
 log = structlog.get_logger(__name__)
 

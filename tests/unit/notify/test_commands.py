@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vitalwatch.cli import main
-from vitalwatch.notify.alertstore import AlertStore, Source
+from vitalwatch.notify.stores.alerts import AlertStore, Source
 
 from .harness import alert
 from .test_routing import TREE

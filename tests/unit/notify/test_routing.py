@@ -8,9 +8,9 @@ import pytest
 from pydantic import SecretStr
 
 from vitalwatch.errors import ConfigError
-from vitalwatch.notify.matchers import Matcher
-from vitalwatch.notify.receivers import build_named_receivers
-from vitalwatch.notify.routing import build_router, load_routing, parse_routing
+from vitalwatch.notify.config.matchers import Matcher
+from vitalwatch.notify.config.receivers import build_named_receivers
+from vitalwatch.notify.config.routing import build_router, load_routing, parse_routing
 from vitalwatch.settings import NotifySettings
 
 TREE = """

@@ -30,7 +30,7 @@ from pydantic import (
 
 from vitalwatch.durations import DurationMs
 from vitalwatch.errors import ConfigError
-from vitalwatch.notify.matchers import Matcher, all_match, parse_matchers
+from vitalwatch.notify.config.matchers import Matcher, all_match, parse_matchers
 
 DEFAULT_ROUTING = """
 route:

@@ -8,8 +8,8 @@ caller passes what the notification log says and the acknowledgement state.
 
 from __future__ import annotations
 
-from vitalwatch.notify.log import TierReached
-from vitalwatch.notify.receivers import NamedReceiver, Tier
+from vitalwatch.notify.config.receivers import NamedReceiver, Tier
+from vitalwatch.notify.stores.notification_log import TierReached
 
 
 def next_tier(

@@ -24,13 +24,13 @@ from typing import Protocol
 import structlog
 
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.alertstore import StoredAlert
-from vitalwatch.notify.audit import AuditLog
-from vitalwatch.notify.fallback import FailureHandler
-from vitalwatch.notify.log import NotificationLog
-from vitalwatch.notify.receivers import Receiver
-from vitalwatch.notify.send import Sender
-from vitalwatch.notify.templates import Context, render
+from vitalwatch.notify.config.receivers import Receiver
+from vitalwatch.notify.config.templates import Context, render
+from vitalwatch.notify.stages.fallback import FailureHandler
+from vitalwatch.notify.stages.send import Sender
+from vitalwatch.notify.stores.alerts import StoredAlert
+from vitalwatch.notify.stores.audit import AuditLog
+from vitalwatch.notify.stores.notification_log import NotificationLog
 
 log = structlog.get_logger(__name__)
 

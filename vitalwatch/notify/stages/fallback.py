@@ -24,11 +24,11 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.alertstore import StoredAlert
-from vitalwatch.notify.audit import AuditLog
-from vitalwatch.notify.receivers import NamedReceiver, Receiver
-from vitalwatch.notify.send import Sender
-from vitalwatch.notify.templates import render_technical
+from vitalwatch.notify.config.receivers import NamedReceiver, Receiver
+from vitalwatch.notify.config.templates import render_technical
+from vitalwatch.notify.stages.send import Sender
+from vitalwatch.notify.stores.alerts import StoredAlert
+from vitalwatch.notify.stores.audit import AuditLog
 from vitalwatch.service.technical_alarm import TechnicalAlarm
 
 log = structlog.get_logger(__name__)
