@@ -84,6 +84,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.alerts_unrouted = Counter(
+            "vitalwatch_alerts_unrouted_total",
+            "Alert messages no receiver could take, handed to the fallback receiver, by reason "
+            "(no_route: matched no route; no_targets: the receiver's tier has no URL)",
+            ["reason"],
+            registry=r,
+        )
         self.escalations = Counter(
             "vitalwatch_escalations_total",
             "Alerts escalated to a receiver's next tier (not acknowledged in time, or unreachable)",

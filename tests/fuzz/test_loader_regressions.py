@@ -11,7 +11,7 @@ import pytest
 
 from tests.unit.rules.test_loader import VALID as RULE
 from vitalwatch.errors import ConfigError, RuleFileError
-from vitalwatch.notify.routing import load_routing
+from vitalwatch.notify.config.routing import load_routing
 from vitalwatch.rules.loader import load_rule_file
 
 pytestmark = pytest.mark.fuzz

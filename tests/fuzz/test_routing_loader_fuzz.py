@@ -27,7 +27,12 @@ from tests.fuzz.config_mutations import (
 )
 from tests.unit.notify.test_routing import TREE
 from vitalwatch.errors import ConfigError
-from vitalwatch.notify.routing import DEFAULT_ROUTING, build_router, load_routing, parse_routing
+from vitalwatch.notify.config.routing import (
+    DEFAULT_ROUTING,
+    build_router,
+    load_routing,
+    parse_routing,
+)
 
 pytestmark = pytest.mark.fuzz
 

@@ -27,8 +27,8 @@ from tests.integration.scenario import read_topic
 from tests.unit.notify.harness import alert
 from vitalwatch.contracts.alerts import AlertState
 from vitalwatch.kafka_clients import client_config, ensure_topics
-from vitalwatch.notify.audit import AuditLog
 from vitalwatch.notify.operations import state_file
+from vitalwatch.notify.stores.audit import AuditLog
 from vitalwatch.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.notify_rig import serve_hooks
 from vitalwatch.cli import main
-from vitalwatch.notify.audit import AuditLog
+from vitalwatch.notify.stores.audit import AuditLog
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import pytest
 
 from tests.unit.rules.test_loader import VALID as RULE
 from vitalwatch.errors import ConfigError, RuleFileError
-from vitalwatch.notify.routing import load_routing
+from vitalwatch.notify.config.routing import load_routing
 from vitalwatch.rules.loader import load_rule_file, load_rules
 from vitalwatch.rules.testing import run_test_files
 from vitalwatch.yaml_input import YamlInputError, line_of, load_yaml

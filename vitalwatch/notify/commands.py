@@ -15,8 +15,8 @@ from pathlib import Path
 from vitalwatch.durations import format_duration_ms, parse_duration_ms
 from vitalwatch.errors import ConfigError
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.audit import AuditLog
 from vitalwatch.notify.operations import Operations, UnknownAlert, state_file
+from vitalwatch.notify.stores.audit import AuditLog
 from vitalwatch.settings import Settings
 
 COMMANDS = frozenset({"notify", "silence", "ack", "audit"})
@@ -104,39 +104,54 @@ def _iso(at: float) -> str:
 
 
 def _check(settings: Settings, file: Path | None, labels: list[str] | None = None) -> int:
-    from vitalwatch.notify.receivers import build_named_receivers
-    from vitalwatch.notify.routing import build_router, load_routing
+    from vitalwatch.notify.config.receivers import build_named_receivers
+    from vitalwatch.notify.config.routing import build_router, load_routing
 
     path = file or settings.notify.routing_file
+    source = str(path or "(embedded default routing)")
     config = load_routing(path)
     receivers = build_named_receivers(config, settings.notify, os.environ)
-    for route in build_router(config).routes():
+    router = build_router(config)
+    for route in router.routes():
         matchers = ", ".join(str(m) for m in route.matchers) or "(everything)"
         print(f"route    {route.name:24} {matchers} -> {route.receiver}")
     for name, receiver in receivers.items():
         for tier in receiver.tiers:
+            if not tier.receivers:  # the loader saw a source; it resolved to no URL
+                raise ConfigError(
+                    f"{source}: receiver {name!r} tier {tier.number}: no targets (its URLs "
+                    "resolve to none: check notify.urls, the URL file, variable or apprise tags)"
+                )
             after = (
                 f", escalates after {format_duration_ms(tier.escalate_after_ms)}"
                 if tier.escalate_after_ms is not None
                 else ""
             )
-            targets = ", ".join(t.name for t in tier.receivers) or "(no URLs)"
+            targets = ", ".join(t.name for t in tier.receivers)
             print(f"receiver {name:24} tier {tier.number}: {targets}{after}")
+    if router.root.matchers:  # the loader refuses this without a fallback
+        matchers = ", ".join(str(m) for m in router.root.matchers)
+        print(f"alerts matching no route ({matchers}) go to the fallback receiver "
+              f"{config.fallback!r} as technical alerts")  # fmt: skip
     print(f"routing valid: {path or '(embedded default)'}")
     if labels:
         pairs = [label.split("=", 1) for label in labels]
         if any(len(pair) != 2 for pair in pairs):
             raise ConfigError("--labels: write each label as name=value, e.g. severity=high")
-        for route in build_router(config).match(dict(pairs)):
+        routes = router.match(dict(pairs))
+        for route in routes:
             print(f"an alert with {' '.join(labels)} -> route {route.name} "
                   f"-> receiver {route.receiver}")  # fmt: skip
+        if not routes:
+            print(f"an alert with {' '.join(labels)} -> no route "
+                  f"-> fallback receiver {config.fallback} (technical alarm)")  # fmt: skip
     return 0
 
 
 def _test(settings: Settings, route_name: str) -> int:
-    from vitalwatch.notify.receivers import build_named_receivers
-    from vitalwatch.notify.routing import build_router, load_routing
-    from vitalwatch.notify.templates import render_technical
+    from vitalwatch.notify.config.receivers import build_named_receivers
+    from vitalwatch.notify.config.routing import build_router, load_routing
+    from vitalwatch.notify.config.templates import render_technical
 
     config = load_routing(settings.notify.routing_file)
     route = build_router(config).find(route_name)

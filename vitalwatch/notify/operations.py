@@ -13,10 +13,10 @@ from pathlib import Path
 import structlog
 
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.acks import Ack, AckStore
-from vitalwatch.notify.alertstore import AlertStore
-from vitalwatch.notify.audit import AuditLog
-from vitalwatch.notify.silence import Silence, SilenceStore
+from vitalwatch.notify.stores.acks import Ack, AckStore
+from vitalwatch.notify.stores.alerts import AlertStore
+from vitalwatch.notify.stores.audit import AuditLog
+from vitalwatch.notify.stores.silences import Silence, SilenceStore
 from vitalwatch.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -26,18 +26,18 @@ from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
 from vitalwatch.kafka_clients import make_consumer, make_producer
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.acks import AckStore
-from vitalwatch.notify.alertstore import AlertStore, Source, StoredAlert
 from vitalwatch.notify.api import ApiServer, ack_link_maker, read_token, start_api
-from vitalwatch.notify.audit import AuditLog
-from vitalwatch.notify.deliver import TargetLanes
+from vitalwatch.notify.config.routing_table import RoutingTable, load_routing_table
 from vitalwatch.notify.dispatch import Dispatcher, Stages
-from vitalwatch.notify.fallback import FailureHandler
-from vitalwatch.notify.log import NotificationLog
 from vitalwatch.notify.operations import Operations, state_file
-from vitalwatch.notify.routing_table import RoutingTable, load_routing_table
-from vitalwatch.notify.send import Sender
-from vitalwatch.notify.silence import Silencer, SilenceStore
+from vitalwatch.notify.stages.deliver import TargetLanes
+from vitalwatch.notify.stages.fallback import FailureHandler
+from vitalwatch.notify.stages.send import Sender
+from vitalwatch.notify.stores.acks import AckStore
+from vitalwatch.notify.stores.alerts import AlertStore, Source, StoredAlert
+from vitalwatch.notify.stores.audit import AuditLog
+from vitalwatch.notify.stores.notification_log import NotificationLog
+from vitalwatch.notify.stores.silences import Silencer, SilenceStore
 from vitalwatch.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -12,7 +12,7 @@ from prometheus_client import Counter
 
 from vitalwatch.errors import ConfigError, RuleFileError
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.routing_table import RoutingTable
+from vitalwatch.notify.config.routing_table import RoutingTable
 from vitalwatch.notify.service import NotificationService
 from vitalwatch.rules.watch import RuleWatcher
 from vitalwatch.service.technical_alarm import TechnicalAlarm

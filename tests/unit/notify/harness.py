@@ -12,17 +12,17 @@ from prometheus_client import CollectorRegistry
 
 from vitalwatch.contracts.alerts import Alert, AlertState, Severity
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.acks import AckStore
-from vitalwatch.notify.alertstore import AlertStore, Source, StoredAlert
-from vitalwatch.notify.audit import AuditLog
+from vitalwatch.notify.config.receivers import NamedReceiver, Tier
+from vitalwatch.notify.config.routing import ReceiverConfig, parse_routing
+from vitalwatch.notify.config.routing_table import RoutingTable
 from vitalwatch.notify.dispatch import Dispatcher, Stages
-from vitalwatch.notify.fallback import FailureHandler
-from vitalwatch.notify.log import NotificationLog
-from vitalwatch.notify.receivers import NamedReceiver, Tier
-from vitalwatch.notify.routing import ReceiverConfig, parse_routing
-from vitalwatch.notify.routing_table import RoutingTable
-from vitalwatch.notify.send import Sender
-from vitalwatch.notify.silence import Silencer, SilenceStore
+from vitalwatch.notify.stages.fallback import FailureHandler
+from vitalwatch.notify.stages.send import Sender
+from vitalwatch.notify.stores.acks import AckStore
+from vitalwatch.notify.stores.alerts import AlertStore, Source, StoredAlert
+from vitalwatch.notify.stores.audit import AuditLog
+from vitalwatch.notify.stores.notification_log import NotificationLog
+from vitalwatch.notify.stores.silences import Silencer, SilenceStore
 from vitalwatch.testing import RecordingReceiver
 
 T0 = 1_795_615_200.0  # 2026-11-25T14:00:00Z

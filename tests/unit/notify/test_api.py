@@ -14,12 +14,12 @@ from prometheus_client import CollectorRegistry
 
 from vitalwatch.errors import ConfigError
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.acks import AckStore
-from vitalwatch.notify.alertstore import AlertStore, Source
 from vitalwatch.notify.api import ApiServer, ack_link_maker, read_token, start_api
-from vitalwatch.notify.audit import AuditLog
 from vitalwatch.notify.operations import Operations
-from vitalwatch.notify.silence import SilenceStore
+from vitalwatch.notify.stores.acks import AckStore
+from vitalwatch.notify.stores.alerts import AlertStore, Source
+from vitalwatch.notify.stores.audit import AuditLog
+from vitalwatch.notify.stores.silences import SilenceStore
 from vitalwatch.settings import ApiSettings
 
 from .harness import alert

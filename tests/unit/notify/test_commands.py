@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from vitalwatch.cli import main
-from vitalwatch.notify.alertstore import AlertStore, Source
+from vitalwatch.notify.stores.alerts import AlertStore, Source
 
 from .harness import alert
 from .test_routing import TREE
@@ -73,3 +73,41 @@ def test_ack_and_audit(state: Path, capsys) -> None:
     assert main(["audit", "--since", "1h", "--json"]) == 0
     assert '"event": "alert.acknowledged"' in capsys.readouterr().out
     assert main(["audit", "--since", "yesterday"]) == 2
+
+
+def test_notify_check_refuses_a_tier_without_targets(state: Path, capsys) -> None:
+    routing = state / "routing.yaml"
+    routing.write_text("route: {receiver: oncall}\nreceivers: [{name: oncall, tiers: [{}]}]\n")
+    assert main(["notify", "check", str(routing)]) == 2
+    err = capsys.readouterr().err
+    assert f"{routing}: receiver 'oncall': field 'tiers.0': tier 1 has no targets" in err
+
+
+def test_notify_check_refuses_a_tier_whose_urls_resolve_to_none(state: Path, capsys) -> None:
+    routing = state / "routing.yaml"
+    routing.write_text(
+        "route: {receiver: oncall}\nreceivers: [{name: oncall, tiers: [{use_notify_urls: true}]}]\n"
+    )
+    assert main(["notify", "check", str(routing)]) == 2
+    err = capsys.readouterr().err
+    assert f"{routing}: receiver 'oncall' tier 1: no targets" in err
+    assert "routing valid" not in capsys.readouterr().out
+
+
+def test_notify_check_says_where_unmatched_alerts_go(state: Path, capsys) -> None:
+    routing = state / "routing.yaml"
+    routing.write_text(
+        'route: {receiver: oncall, matchers: ["severity=high"]}\n'
+        "receivers:\n"
+        '  - {name: oncall, tiers: [{urls: ["json://127.0.0.1:1/x"]}]}\n'
+        '  - {name: it, tiers: [{urls: ["json://127.0.0.1:1/it"]}]}\n'
+    )
+    assert main(["notify", "check", str(routing)]) == 2
+    assert "route 'root': field 'matchers': alerts that match none" in capsys.readouterr().err
+    routing.write_text(routing.read_text() + "fallback: it\n")
+    assert main(["notify", "check", str(routing), "--labels", "severity=low"]) == 0
+    out = capsys.readouterr().out
+    assert "alerts matching no route (severity=high) go to the fallback receiver 'it'" in out
+    assert out.splitlines()[-1] == (
+        "an alert with severity=low -> no route -> fallback receiver it (technical alarm)"
+    )

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry
 
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.deliver import TargetLanes
+from vitalwatch.notify.stages.deliver import TargetLanes
 
 
 def wait_until(condition: Callable[[], bool]) -> None:

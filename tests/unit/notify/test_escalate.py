@@ -1,8 +1,8 @@
 """When an alert goes to the next tier."""
 
-from vitalwatch.notify.escalate import next_tier
-from vitalwatch.notify.log import TierReached
-from vitalwatch.notify.receivers import NamedReceiver, Tier
+from vitalwatch.notify.config.receivers import NamedReceiver, Tier
+from vitalwatch.notify.stages.escalate import next_tier
+from vitalwatch.notify.stores.notification_log import TierReached
 from vitalwatch.testing import RecordingReceiver
 
 RECEIVER = NamedReceiver(

@@ -1,6 +1,6 @@
 """Grouping timing as in Alertmanager: group_wait, group_interval, repeat_interval."""
 
-from vitalwatch.notify.group import Flush, Grouper, Timing
+from vitalwatch.notify.stages.group import Flush, Grouper, Timing
 
 TIMING = Timing(wait_ms=10_000, interval_ms=60_000, repeat_ms=600_000)
 

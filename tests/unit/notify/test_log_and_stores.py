@@ -4,10 +4,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from vitalwatch.contracts.alerts import AlertState
-from vitalwatch.notify.acks import AckStore
-from vitalwatch.notify.alertstore import AlertStore, Source
-from vitalwatch.notify.audit import AuditLog
-from vitalwatch.notify.log import NotificationLog
+from vitalwatch.notify.stores.acks import AckStore
+from vitalwatch.notify.stores.alerts import AlertStore, Source
+from vitalwatch.notify.stores.audit import AuditLog
+from vitalwatch.notify.stores.notification_log import NotificationLog
 
 from .harness import alert
 

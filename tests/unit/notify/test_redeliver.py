@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vitalwatch.notify.log import Missed
-from vitalwatch.notify.redeliver import Redelivery
+from vitalwatch.notify.stages.redeliver import Redelivery
+from vitalwatch.notify.stores.notification_log import Missed
 
 from .harness import T0, Harness, alert, resolved
 

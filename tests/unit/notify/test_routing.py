@@ -8,9 +8,9 @@ import pytest
 from pydantic import SecretStr
 
 from vitalwatch.errors import ConfigError
-from vitalwatch.notify.matchers import Matcher
-from vitalwatch.notify.receivers import build_named_receivers
-from vitalwatch.notify.routing import build_router, load_routing, parse_routing
+from vitalwatch.notify.config.matchers import Matcher
+from vitalwatch.notify.config.receivers import build_named_receivers
+from vitalwatch.notify.config.routing import build_router, load_routing, parse_routing
 from vitalwatch.settings import NotifySettings
 
 TREE = """
@@ -151,3 +151,35 @@ def test_receivers_can_take_urls_by_tag_from_an_apprise_config(tmp_path: Path) -
         build_named_receivers(config, NotifySettings(), {})
     with pytest.raises(ConfigError, match="'tags' and 'apprise_config' go together"):
         parse_routing(routing.replace(f"apprise_config: {apprise_config}, ", ""), "t.yaml")
+
+
+@pytest.mark.parametrize("tier", ["{}", "{urls: []}", "{escalate_after: 5m}"])
+def test_a_tier_without_targets_is_refused_naming_the_receiver_and_the_tier(tier: str) -> None:
+    routing = (
+        "route: {receiver: oncall}\n"
+        "receivers:\n"
+        "  - {name: oncall, tiers: [{urls: ['json://localhost/a']}, TIER]}\n"
+    ).replace("TIER", tier)
+    with pytest.raises(ConfigError) as raised:
+        parse_routing(routing, "t.yaml")
+    assert str(raised.value).startswith(
+        "t.yaml: receiver 'oncall': field 'tiers.1': tier 2 has no targets"
+    ), str(raised.value)
+
+
+ROOT_MATCHERS = """
+route: {receiver: oncall, matchers: ["severity=high"]}
+receivers:
+  - {name: oncall, tiers: [{urls: ["json://127.0.0.1:1/x"]}]}
+  - {name: it, tiers: [{urls: ["json://127.0.0.1:1/it"]}]}
+"""
+
+
+def test_a_root_that_can_leave_alerts_unmatched_needs_a_fallback() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_routing(ROOT_MATCHERS, "t.yaml")
+    assert str(raised.value).startswith(
+        "t.yaml: route 'root': field 'matchers': alerts that match none of them go nowhere"
+    ), str(raised.value)
+    config = parse_routing(ROOT_MATCHERS + "fallback: it\n", "t.yaml")
+    assert build_router(config).match({"severity": "low"}) == []

@@ -7,7 +7,7 @@ import threading
 from prometheus_client import CollectorRegistry
 
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.send import Sender
+from vitalwatch.notify.stages.send import Sender
 from vitalwatch.testing import RecordingReceiver
 
 

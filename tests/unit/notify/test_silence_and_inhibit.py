@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from vitalwatch.contracts.alerts import Alert, AlertState
-from vitalwatch.notify.inhibit import Inhibitor
-from vitalwatch.notify.routing import InhibitRule
-from vitalwatch.notify.silence import Silencer, SilenceStore
+from vitalwatch.notify.config.routing import InhibitRule
+from vitalwatch.notify.stages.inhibit import Inhibitor
+from vitalwatch.notify.stores.silences import Silencer, SilenceStore
 
 from .harness import alert
 

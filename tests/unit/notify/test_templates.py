@@ -1,6 +1,6 @@
 """Templates per receiver kind carry what a clinician needs."""
 
-from vitalwatch.notify.templates import ADVISORY, Context, render
+from vitalwatch.notify.config.templates import ADVISORY, Context, render
 
 from .harness import alert
 

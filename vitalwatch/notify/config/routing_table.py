@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from vitalwatch.notify.inhibit import Inhibitor
-from vitalwatch.notify.receivers import NamedReceiver, build_named_receivers
-from vitalwatch.notify.routing import Router, RoutingConfig, build_router, load_routing
+from vitalwatch.notify.config.receivers import NamedReceiver, build_named_receivers
+from vitalwatch.notify.config.routing import Router, RoutingConfig, build_router, load_routing
+from vitalwatch.notify.stages.inhibit import Inhibitor
 from vitalwatch.settings import NotifySettings
 
 

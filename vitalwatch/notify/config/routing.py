@@ -28,7 +28,7 @@ from pydantic import (
 
 from vitalwatch.durations import DurationMs
 from vitalwatch.errors import ConfigError
-from vitalwatch.notify.matchers import Matcher, all_match, parse_matchers
+from vitalwatch.notify.config.matchers import Matcher, all_match, parse_matchers
 from vitalwatch.yaml_input import YamlInputError, YamlModel, line_of, load_yaml
 
 DEFAULT_ROUTING = """
@@ -76,6 +76,14 @@ class TierConfig(_Model):
         if bool(self.tags) != (self.apprise_config is not None):
             raise ValueError("'tags' and 'apprise_config' go together")
         return self
+
+    def names_targets(self) -> bool:
+        """Whether the tier says where to send at all (what it names may still resolve to no
+        URL: ``notify check`` and the dispatcher's fallback stage catch that)."""
+        return bool(
+            self.urls or self.urls_file or self.urls_env or self.use_notify_urls
+            or self.apprise_config
+        )  # fmt: skip
 
 
 class ReceiverConfig(_Model):
@@ -225,6 +233,26 @@ def _check_references(config: RoutingConfig, source: str) -> None:
         raise ConfigError(
             f"{source}: field 'fallback': unknown receiver {config.fallback!r} "
             f"(receivers: {', '.join(names)})"
+        )
+    _check_somewhere_to_go(config, source)
+
+
+def _check_somewhere_to_go(config: RoutingConfig, source: str) -> None:
+    """Refuse what would send alerts nowhere: a tier without targets, and a root route with
+    matchers (alerts that fail them match no route) unless a fallback receiver takes those."""
+    for receiver in config.receivers:
+        for index, tier in enumerate(receiver.tiers):
+            if not tier.names_targets():
+                raise ConfigError(
+                    f"{source}: receiver {receiver.name!r}: field 'tiers.{index}': tier "
+                    f"{index + 1} has no targets; give it urls, urls_file, urls_env, "
+                    "use_notify_urls or apprise_config"
+                )
+    if config.route.matchers and config.fallback is None:
+        raise ConfigError(
+            f"{source}: route 'root': field 'matchers': alerts that match none of them go "
+            "nowhere; remove the root's matchers (match in child routes) or set 'fallback:' to "
+            "a receiver that takes them"
         )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vitalwatch.contracts.alerts import Alert, AlertState
-from vitalwatch.notify._sqlite import Database
+from vitalwatch.notify.stores.sqlite import Database
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS alerts ("

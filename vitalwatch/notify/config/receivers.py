@@ -18,7 +18,7 @@ import apprise
 from apprise.decorators import notify as apprise_notification
 
 from vitalwatch.errors import ConfigError
-from vitalwatch.notify.routing import ReceiverConfig, RoutingConfig, TierConfig
+from vitalwatch.notify.config.routing import ReceiverConfig, RoutingConfig, TierConfig
 from vitalwatch.settings import NotifySettings
 
 # Services whose messages are read on a phone's lock screen or pager: the short template.

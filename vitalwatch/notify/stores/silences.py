@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vitalwatch.contracts.alerts import Alert
-from vitalwatch.notify._sqlite import Database
-from vitalwatch.notify.matchers import Matcher, alert_labels, all_match, parse_matchers
+from vitalwatch.notify.config.matchers import Matcher, alert_labels, all_match, parse_matchers
+from vitalwatch.notify.stores.sqlite import Database
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS silences ("

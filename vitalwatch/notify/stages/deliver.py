@@ -24,13 +24,13 @@ from typing import Protocol
 import structlog
 
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.alertstore import StoredAlert
-from vitalwatch.notify.audit import AuditLog
-from vitalwatch.notify.fallback import FailureHandler
-from vitalwatch.notify.log import NotificationLog
-from vitalwatch.notify.receivers import Receiver
-from vitalwatch.notify.send import Sender
-from vitalwatch.notify.templates import Context, render
+from vitalwatch.notify.config.receivers import Receiver
+from vitalwatch.notify.config.templates import Context, render
+from vitalwatch.notify.stages.fallback import FailureHandler
+from vitalwatch.notify.stages.send import Sender
+from vitalwatch.notify.stores.alerts import StoredAlert
+from vitalwatch.notify.stores.audit import AuditLog
+from vitalwatch.notify.stores.notification_log import NotificationLog
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +47,25 @@ class Job:
     note: str
     now: float  # when the dispatcher decided it (recorded as the delivery time)
     redelivery: bool = False  # a message the target missed while down: one attempt (redeliver)
+
+
+UNROUTED = "(unrouted)"  # the notification log's receiver for hand-overs to the fallback
+
+
+@dataclass(frozen=True)
+class Handover:
+    """An alert message no receiver can take, for the fallback stage (``FailureHandler``)."""
+
+    stored: StoredAlert
+    key: str  # the delivery key (or ``escalated``)
+    reason: str  # no_route | no_targets
+    receiver: str  # the receiver without targets ("" for no route)
+    label: str  # the notification log's target for it: the receiver (and tier), or no route
+    now: float
+
+    @property
+    def row(self) -> tuple[str, str, str, int, str]:
+        return (self.stored.alert.alert_id, self.key, UNROUTED, 0, self.label)
 
 
 class Executor(Protocol):
@@ -166,6 +185,17 @@ class Deliverer:
                 target=target.name, key=key, alerts_in_message=len(alerts),
             )  # fmt: skip
         return ok
+
+    def hand_over(self, handover: Handover) -> None:
+        """The fallback stage for an alert no receiver can take, then its record: once."""
+        alert = handover.stored.alert
+        context = Context(alert.state.value, self._descriptions, self._ack_link)
+        message = render("rich", [alert], context)
+        self._failures.unrouted(
+            handover.stored, handover.reason, handover.receiver, message, handover.now, self._stop
+        )
+        alert_id, key, receiver, tier, label = handover.row
+        self._log.record_message([(alert_id, key)], receiver, tier, label, "fallback", handover.now)
 
     def _attempt_failed(self, job: Job, attempt: int) -> None:
         for stored in job.alerts:

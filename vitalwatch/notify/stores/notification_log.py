@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vitalwatch.notify._sqlite import Database
+from vitalwatch.notify.stores.sqlite import Database
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS notifications ("

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import structlog
 
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.receivers import Receiver
+from vitalwatch.notify.config.receivers import Receiver
 
 log = structlog.get_logger(__name__)
 

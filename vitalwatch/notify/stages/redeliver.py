@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from vitalwatch.notify.log import Missed
+from vitalwatch.notify.stores.notification_log import Missed
 
 
 class Redelivery:

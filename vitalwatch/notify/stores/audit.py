@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vitalwatch.contracts.alerts import Alert
-from vitalwatch.notify._sqlite import Database
+from vitalwatch.notify.stores.sqlite import Database
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS audit ("

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vitalwatch.contracts.alerts import Alert, AlertState
-from vitalwatch.notify.matchers import Matcher, alert_labels, all_match, parse_matchers
-from vitalwatch.notify.routing import InhibitRule
+from vitalwatch.notify.config.matchers import Matcher, alert_labels, all_match, parse_matchers
+from vitalwatch.notify.config.routing import InhibitRule
 
 
 @dataclass(frozen=True)
