@@ -154,11 +154,18 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
     from vitalwatch.kafka_clients import ensure_topics
     from vitalwatch.rules.loader import load_rules
     from vitalwatch.simulate.synthetic import SyntheticWard
+    from vitalwatch.stream.driver_jvm import spark_log_file
 
     if not settings.notify.urls and settings.notify.urls_file is None:
         settings.notify.urls = [SecretStr("console://")]
     load_rules(settings.rules.directory)  # bad or missing rules: stop before the broker starts
     broker = _local_broker(settings)
+    log.info(
+        "demo.starting",
+        spark_log=str(spark_log_file(settings.state_dir)),
+        kafka_log=str(broker.log_file),
+        notifications="printed on standard output in framed blocks; stop with Ctrl-C",
+    )
     started_broker = broker.running_pid() is None
     broker.start()
     ensure_topics(settings)
