@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import threading
 import time
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from vitalwatch.infra.broker import LocalBroker
 
 log = structlog.get_logger("vitalwatch.cli")
+
+SIMULATOR_STOP_S = 30.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -190,7 +193,12 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
         return run_daemon(settings, stop)
     finally:
         stop.set()
+        simulator.join(SIMULATOR_STOP_S)
         if started_broker:
+            # Free the Kafka clients of the simulator and the daemon (some sit in reference
+            # cycles) before their broker goes, not at exit: librdkafka would print connection
+            # failures on the console while the broker shuts down.
+            gc.collect()
             broker.stop()
 
 

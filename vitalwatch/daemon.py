@@ -279,6 +279,11 @@ def run_daemon(
             active.stop()
         spark.stop()
         producer.flush(5)
+        # Spark's listener (through py4j) keeps the alarm, and so this producer, alive after
+        # return; closed, it stops reconnecting to a broker that goes next (``vitalwatch demo``).
+        close = getattr(producer, "close", None)  # not in older confluent-kafka releases
+        if close is not None:
+            close()
         http.stop()
         systemd.close()
         log.info(
