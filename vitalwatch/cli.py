@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import threading
 import time
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from vitalwatch.infra.broker import LocalBroker
 
 log = structlog.get_logger("vitalwatch.cli")
+
+SIMULATOR_STOP_S = 30.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,11 +157,18 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
     from vitalwatch.kafka_clients import ensure_topics
     from vitalwatch.rules.loader import load_rules
     from vitalwatch.simulate.synthetic import SyntheticWard
+    from vitalwatch.stream.driver_jvm import spark_log_file
 
     if not settings.notify.urls and settings.notify.urls_file is None:
         settings.notify.urls = [SecretStr("console://")]
     load_rules(settings.rules.directory)  # bad or missing rules: stop before the broker starts
     broker = _local_broker(settings)
+    log.info(
+        "demo.starting",
+        spark_log=str(spark_log_file(settings.state_dir)),
+        kafka_log=str(broker.log_file),
+        notifications="printed on standard output in framed blocks; stop with Ctrl-C",
+    )
     started_broker = broker.running_pid() is None
     broker.start()
     ensure_topics(settings)
@@ -183,7 +193,12 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
         return run_daemon(settings, stop)
     finally:
         stop.set()
+        simulator.join(SIMULATOR_STOP_S)
         if started_broker:
+            # Free the Kafka clients of the simulator and the daemon (some sit in reference
+            # cycles) before their broker goes, not at exit: librdkafka would print connection
+            # failures on the console while the broker shuts down.
+            gc.collect()
             broker.stop()
 
 

@@ -182,12 +182,14 @@ def run_daemon(
     systemd: SdNotify | None = None,
 ) -> int:
     from vitalwatch.service.query import QuerySupervisor
+    from vitalwatch.stream.driver_jvm import spark_log_file
     from vitalwatch.stream.heartbeat import run_heartbeat
     from vitalwatch.stream.job import QUERY_NAME, start_query
     from vitalwatch.stream.listener import MetricsListener
     from vitalwatch.stream.session import start_spark
 
     began = time.monotonic()
+    log.info("daemon.starting", spark_log=str(spark_log_file(settings.state_dir)))
     metrics = metrics or Metrics()
     reload = reload or threading.Event()
     # systemd's protocol variables, not configuration: read once, here, at the entry point.
@@ -277,6 +279,11 @@ def run_daemon(
             active.stop()
         spark.stop()
         producer.flush(5)
+        # Spark's listener (through py4j) keeps the alarm, and so this producer, alive after
+        # return; closed, it stops reconnecting to a broker that goes next (``vitalwatch demo``).
+        close = getattr(producer, "close", None)  # not in older confluent-kafka releases
+        if close is not None:
+            close()
         http.stop()
         systemd.close()
         log.info(

@@ -9,15 +9,14 @@ logged. A named receiver of the routing config is a list of tiers, each a list o
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import apprise
-from apprise.decorators import notify as apprise_notification
 
 from vitalwatch.errors import ConfigError
+from vitalwatch.notify import console as _console  # noqa: F401  (registers console://)
 from vitalwatch.notify.routing import ReceiverConfig, RoutingConfig, TierConfig
 from vitalwatch.settings import NotifySettings
 
@@ -69,13 +68,6 @@ class AppriseReceiver:
 
     def send(self, title: str, body: str) -> bool:
         return bool(self._plugin.notify(body=body, title=title))
-
-
-@apprise_notification(on="console", name="vitalwatch console")
-def _console(body: str, title: str, notify_type: str, *args: Any, **kwargs: Any) -> bool:
-    """``console://``: print notifications to standard output (local demo receiver)."""
-    print(f"\n=== NOTIFICATION [{notify_type}] {title}\n{body}\n", file=sys.stdout, flush=True)
-    return True
 
 
 def build_receivers(urls: list[str]) -> list[Receiver]:
