@@ -225,7 +225,7 @@ class NotifySettings(_Section):
     retry_backoff: DurationMs = 1000
     consumer_group: str = "vitalwatch-notifier"
     # Routing tree, receivers, tiers and inhibition (YAML); None: the embedded default, which
-    # sends everything to the ``urls`` above (see vitalwatch/notify/routing.py).
+    # sends everything to the ``urls`` above (see vitalwatch/notify/config/routing.py).
     routing_file: Path | None = None
     # How often the dispatcher looks at groups, escalations and silences.
     tick: DurationMs = 250

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from vitalwatch.notify.receivers import AppriseReceiver
 
+from vitalwatch.notify.config.receivers import AppriseReceiver
 from vitalwatch.notify.console import RULE, console_block
 
 
