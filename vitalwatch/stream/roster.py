@@ -36,7 +36,7 @@ def read_roster(spark: SparkSession, path: Path, rules: Sequence[RuleKind[Any]])
     if path.suffix == ".parquet":
         table = spark.read.parquet(str(path))
     else:
-        table = spark.read.option("header", True).csv(str(path))
+        table = spark.read.option("header", True).option("multiLine", True).csv(str(path))
     overrides = override_columns(table.columns, rules)
     _check_override_values(path, table, overrides)
     names = (
