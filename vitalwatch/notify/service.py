@@ -28,7 +28,7 @@ from vitalwatch.kafka_clients import make_consumer, make_producer
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.acks import AckStore
 from vitalwatch.notify.alertstore import AlertStore, Source, StoredAlert
-from vitalwatch.notify.api import ApiServer, ack_link_maker, read_token, start_api
+from vitalwatch.notify.api import ApiServer, ack_link_maker, load_credentials, start_api
 from vitalwatch.notify.audit import AuditLog
 from vitalwatch.notify.deliver import TargetLanes
 from vitalwatch.notify.dispatch import Dispatcher, Stages
@@ -87,11 +87,11 @@ class NotificationService:
             ),
             announce=self._announce,
         )
-        token = read_token(settings.api)
+        credentials = load_credentials(settings.api)
         self._stop = threading.Event()
         self._lanes = TargetLanes(metrics)
         self.dispatcher = Dispatcher(
-            stages, metrics, rule_descriptions(settings), ack_link_maker(settings.api, token),
+            stages, metrics, rule_descriptions(settings), ack_link_maker(settings.api, credentials),
             self._lanes, self._stop, settings.notify.open_alert_ttl,
         )  # fmt: skip
         self._api: ApiServer | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,31 @@ def test_ack_and_audit(state: Path, capsys) -> None:
     assert main(["audit", "--since", "1h", "--json"]) == 0
     assert '"event": "alert.acknowledged"' in capsys.readouterr().out
     assert main(["audit", "--since", "yesterday"]) == 2
+
+
+def test_silence_add_is_bounded_by_api_max_silence(
+    state: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: any length was accepted, e.g. --for 3650d."""
+    assert main(["silence", "add", "patient_id=P-0042", "--for", "13h", "-r", "theatre"]) == 2
+    assert "at most 12h (api.max_silence); this one would last 13h" in capsys.readouterr().err
+    assert main(["silence", "add", "patient_id=~.*", "--for", "1h", "-r", "x"]) == 2
+    assert "exact matcher" in capsys.readouterr().err
+    monkeypatch.setenv("VITALWATCH_API__MAX_SILENCE", "2d")
+    assert main(["silence", "add", "patient_id=P-0042", "--for", "36h", "-r", "theatre"]) == 0
+
+
+def test_a_stored_endless_silence_is_listed_and_mutes_nothing(state: Path, capsys) -> None:
+    """Before: `silence list` crashed with OverflowError, and the silence muted every alert."""
+    from vitalwatch.notify.silence import SilenceStore
+
+    store = SilenceStore(state / "notifications.sqlite")
+    store._db.execute(
+        "INSERT INTO silences VALUES ('0badc0ffee00', '[\"patient_id=~.*\"]', 1.0, ?, 'x', 'eve')",
+        (float("inf"),),
+    )
+    assert not any(s.silences(alert(), time.time()) for s in store.list(time.time()))
+    store.close()
+    assert main(["silence", "list"]) == 0
+    assert "0badc0ffee00  expired  until never (invalid: mutes nothing)" in capsys.readouterr().out
+    assert main(["silence", "expire", "0badc0ffee00"]) == 0
