@@ -114,10 +114,11 @@ class Exchange:
 
 
 def exchange(
-    port: int, pieces: list[bytes], bound: float, pause: float = 0.0, then_wait: bool = True
+    port: int, pieces: list[bytes], bound: float, pause: float = 0.0, method: str = "GET"
 ) -> Exchange:
     """Send ``pieces`` (``pause`` seconds apart), then read one response or the close, within
-    ``bound`` seconds (a TimeoutError past it: the server hung)."""
+    ``bound`` seconds (a TimeoutError past it: the server hung). ``method``: HEAD's answer
+    has no body."""
     with socket.create_connection(("127.0.0.1", port), timeout=bound) as sock:
         try:
             for number, piece in enumerate(pieces):
@@ -127,9 +128,7 @@ def exchange(
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server answered or closed early: read what it said
         sent = time.monotonic()
-        if not then_wait:
-            return Exchange(None, b"", 0.0)
-        response = http.client.HTTPResponse(sock)
+        response = http.client.HTTPResponse(sock, method=method)
         try:
             response.begin()
             body = response.read()

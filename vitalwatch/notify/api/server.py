@@ -8,8 +8,10 @@ timeout starts only after a response, so a client that connects and sends nothin
 head a byte at a time or a body shorter than its ``Content-Length`` would hold a connection,
 and a place under the concurrency limit, for ever. ``_DeadlineProtocol`` closes a connection
 whose request has not arrived and been answered within ``api.request_timeout`` of the
-connection opening or of the previous answer on it. The body limit (``bodies.MAX_BODY``) is
-the application's.
+connection opening or of the previous answer on it; and it closes the connection when a
+request's body turns out malformed (uvicorn would send a 400 that the application then answers
+too, or that h11 refuses after HEAD: errors with a traceback, found by
+``tests/fuzz/test_api_fuzz.py``). The body limit (``bodies.MAX_BODY``) is the application's.
 
 The listening socket is bound before the thread starts, so a port in use or a bad TLS file is a
 ``ConfigError`` at start-up, not a thread that silently ended.
@@ -25,6 +27,7 @@ import threading
 import time
 from typing import Any
 
+import h11
 import structlog
 import uvicorn
 from starlette.types import ASGIApp
@@ -56,6 +59,21 @@ def _deadline_protocol(timeout_s: float) -> type[asyncio.Protocol]:
             if self._deadline is not None:
                 self._deadline.cancel()
             super().connection_lost(exc)
+
+        def send_400_response(self, msg: str) -> None:
+            # uvicorn answers 400 to whatever malformed bytes come, also after a head it
+            # accepted (a bad chunk of a body): then the application answers that head too,
+            # or, after HEAD, h11 refuses the 400's body; either way an h11 error logged with
+            # a traceback. A malformed head gets uvicorn's 400; any other malformed input
+            # ends the connection, and the request in progress sees a disconnect.
+            if self.conn.our_state is h11.IDLE:
+                super().send_400_response(msg)
+                return
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()  # a body being read ends: http.disconnect
+            self.transport.close()
 
         def _arm(self) -> None:
             if self._deadline is not None:
