@@ -105,7 +105,8 @@ class Metrics:
         )
         self.api_requests = Counter(
             "vitalwatch_api_requests_total",
-            "Requests to the notification API by endpoint and outcome (ok, unauthorized, bad)",
+            "Requests to the notification API by endpoint and outcome "
+            "(ok, bad, unauthorized, not_found, too_large)",
             ["endpoint", "outcome"],
             registry=r,
         )

@@ -9,6 +9,7 @@ local development set-up: broker on 127.0.0.1:9092, Spark ``local[*]``, state in
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import os
 import typing
@@ -269,15 +270,68 @@ class SupervisorSettings(_Section):
 
 class ApiSettings(_Section):
     """The notification HTTP API (acknowledge, silence): authenticated, loopback by default,
-    on its own port apart from the unauthenticated metrics endpoint."""
+    on its own port apart from the unauthenticated metrics endpoint (``vitalwatch.notify.api``).
+    """
 
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9465, ge=0, le=65535)
-    # A file holding the bearer token (systemd LoadCredential); without it the API is off.
+    # The credentials, one per person or system: ``name:token`` lines (systemd LoadCredential).
+    # Each acknowledgement and silence is recorded under the name of the token that made it.
+    tokens_file: Path | None = None
+    # One credential alone, named "api-token" (the setting before tokens_file). Without either
+    # file the API is off.
     token_file: Path | None = None
     # Base URL clinicians reach the API at, for acknowledge links in notifications (optional).
     public_url: str | None = None
+    # The credential that signs acknowledge links, and under whose name a link acknowledges;
+    # needed when there is more than one credential and public_url is set.
+    link_credential: str | None = None
+    # The longest silence anyone may set, through the API or ``vitalwatch silence add``:
+    # a silence should not outlive the shift that set it.
+    max_silence: DurationMs = Field(default=43_200_000, gt=0)
+    # TLS for the API itself (PEM files); required when host is not a loopback address,
+    # unless allow_plain_http says the network in between is trusted (a TLS proxy on the host).
+    tls_certificate_file: Path | None = None
+    tls_key_file: Path | None = None
+    allow_plain_http: bool = False
+    # A request must arrive whole and be answered within this time of the connection opening
+    # (or of the previous answer on it); otherwise the connection is closed.
+    request_timeout: DurationMs = Field(default=10_000, gt=0)
+    # Connections at once; one more is answered 503 until one of them ends.
+    max_connections: int = Field(default=32, ge=1)
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> ApiSettings:
+        for name in ("tls_certificate_file", "tls_key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ConfigError(
+                    f"api.{name} {path} is not a file; point VITALWATCH_API__{name.upper()} "
+                    "at a PEM file"
+                )
+        if self.tls_key_file is not None and self.tls_certificate_file is None:
+            raise ConfigError("api.tls_key_file is set without api.tls_certificate_file; set both")
+        if not (self.tls or self.allow_plain_http or _loopback(self.host)):
+            raise ConfigError(
+                f"api.host {self.host} is not a loopback address and the API has no TLS: set "
+                "api.tls_certificate_file and api.tls_key_file, or api.allow_plain_http: true "
+                "if a TLS proxy on this host is the only way in"
+            )
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_certificate_file is not None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):

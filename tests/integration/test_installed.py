@@ -10,6 +10,7 @@ PATH's ``python3`` is a bare interpreter.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -49,9 +50,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     # The dependencies come from this interpreter's site-packages (no network, no minutes of
     # pyspark unpacking); vitalwatch itself is built and installed into it as a package.
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True)
+    # Built from a copy of what the Dockerfile copies: setuptools builds inside the source tree,
+    # which a test must leave as it is.
+    source = root / "source"
+    shutil.copytree(REPO / "vitalwatch", source / "vitalwatch",
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / part, source / part)
     subprocess.run(
-        [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps",
-         REPO],
+        [venv / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", source],
         check=True, cwd=root,
     )  # fmt: skip
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", bare], check=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import math
 import os
 import threading
 import time
@@ -74,7 +75,7 @@ def run_command(
     ops = Operations.open(settings, Metrics())
     try:
         if args.command == "silence":
-            return _silence(ops, args)
+            return _silence(ops, args, settings)
         if args.command == "ack":
             try:
                 ack, new = ops.acknowledge(args.alert_id, args.by or _user(), "cli", time.time())
@@ -212,12 +213,15 @@ def _serve(settings: Settings, stop: threading.Event, reload: threading.Event) -
     return 0
 
 
-def _silence(ops: Operations, args: argparse.Namespace) -> int:
+def _silence(ops: Operations, args: argparse.Namespace, settings: Settings) -> int:
     now = time.time()
     if args.action == "add":
         try:
             ends_at = now + parse_duration_ms(args.duration) / 1000
-            silence = ops.add_silence(args.matchers, ends_at, args.reason, args.by or _user(), now)
+            silence = ops.add_silence(
+                args.matchers, ends_at, args.reason, args.by or _user(), now,
+                settings.api.max_silence / 1000,
+            )  # fmt: skip
         except ValueError as exc:
             raise ConfigError(f"silence not added: {exc}") from None
         print(f"{silence.id}  until {_iso(silence.ends_at)}")
@@ -230,7 +234,8 @@ def _silence(ops: Operations, args: argparse.Namespace) -> int:
     for s in ops.silences.list(now, include_expired=args.all):
         matchers = " ".join(str(m) for m in s.matchers)
         state = "active " if s.active(now) else "expired"
-        print(f"{s.id}  {state}  until {_iso(s.ends_at)}  {matchers}  ({s.reason}; {s.created_by})")
+        until = _iso(s.ends_at) if math.isfinite(s.ends_at) else "never (invalid: mutes nothing)"
+        print(f"{s.id}  {state}  until {until}  {matchers}  ({s.reason}; {s.created_by})")
     return 0
 
 

@@ -60,9 +60,16 @@ class Operations:
         return ack, new
 
     def add_silence(
-        self, matchers: list[str], ends_at: float, reason: str, by: str, now: float
+        self,
+        matchers: list[str],
+        ends_at: float,
+        reason: str,
+        by: str,
+        now: float,
+        max_length_s: float,
     ) -> Silence:
-        silence = self.silences.add(matchers, ends_at, reason, by, now)
+        """``max_length_s``: ``api.max_silence``, for the CLI and the API alike."""
+        silence = self.silences.add(matchers, ends_at, reason, by, now, max_length_s)
         self.audit.record("silence.added", now, silence=silence.as_dict())
         log.info("notify.silence_added", silence=silence.id, until=ends_at)
         return silence

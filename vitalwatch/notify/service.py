@@ -26,7 +26,7 @@ from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
 from vitalwatch.kafka_clients import make_consumer, make_producer
 from vitalwatch.metrics import Metrics
-from vitalwatch.notify.api import ApiServer, ack_link_maker, read_token, start_api
+from vitalwatch.notify.api import ApiServer, ack_link_maker, load_credentials, start_api
 from vitalwatch.notify.config.routing_table import RoutingTable, load_routing_table
 from vitalwatch.notify.dispatch import Dispatcher, Stages
 from vitalwatch.notify.operations import Operations, state_file
@@ -87,11 +87,11 @@ class NotificationService:
             ),
             announce=self._announce,
         )
-        token = read_token(settings.api)
+        credentials = load_credentials(settings.api)
         self._stop = threading.Event()
         self._lanes = TargetLanes(metrics)
         self.dispatcher = Dispatcher(
-            stages, metrics, rule_descriptions(settings), ack_link_maker(settings.api, token),
+            stages, metrics, rule_descriptions(settings), ack_link_maker(settings.api, credentials),
             self._lanes, self._stop, settings.notify.open_alert_ttl,
         )  # fmt: skip
         self._api: ApiServer | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -75,39 +76,29 @@ def test_ack_and_audit(state: Path, capsys) -> None:
     assert main(["audit", "--since", "yesterday"]) == 2
 
 
-def test_notify_check_refuses_a_tier_without_targets(state: Path, capsys) -> None:
-    routing = state / "routing.yaml"
-    routing.write_text("route: {receiver: oncall}\nreceivers: [{name: oncall, tiers: [{}]}]\n")
-    assert main(["notify", "check", str(routing)]) == 2
-    err = capsys.readouterr().err
-    assert f"{routing}: receiver 'oncall': field 'tiers.0': tier 1 has no targets" in err
+def test_silence_add_is_bounded_by_api_max_silence(
+    state: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: any length was accepted, e.g. --for 3650d."""
+    assert main(["silence", "add", "patient_id=P-0042", "--for", "13h", "-r", "theatre"]) == 2
+    assert "at most 12h (api.max_silence); this one would last 13h" in capsys.readouterr().err
+    assert main(["silence", "add", "patient_id=~.*", "--for", "1h", "-r", "x"]) == 2
+    assert "exact matcher" in capsys.readouterr().err
+    monkeypatch.setenv("VITALWATCH_API__MAX_SILENCE", "2d")
+    assert main(["silence", "add", "patient_id=P-0042", "--for", "36h", "-r", "theatre"]) == 0
 
 
-def test_notify_check_refuses_a_tier_whose_urls_resolve_to_none(state: Path, capsys) -> None:
-    routing = state / "routing.yaml"
-    routing.write_text(
-        "route: {receiver: oncall}\nreceivers: [{name: oncall, tiers: [{use_notify_urls: true}]}]\n"
+def test_a_stored_endless_silence_is_listed_and_mutes_nothing(state: Path, capsys) -> None:
+    """Before: `silence list` crashed with OverflowError, and the silence muted every alert."""
+    from vitalwatch.notify.stores.silences import SilenceStore
+
+    store = SilenceStore(state / "notifications.sqlite")
+    store._db.execute(
+        "INSERT INTO silences VALUES ('0badc0ffee00', '[\"patient_id=~.*\"]', 1.0, ?, 'x', 'eve')",
+        (float("inf"),),
     )
-    assert main(["notify", "check", str(routing)]) == 2
-    err = capsys.readouterr().err
-    assert f"{routing}: receiver 'oncall' tier 1: no targets" in err
-    assert "routing valid" not in capsys.readouterr().out
-
-
-def test_notify_check_says_where_unmatched_alerts_go(state: Path, capsys) -> None:
-    routing = state / "routing.yaml"
-    routing.write_text(
-        'route: {receiver: oncall, matchers: ["severity=high"]}\n'
-        "receivers:\n"
-        '  - {name: oncall, tiers: [{urls: ["json://127.0.0.1:1/x"]}]}\n'
-        '  - {name: it, tiers: [{urls: ["json://127.0.0.1:1/it"]}]}\n'
-    )
-    assert main(["notify", "check", str(routing)]) == 2
-    assert "route 'root': field 'matchers': alerts that match none" in capsys.readouterr().err
-    routing.write_text(routing.read_text() + "fallback: it\n")
-    assert main(["notify", "check", str(routing), "--labels", "severity=low"]) == 0
-    out = capsys.readouterr().out
-    assert "alerts matching no route (severity=high) go to the fallback receiver 'it'" in out
-    assert out.splitlines()[-1] == (
-        "an alert with severity=low -> no route -> fallback receiver it (technical alarm)"
-    )
+    assert not any(s.silences(alert(), time.time()) for s in store.list(time.time()))
+    store.close()
+    assert main(["silence", "list"]) == 0
+    assert "0badc0ffee00  expired  until never (invalid: mutes nothing)" in capsys.readouterr().out
+    assert main(["silence", "expire", "0badc0ffee00"]) == 0

@@ -32,8 +32,11 @@ def test_silences_persist_match_labels_and_expire(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("matchers", "ends", "reason", "message"),
-    [([], 200.0, "r", "at least one matcher"), (["x=1"], 200.0, " ", "needs a reason"),
-     (["x=1"], 50.0, "r", "end in the future"), (["x"], 200.0, "r", "not a matcher")],
+    [([], 200.0, "r", "at least one exact matcher"), (["x=1"], 200.0, " ", "needs a reason"),
+     (["x=1"], 50.0, "r", "end in the future"), (["x"], 200.0, "r", "not a matcher"),
+     (["x=~.*"], 200.0, "r", "at least one exact matcher"), (["x!=1"], 200.0, "r", "exact"),
+     (["x=1"], float("inf"), "r", "finite"), (["x=1"], float("nan"), "r", "finite"),
+     (["x=1"], 100.0 + 12 * 3600 + 1, "r", "at most 12h")],
 )  # fmt: skip
 def test_bad_silences_are_refused(tmp_path: Path, matchers, ends, reason, message) -> None:
     with pytest.raises(ValueError, match=message):

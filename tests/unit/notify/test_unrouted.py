@@ -8,7 +8,7 @@ from pathlib import Path
 
 from vitalwatch.contracts.alerts import Severity
 
-from .harness import Harness, alert, resolved
+from .harness import T0, Harness, alert, resolved
 
 # use_notify_urls with no notify.urls: the tier passes the loader, and resolves to no target.
 NO_TARGETS = """
@@ -83,7 +83,7 @@ def test_without_a_fallback_it_is_still_dead_lettered_counted_and_alarmed(tmp_pa
 def test_a_silenced_alert_is_silenced_not_unrouted(tmp_path: Path) -> None:
     h = Harness(tmp_path / "n.sqlite", ROOT_MATCHERS)
     low = alert(severity=Severity.LOW)
-    h.silences.add(["patient_id=P-0042"], 1e12, "theatre", "nurse", 0)
+    h.silences.add(["patient_id=P-0042"], T0 + 3600, "theatre", "nurse", T0)
     h.publish(low, at=0)
     h.run(0, 10)
     assert h.sent("it://") == [] and h.deadletters == []

@@ -4,16 +4,23 @@ is expired, alerts still firing are notified at the next group flush.
 
 Persisted in SQLite under ``state_dir`` so the CLI (``vitalwatch silence add|list|expire``) and
 the HTTP API share them with the running daemon, across restarts.
+
+A silence is bounded in scope and in time: it names at least one label value exactly
+(``patient_id=P-0042``, ``ward=ICU-A``; a regex or ``!=`` matcher alone could cover every
+patient), and it ends at a finite time at most ``api.max_silence`` after it starts. A stored
+silence whose end is not a finite number (written before these checks) mutes nothing.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from vitalwatch.contracts.alerts import Alert
+from vitalwatch.durations import format_duration_ms
 from vitalwatch.notify.config.matchers import Matcher, alert_labels, all_match, parse_matchers
 from vitalwatch.notify.stores.sqlite import Database
 
@@ -22,6 +29,8 @@ SCHEMA = (
     " id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at REAL NOT NULL,"
     " ends_at REAL NOT NULL, reason TEXT NOT NULL, created_by TEXT NOT NULL)",
 )
+# The default longest silence (``api.max_silence``): one shift.
+MAX_SILENCE_S = 12 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,7 @@ class Silence:
     created_by: str
 
     def active(self, now: float) -> bool:
-        return self.starts_at <= now < self.ends_at
+        return math.isfinite(self.ends_at) and self.starts_at <= now < self.ends_at
 
     def silences(self, alert: Alert, now: float) -> bool:
         return self.active(now) and all_match(self.matchers, alert_labels(alert))
@@ -55,16 +64,34 @@ class SilenceStore:
         self._db = Database(path, SCHEMA)
 
     def add(
-        self, matchers: list[str], ends_at: float, reason: str, created_by: str, now: float
+        self,
+        matchers: list[str],
+        ends_at: float,
+        reason: str,
+        created_by: str,
+        now: float,
+        max_length_s: float = MAX_SILENCE_S,
     ) -> Silence:
-        """Raises ValueError for a bad matcher, no matcher, no reason or an end in the past."""
+        """Raises ValueError for a bad matcher, no exact matcher, no reason, or an end that is
+        not a finite time in the future within ``max_length_s``."""
         parsed = parse_matchers(matchers)
-        if not parsed:
-            raise ValueError("a silence needs at least one matcher, e.g. patient_id=P-0042")
+        if not any(m.op == "=" and m.value for m in parsed):
+            raise ValueError(
+                "a silence needs at least one exact matcher such as patient_id=P-0042 or "
+                "ward=ICU-A (regex and != matchers only narrow it)"
+            )
         if not reason.strip():
             raise ValueError("a silence needs a reason (who asked and why)")
+        if not (math.isfinite(ends_at) and math.isfinite(now)):
+            raise ValueError("a silence must end at a finite time")
         if ends_at <= now:
             raise ValueError("a silence must end in the future")
+        if ends_at - now > max_length_s:
+            longest = format_duration_ms(int(max_length_s * 1000))
+            raise ValueError(
+                f"a silence lasts at most {longest} (api.max_silence); "
+                f"this one would last {format_duration_ms(int((ends_at - now) * 1000))}"
+            )
         silence = Silence(uuid.uuid4().hex[:12], parsed, now, ends_at, reason, created_by)
         self._db.execute(
             "INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?)",

@@ -1,5 +1,0 @@
-import sys
-
-from vitalwatch.cli import main
-
-sys.exit(main())

@@ -1,1 +1,0 @@
-"""The versioned message contracts: readings in, alerts and dead letters out."""

@@ -1,1 +1,0 @@
-"""Notification delivery: alerts topic -> receivers (apprise), idempotent by alert and receiver."""

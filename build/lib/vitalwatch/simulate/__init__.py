@@ -1,1 +1,0 @@
-"""Reading sources for demos, tests and benchmarks: synthetic patients and PhysioNet replay."""

@@ -1,1 +1,0 @@
-"""The Spark side: session, parsing of Kafka records, the stateful rule processor, the query."""
