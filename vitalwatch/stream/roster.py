@@ -4,11 +4,11 @@ Spark re-runs the static side of a stream-static join in every micro-batch, so a
 roster file reaches the next batch without a restart, whole: rows appended, the file rewritten
 longer or shorter, or replaced by a rename (the CSV is read whole, see ``read_roster``).
 Override cells are checked at start-up: a cell that is not a finite number stops it, naming the
-column, bed and ward (a typo must not
-silently leave a patient on the default limit, and a NaN limit would never fire). A bad cell
-written later, while running, counts as empty: the rule's own limit applies (before, Spark's
-ANSI cast failed the query in every batch until the cell was fixed), and the patient's row says
-so in ``ROSTER_SPOILT``, which the query counts (the listener raises a technical alarm).
+column, bed and ward (a typo must not silently leave a patient on the default limit, and a NaN
+limit would never fire). A bad cell written later, while running, counts as empty: the rule's own
+limit applies (before, Spark's ANSI cast failed the query in every batch until the cell was fixed),
+and the patient's row says so in ``ROSTER_SPOILT``, which the query counts (the listener raises a
+technical alarm).
 """
 
 from __future__ import annotations
