@@ -1,12 +1,14 @@
 """Read the patient roster as a static DataFrame for the stream-static join.
 
 Spark re-runs the static side of a stream-static join in every micro-batch, so an edit to the
-roster file reaches the next batch without a restart. Override cells are checked at start-up: a
-cell that is not a finite number stops it, naming the column, bed and ward (a typo must not
-silently leave a patient on the default limit, and a NaN limit would never fire). A bad cell
-written later, while running, counts as empty: the rule's own limit applies (before, Spark's
-ANSI cast failed the query in every batch until the cell was fixed), and the patient's row says
-so in ``ROSTER_SPOILT``, which the query counts (the listener raises a technical alarm).
+roster file reaches the next batch without a restart, whole: rows appended, the file rewritten
+longer or shorter, or replaced by a rename (the CSV is read whole, see ``read_roster``).
+Override cells are checked at start-up: a cell that is not a finite number stops it, naming the
+column, bed and ward (a typo must not silently leave a patient on the default limit, and a NaN
+limit would never fire). A bad cell written later, while running, counts as empty: the rule's own
+limit applies (before, Spark's ANSI cast failed the query in every batch until the cell was fixed),
+and the patient's row says so in ``ROSTER_SPOILT``, which the query counts (the listener raises a
+technical alarm).
 """
 
 from __future__ import annotations
@@ -36,6 +38,13 @@ def read_roster(spark: SparkSession, path: Path, rules: Sequence[RuleKind[Any]])
     if path.suffix == ".parquet":
         table = spark.read.parquet(str(path))
     else:
+        # multiLine: the file is read whole in every micro-batch. Spark lists the file once,
+        # when this DataFrame is made, and its file index keeps that listing, length included,
+        # for the life of the query. CSV's default line reader reads the file as a split of
+        # that old length: a line starting after it is dropped, so of two rows appended only
+        # the first was seen (tests/spark/test_roster_edits.py). The multi-line reader opens the
+        # path and parses the stream to its end, whatever length was listed. (Parquet is read
+        # correctly either way on Spark 4.2; the same test pins it.)
         table = spark.read.option("header", True).option("multiLine", True).csv(str(path))
     overrides = override_columns(table.columns, rules)
     _check_override_values(path, table, overrides)
