@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import structlog
-from confluent_kafka import KafkaException, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
@@ -38,6 +43,7 @@ from vitalwatch.notify.operations import Operations, state_file
 from vitalwatch.notify.routing_table import RoutingTable, load_routing_table
 from vitalwatch.notify.send import Sender
 from vitalwatch.notify.silence import Silencer, SilenceStore
+from vitalwatch.service.technical_alarm import KafkaPublish, TechnicalAlarm
 from vitalwatch.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -45,6 +51,10 @@ log = structlog.get_logger(__name__)
 # Alert messages stored per poll: ingestion is cheap, delivery is what takes time, so drain
 # what is there before each dispatcher tick.
 BATCH = 500
+# An asynchronous commit with no result this long is counted as failed (and sent again).
+COMMIT_STALL_S = 30.0
+
+Part = tuple[str, int]  # topic, partition
 
 
 def rule_descriptions(settings: Settings) -> dict[str, str]:
@@ -58,6 +68,207 @@ def rule_descriptions(settings: Settings) -> dict[str, str]:
         return {}
 
 
+class Backoff:
+    """Exponential backoff of one failing operation: 0.5 s doubling to 30 s. The first failure
+    of a streak is the one that raises the technical alarm; later ones are counted."""
+
+    def __init__(self, first_s: float = 0.5, max_s: float = 30.0) -> None:
+        self._first_s, self._max_s = first_s, max_s
+        self._failures = 0
+        self._next_at = 0.0
+
+    def due(self, now: float) -> bool:
+        return now >= self._next_at
+
+    def failed(self, now: float) -> bool:
+        """Note a failure; True when it starts a streak."""
+        self._failures += 1
+        self._next_at = now + min(self._max_s, self._first_s * 2 ** (self._failures - 1))
+        return self._failures == 1
+
+    def succeeded(self) -> int:
+        """Note a success; returns how many failures the streak it ends had (0: none)."""
+        streak, self._failures, self._next_at = self._failures, 0, 0.0
+        return streak
+
+
+class Offsets:
+    """The alert-topic offsets the notifier may commit, per partition: up to the last message
+    stored, never past one whose dead letter (its only copy) the broker has not confirmed, and
+    back to a message that must be read again (not stored, or its dead letter failed) until the
+    consumer has been rewound to it. Thread-safe: delivery reports come on any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next: dict[Part, int] = {}
+        self._held: dict[Part, Counter[int]] = {}
+        self._rewind: dict[Part, int] = {}
+        self._committed: dict[Part, int] = {}
+
+    def taken(self, part: Part, offset: int) -> None:
+        with self._lock:
+            if part not in self._rewind:
+                self._next[part] = offset + 1
+
+    def hold(self, part: Part, offset: int) -> None:
+        with self._lock:
+            self._held.setdefault(part, Counter())[offset] += 1
+
+    def confirmed(self, part: Part, offset: int, ok: bool) -> None:
+        with self._lock:
+            held = self._held.get(part)
+            if held is not None:
+                held[offset] -= 1
+                if held[offset] <= 0:
+                    del held[offset]
+        if not ok:
+            self.rewind(part, offset)
+
+    def rewind(self, part: Part, offset: int) -> None:
+        """Read again from ``offset`` (nothing from it on is committed until then)."""
+        with self._lock:
+            self._rewind[part] = min(self._rewind.get(part, offset), offset)
+            self._next[part] = min(self._next.get(part, offset), offset)
+
+    def rewinding(self, part: Part) -> bool:
+        with self._lock:
+            return part in self._rewind
+
+    def rewinds(self) -> dict[Part, int]:
+        with self._lock:
+            rewinds, self._rewind = self._rewind, {}
+        return rewinds
+
+    def due(self) -> list[TopicPartition]:
+        """Partitions whose committable offset has moved since their last commit."""
+        with self._lock:
+            due = []
+            for part, next_offset in self._next.items():
+                offset = min([next_offset, *self._held.get(part, ())])
+                if self._committed.get(part) != offset:
+                    due.append(TopicPartition(part[0], part[1], offset))
+            return due
+
+    def committed(self, partitions: list[TopicPartition]) -> None:
+        with self._lock:
+            for p in partitions:
+                self._committed[(p.topic, p.partition)] = p.offset
+
+    def forget(self, partitions: list[TopicPartition]) -> None:
+        with self._lock:
+            for p in partitions:
+                for table in (self._next, self._held, self._rewind, self._committed):
+                    table.pop((p.topic, p.partition), None)
+
+
+@dataclass(frozen=True)
+class _DeadLetter:
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, Any]]
+    reason: str  # the metric label: the reason header up to its first ':'
+    source: Source
+    held: bool  # the only copy of a consumed message: its offset waits for the report
+
+
+def _letter(
+    key: bytes | None, value: bytes | None, reason: str, source: Source, held: bool
+) -> _DeadLetter:
+    where = (source.topic, source.partition, source.offset)
+    headers: list[tuple[str, Any]] = [(REASON_HEADER, reason.encode())] + [
+        (name, str(v).encode()) for name, v in zip(SOURCE_HEADERS, where, strict=True)
+    ]
+    return _DeadLetter(key, value, headers, reason.split(":", 1)[0], source, held)
+
+
+class DeadLetters:
+    """The notifier's dead letters, each written with a delivery report.
+
+    One that stands for a consumed alert message nobody can read (``held``) is that message's
+    only copy: its offset is not committed until the broker confirms the write, and a failed
+    write rewinds the consumer to the message, which is read and dead-lettered again. One from
+    the fallback stage is a copy of an alert that is in the alert store and whose failed
+    delivery is in the notification log; a failed write is written again after a backoff until
+    the broker has it. Every failed write is counted
+    (``vitalwatch_deadletter_failures_total{reason}``); the first of a streak is a technical
+    alarm. Reports arrive on any thread; ``settle`` acts on them in the notifier's.
+    """
+
+    def __init__(
+        self,
+        producer: Producer,
+        topic: str,
+        offsets: Offsets,
+        metrics: Metrics,
+        alarm: TechnicalAlarm,
+    ) -> None:
+        self._producer, self._topic, self._offsets = producer, topic, offsets
+        self._metrics, self._alarm = metrics, alarm
+        self._reports: queue.SimpleQueue[tuple[_DeadLetter, str | None]] = queue.SimpleQueue()
+        self._again: list[_DeadLetter] = []
+        self._backoff = Backoff()
+
+    def write(self, letter: _DeadLetter) -> None:
+        source = letter.source
+        if letter.held:
+            self._offsets.hold((source.topic, source.partition), source.offset)
+        try:
+            self._producer.produce(
+                self._topic, key=letter.key, value=letter.value, headers=letter.headers,
+                on_delivery=partial(self._reported, letter),
+            )  # fmt: skip
+            self._producer.poll(0)
+        except (BufferError, KafkaException) as exc:
+            self._reported(letter, exc, None)
+
+    def _reported(self, letter: _DeadLetter, error: object, _message: Message | None) -> None:
+        source = letter.source
+        if letter.held:
+            self._offsets.confirmed((source.topic, source.partition), source.offset, error is None)
+        self._reports.put((letter, None if error is None else str(error)))
+
+    def settle(self, now: float) -> None:
+        """Count and alarm the failed writes reported since the last call; write again those
+        whose backoff is over."""
+        while True:
+            try:
+                letter, error = self._reports.get_nowait()
+            except queue.Empty:
+                break
+            if error is None:
+                if self._backoff.succeeded():
+                    log.info("notify.deadletter_recovered")
+                continue
+            self._metrics.deadletter_failures.labels(letter.reason).inc()
+            if not letter.held:
+                self._again.append(letter)
+            if self._backoff.failed(now):
+                self._alarm.report(
+                    "notifier", "notify.deadletter_failed", reason=letter.reason, error=error,
+                    source=str(letter.source), hint="written again with backoff until the "
+                    "broker confirms it; the alert is in the notifier's alert store",
+                )  # fmt: skip
+            else:
+                log.warning("notify.deadletter_retry_failed", reason=letter.reason, error=error)
+        if self._again and self._backoff.due(now):
+            again, self._again = self._again, []
+            for letter in again:
+                self.write(letter)
+
+    def unwritten(self) -> int:
+        """Dead letters not confirmed yet (queued in the producer, or waiting to be retried)."""
+        return len(self._producer) + len(self._again)
+
+
+def _seek(consumer: Consumer, part: Part, offset: int) -> bool:
+    try:
+        consumer.seek(TopicPartition(part[0], part[1], offset))
+    except KafkaException as exc:
+        log.warning("notify.rewind_failed", partition=part[1], offset=offset, error=str(exc))
+        return False
+    return True
+
+
 class NotificationService:
     def __init__(
         self, settings: Settings, metrics: Metrics, environ: Mapping[str, str] | None = None
@@ -67,12 +278,21 @@ class NotificationService:
         # Receiver URLs may name environment variables (urls_env): read here, at the boundary.
         self._environ = os.environ if environ is None else environ
         self.routing = self.load_routing()
-        path = state_file(settings)
+        path = self._state_path = state_file(settings)
         self._log = NotificationLog(path)
         self.ops = Operations(
             AlertStore(path), AckStore(path), SilenceStore(path), AuditLog(path), metrics
         )
         self._producer = make_producer(settings)
+        self._alarm = TechnicalAlarm(
+            metrics, KafkaPublish(self._producer, settings.topics.deadletter, metrics)
+        )
+        self._offsets = Offsets()
+        self._deadletters = DeadLetters(
+            self._producer, settings.topics.deadletter, self._offsets, metrics, self._alarm
+        )
+        self._committing: float | None = None  # when the commit awaiting its result was sent
+        self._commit_retry, self._store_retry, self._tick_retry = Backoff(), Backoff(), Backoff()
         sender = Sender(metrics, settings.notify.max_attempts, settings.notify.retry_backoff)
         stages = Stages(
             routing=self.routing,
@@ -136,6 +356,9 @@ class NotificationService:
         if self._api is not None:
             self._api.stop()
         self._producer.flush(10)
+        unwritten = self._deadletters.unwritten()
+        if unwritten:
+            self._alarm.report("notifier", "notify.deadletters_unwritten", count=unwritten)
         self._log.close()
         self.ops.close()
 
@@ -145,29 +368,138 @@ class NotificationService:
     # -- the loop -------------------------------------------------------------------------
 
     def _run(self) -> None:
-        consumer = make_consumer(self._settings, self._settings.notify.consumer_group)
-        consumer.subscribe([self._settings.topics.alerts])
+        consumer = make_consumer(
+            self._settings, self._settings.notify.consumer_group, on_commit=self._commit_done
+        )
+        try:
+            self._loop(consumer)
+        finally:
+            consumer.close()
+            log.info("notify.stopped")
+
+    def _loop(self, consumer: Consumer) -> None:
+        """Consume, store, commit what may be committed, tick; until stopped. A failure of the
+        broker or of the state file is alarmed and retried, never the end of the loop."""
+        consumer.subscribe([self._settings.topics.alerts], on_revoke=self._revoked)
         tick_s = self._settings.notify.tick / 1000
         log.info("notify.started")
         next_tick = 0.0
         try:
             while not self._stop.is_set():
                 wait = max(0.0, min(tick_s, next_tick - time.monotonic()))
-                messages = consumer.consume(BATCH, wait)
-                for message in messages:
-                    self._take(message)
-                if messages:  # every message of the batch is in the alert store now
-                    consumer.commit(asynchronous=False)
+                if self._store_retry.due(time.monotonic()):
+                    self._take_batch(consumer.consume(BATCH, wait))
+                else:  # the state file refused the last alert: wait before trying it again
+                    self._stop.wait(wait)
+                self._producer.poll(0)  # serve the dead letters' delivery reports
+                self._deadletters.settle(time.monotonic())
+                self._rewind(consumer)
+                self._commit(consumer)
                 if time.monotonic() >= next_tick:
-                    self.dispatcher.tick(time.time(), self._stop)
+                    self._tick()
                     next_tick = time.monotonic() + tick_s
         except Exception:
             self._metrics.technical_alerts.labels("notifier").inc()
             log.exception("notify.crashed")
             raise
-        finally:
-            consumer.close()
-            log.info("notify.stopped")
+
+    def _take_batch(self, messages: list[Message]) -> None:
+        refused = False
+        for message in messages:
+            part = (message.topic() or "", message.partition() or 0)
+            if message.error() is None and self._offsets.rewinding(part):
+                continue  # read again from an earlier message first
+            try:
+                self._take(message)
+            except sqlite3.Error as exc:  # full, read-only or failing: not stored, not committed
+                refused = True
+                self._offsets.rewind(part, message.offset() or 0)
+                self._store_failed(exc)
+                continue
+            if message.error() is None:
+                self._offsets.taken(part, message.offset() or 0)
+        if messages and not refused and self._store_retry.succeeded():
+            log.info("notify.store_recovered")
+
+    def _rewind(self, consumer: Consumer) -> None:
+        for part, offset in self._offsets.rewinds().items():
+            if not _seek(consumer, part, offset):
+                self._offsets.rewind(part, offset)  # nothing from it on is committed meanwhile
+
+    def _store_failed(self, exc: sqlite3.Error) -> None:
+        self._metrics.errors.labels("notifier", "store").inc()
+        if self._store_retry.failed(time.monotonic()):
+            self._alarm.report(
+                "notifier", "notify.store_failed", error=f"{type(exc).__name__}: {exc}",
+                state_file=str(self._state_path),
+                hint="alerts wait on the alerts topic, uncommitted, until the state file can be "
+                "written: free space on its filesystem or make it writable",
+            )  # fmt: skip
+
+    def _tick(self) -> None:
+        try:
+            self.dispatcher.tick(time.time(), self._stop)
+        except sqlite3.Error as exc:  # the stores stay as they were: the next tick tries again
+            self._metrics.errors.labels("notifier", "tick").inc()
+            if self._tick_retry.failed(time.monotonic()):
+                self._alarm.report(
+                    "notifier", "notify.tick_failed", error=f"{type(exc).__name__}: {exc}",
+                    state_file=str(self._state_path),
+                )  # fmt: skip
+            return
+        if self._tick_retry.succeeded():
+            log.info("notify.tick_recovered")
+
+    # -- committing ---------------------------------------------------------------------------
+
+    def _commit(self, consumer: Consumer) -> None:
+        """Commit what is stored (and dead-lettered for sure), asynchronously: a broker that
+        does not answer must not stop the dispatcher. A failed commit is retried with backoff;
+        redelivery of uncommitted messages is harmless (ingest ignores replays)."""
+        now = time.monotonic()
+        if self._committing is not None:
+            if now - self._committing < COMMIT_STALL_S:
+                return
+            self._commit_done(KafkaError(KafkaError._TIMED_OUT, "no commit result"), [])
+        if not self._commit_retry.due(now):
+            return
+        due = self._offsets.due()
+        if not due:
+            return
+        self._committing = now
+        try:
+            consumer.commit(offsets=due, asynchronous=True)
+        except KafkaException as exc:
+            self._commit_done(exc.args[0], [])
+
+    def _commit_done(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """The result of a commit (``on_commit``, served by ``consume`` in the notifier's
+        thread)."""
+        self._committing = None
+        failed = [p for p in partitions if p.error is not None]
+        if error is None and not failed:
+            self._offsets.committed(partitions)
+            streak = self._commit_retry.succeeded()
+            if streak:
+                log.info("notify.commit_recovered", failed_attempts=streak)
+            return
+        if error is None:
+            self._offsets.committed([p for p in partitions if p.error is None])
+        self._metrics.notifier_commit_failures.inc()
+        why = str(error if error is not None else failed[0].error)
+        if self._commit_retry.failed(time.monotonic()):
+            self._alarm.report(
+                "notifier", "notify.commit_failed", error=why,
+                hint="alerts are stored and dispatched; the commit is retried with backoff",
+            )  # fmt: skip
+        else:
+            log.warning("notify.commit_retry_failed", error=why)
+
+    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Another notifier of the group reads these now, from their last commit."""
+        self._offsets.forget(partitions)
+
+    # -- taking alert messages ------------------------------------------------------------
 
     def _take(self, message: Message) -> None:
         """Store one alert message durably (the caller commits its offset afterwards)."""
@@ -211,15 +543,13 @@ class NotificationService:
             log.error("notify.announce_failed", error=str(error))
 
     def _deadletter(self, stored: StoredAlert, reason: str) -> None:
+        """The fallback stage's dead letter: a copy for the systems that follow the topic (the
+        alert itself is in the alert store, its failed delivery in the notification log)."""
         value = stored.alert.to_json(emitted_ms=int(time.time() * 1000))
-        self._produce(stored.alert.patient_id.encode(), value, reason, stored.source)
+        key = stored.alert.patient_id.encode()
+        self._deadletters.write(_letter(key, value, reason, stored.source, held=False))
 
     def _produce(self, key: bytes | None, value: bytes | None, reason: str, source: Source) -> None:
-        where = (source.topic, source.partition, source.offset)
-        headers: list[tuple[str, Any]] = [(REASON_HEADER, reason.encode())] + [
-            (name, str(v).encode()) for name, v in zip(SOURCE_HEADERS, where, strict=True)
-        ]
-        self._producer.produce(
-            self._settings.topics.deadletter, key=key, value=value, headers=headers
-        )
-        self._producer.poll(0)
+        """The dead letter of a consumed message that cannot be read: its only copy, so its
+        offset is committed only once the broker has confirmed it (``DeadLetters``)."""
+        self._deadletters.write(_letter(key, value, reason, source, held=True))
