@@ -40,9 +40,11 @@ from vitalwatch.notify.dispatch import Dispatcher, Stages
 from vitalwatch.notify.fallback import FailureHandler
 from vitalwatch.notify.log import NotificationLog
 from vitalwatch.notify.operations import Operations, state_file
+from vitalwatch.notify.receivers import Receiver
 from vitalwatch.notify.routing_table import RoutingTable, load_routing_table
 from vitalwatch.notify.send import Sender
 from vitalwatch.notify.silence import Silencer, SilenceStore
+from vitalwatch.notify.templates import Context, render, render_technical
 from vitalwatch.service.technical_alarm import KafkaPublish, TechnicalAlarm
 from vitalwatch.settings import Settings
 
@@ -52,7 +54,7 @@ log = structlog.get_logger(__name__)
 # what is there before each dispatcher tick.
 BATCH = 500
 # An asynchronous commit with no result this long is counted as failed (and sent again).
-COMMIT_STALL_S = 30.0
+COMMIT_STALL_S = 15.0
 
 Part = tuple[str, int]  # topic, partition
 
@@ -129,10 +131,6 @@ class Offsets:
         with self._lock:
             self._rewind[part] = min(self._rewind.get(part, offset), offset)
             self._next[part] = min(self._next.get(part, offset), offset)
-
-    def rewinding(self, part: Part) -> bool:
-        with self._lock:
-            return part in self._rewind
 
     def rewinds(self) -> dict[Part, int]:
         with self._lock:
@@ -260,6 +258,19 @@ class DeadLetters:
         return len(self._producer) + len(self._again)
 
 
+class _Unstored(Exception):
+    """An alert message read but not stored: the state file refused it."""
+
+    def __init__(self, alert: Alert) -> None:
+        super().__init__(alert.alert_id)
+        self.alert = alert
+
+
+def _cause(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    return f"{type(cause).__name__}: {cause}"
+
+
 def _seek(consumer: Consumer, part: Part, offset: int) -> bool:
     try:
         consumer.seek(TopicPartition(part[0], part[1], offset))
@@ -294,6 +305,8 @@ class NotificationService:
         self._committing: float | None = None  # when the commit awaiting its result was sent
         self._commit_retry, self._store_retry, self._tick_retry = Backoff(), Backoff(), Backoff()
         sender = Sender(metrics, settings.notify.max_attempts, settings.notify.retry_backoff)
+        self._sender = sender
+        self._told: set[tuple[str, str]] = set()  # unstored alerts handed to the fallback
         stages = Stages(
             routing=self.routing,
             silencer=Silencer(self.ops.silences),
@@ -406,15 +419,17 @@ class NotificationService:
     def _take_batch(self, messages: list[Message]) -> None:
         refused = False
         for message in messages:
+            # Past a message not stored, each is still taken (stored, or handed to the fallback
+            # when it cannot be), but the partition is read again from that message, and nothing
+            # from it on is committed until it is stored (``Offsets.taken``).
             part = (message.topic() or "", message.partition() or 0)
-            if message.error() is None and self._offsets.rewinding(part):
-                continue  # read again from an earlier message first
             try:
                 self._take(message)
-            except sqlite3.Error as exc:  # full, read-only or failing: not stored, not committed
+            except _Unstored as unstored:  # full, read-only, failing: not stored, not committed
                 refused = True
                 self._offsets.rewind(part, message.offset() or 0)
-                self._store_failed(exc)
+                self._store_failed(unstored)
+                self._hand_unstored(unstored)
                 continue
             if message.error() is None:
                 self._offsets.taken(part, message.offset() or 0)
@@ -426,15 +441,37 @@ class NotificationService:
             if not _seek(consumer, part, offset):
                 self._offsets.rewind(part, offset)  # nothing from it on is committed meanwhile
 
-    def _store_failed(self, exc: sqlite3.Error) -> None:
+    def _store_failed(self, unstored: _Unstored) -> None:
         self._metrics.errors.labels("notifier", "store").inc()
         if self._store_retry.failed(time.monotonic()):
             self._alarm.report(
-                "notifier", "notify.store_failed", error=f"{type(exc).__name__}: {exc}",
+                "notifier", "notify.store_failed", error=_cause(unstored),
                 state_file=str(self._state_path),
                 hint="alerts wait on the alerts topic, uncommitted, until the state file can be "
                 "written: free space on its filesystem or make it writable",
             )  # fmt: skip
+
+    def _hand_unstored(self, unstored: _Unstored) -> None:
+        """The fallback receiver gets an alert that cannot be stored, once per alert message
+        while the process runs: nobody should learn of it only when the disk is repaired."""
+        alert, fallback = unstored.alert, self.routing.fallback
+        if fallback is None or (alert.alert_id, alert.delivery_key) in self._told:
+            return
+        self._told.add((alert.alert_id, alert.delivery_key))
+        message = render("rich", [alert], Context(alert.state.value))
+        title, body = render_technical(
+            "an alert cannot be stored",
+            f"The notifier's state file {self._state_path} refuses writes ({_cause(unstored)}). "
+            "The alert below waits on the alerts topic and goes to its receivers once the file "
+            f"can be written.\n\n{message[0]}\n{message[1]}",
+        )
+        for target in fallback.tiers[0].receivers:
+
+            def send(target: Receiver = target) -> None:
+                self._sender.send(fallback.name, target, title, body, self._stop)
+
+            self._lanes.submit(target.key, send)
+        log.warning("notify.unstored_to_fallback", fallback=fallback.name, rule=alert.rule_id)
 
     def _tick(self) -> None:
         try:
@@ -521,7 +558,10 @@ class NotificationService:
             return
         if alert.state is AlertState.ESCALATED:
             return  # this service's own announcement (``_announce``), already acted on
-        self.dispatcher.ingest(alert, source, time.time())
+        try:
+            self.dispatcher.ingest(alert, source, time.time())
+        except sqlite3.Error as exc:
+            raise _Unstored(alert) from exc
 
     def _announce(self, alert: Alert) -> None:
         """Publish the notifier's state change to the alerts topic, for the systems that
