@@ -39,7 +39,7 @@ from tests.unit.notify.harness import alert
 from vitalwatch.contracts.alerts import Alert
 from vitalwatch.infra.broker import LocalBroker
 from vitalwatch.infra.java import Java
-from vitalwatch.kafka_clients import client_config
+from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.operations import state_file
 from vitalwatch.notify.service import NotificationService
@@ -115,12 +115,20 @@ def notifier_settings(
 
 @contextlib.contextmanager
 def running(settings: Settings) -> Iterator[NotificationService]:
-    service = NotificationService(settings, Metrics(CollectorRegistry()))
-    service.start()
+    service = started(settings)
     try:
         yield service
     finally:
         service.stop(10)
+
+
+def started(settings: Settings) -> NotificationService:
+    """The notifier started as ``vitalwatch run`` and ``notify serve`` start it: its topics
+    exist by then."""
+    ensure_topics(settings)
+    service = NotificationService(settings, Metrics(CollectorRegistry()))
+    service.start()
+    return service
 
 
 def value(service: NotificationService, name: str, **labels: str) -> float:
@@ -213,8 +221,7 @@ def test_the_broker_down_while_the_notifier_commits_is_an_alarm_and_nothing_is_l
     # assigned the partitions once the group has timed it out (45 s by default).
     settings.kafka.client_properties = {"session.timeout.ms": SecretStr("10000")}
     warm, batch = alert(patient="P-0999"), patients(20)
-    service = NotificationService(settings, Metrics(CollectorRegistry()))
-    service.start()
+    service = started(settings)
     try:
         publish_alerts(settings, [warm])
         hooks.wait_for("ward", 1, timeout=30)

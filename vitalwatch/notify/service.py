@@ -8,6 +8,13 @@ receiver being retried delays only its own messages. The HTTP API runs beside th
 ``is_alive()`` is what ``vitalwatch run`` supervises; ``vitalwatch notify serve`` runs it alone.
 ``load_routing()`` and ``use_routing()`` let the daemon replace the routing while it runs
 (validated first; the dispatcher switches at its next tick, see ``Dispatcher.use_routing``).
+
+The notifier outlives the failures of its own dependencies, each alarmed and retried with
+backoff (README, "When the notifier's own dependencies fail"): a failed offset commit (commits
+are asynchronous, so a broker that does not answer never holds up the dispatcher), a dead letter
+the broker does not confirm (``DeadLetters``), a state file that refuses writes (the alert is not
+committed, is read again, and the fallback receiver is told of it). What may be committed is
+kept by ``Offsets``.
 """
 
 from __future__ import annotations
@@ -205,11 +212,15 @@ class DeadLetters:
         self._reports: queue.SimpleQueue[tuple[_DeadLetter, str | None]] = queue.SimpleQueue()
         self._again: list[_DeadLetter] = []
         self._backoff = Backoff()
+        self._lock = threading.Lock()
+        self._unconfirmed = 0  # written, no report yet
 
     def write(self, letter: _DeadLetter) -> None:
         source = letter.source
         if letter.held:
             self._offsets.hold((source.topic, source.partition), source.offset)
+        with self._lock:
+            self._unconfirmed += 1
         try:
             self._producer.produce(
                 self._topic, key=letter.key, value=letter.value, headers=letter.headers,
@@ -220,6 +231,8 @@ class DeadLetters:
             self._reported(letter, exc, None)
 
     def _reported(self, letter: _DeadLetter, error: object, _message: Message | None) -> None:
+        with self._lock:
+            self._unconfirmed -= 1
         source = letter.source
         if letter.held:
             self._offsets.confirmed((source.topic, source.partition), source.offset, error is None)
@@ -254,8 +267,17 @@ class DeadLetters:
                 self.write(letter)
 
     def unwritten(self) -> int:
-        """Dead letters not confirmed yet (queued in the producer, or waiting to be retried)."""
-        return len(self._producer) + len(self._again)
+        """Dead letters not confirmed (in the producer, failed, or waiting to be written again);
+        called at a stop, after the producer's flush."""
+        failed = 0
+        while True:
+            try:
+                _, error = self._reports.get_nowait()
+            except queue.Empty:
+                break
+            failed += error is not None
+        with self._lock:
+            return self._unconfirmed + failed + len(self._again)
 
 
 class _Unstored(Exception):
