@@ -409,6 +409,7 @@ class NotificationService:
         try:
             self._loop(consumer)
         finally:
+            self._last_commit(consumer)
             consumer.close()
             log.info("notify.stopped")
 
@@ -553,6 +554,17 @@ class NotificationService:
             )  # fmt: skip
         else:
             log.warning("notify.commit_retry_failed", error=why)
+
+    def _last_commit(self, consumer: Consumer) -> None:
+        """At a stop, commit what is stored if the broker takes it (else it is read again by
+        the next notifier and ignored)."""
+        due = self._offsets.due()
+        if not due:
+            return
+        try:
+            consumer.commit(offsets=due, asynchronous=False)
+        except KafkaException as exc:
+            log.warning("notify.last_commit_failed", error=str(exc.args[0]))
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Another notifier of the group reads these now, from their last commit."""

@@ -259,3 +259,13 @@ def test_a_fallback_dead_letter_the_broker_does_not_confirm_is_alarmed_and_writt
     finally:
         service._stop.set()
         thread.join(5)
+
+
+def test_at_a_stop_what_is_stored_is_committed_before_the_consumer_closes(
+    service: NotificationService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer, thread = run_with(service, monkeypatch, [alert_value("P-1")], failing_commits=1)
+    wait_until(lambda: len(consumer.commits) == 1)  # failed; the next try is 0.5 s away
+    service._stop.set()
+    thread.join(5)
+    assert consumer.commits == [1, 1] and consumer.committed == 1
