@@ -461,8 +461,12 @@ class NotificationService:
 
     def _rewind(self, consumer: Consumer) -> None:
         for part, offset in self._offsets.rewinds().items():
-            if not _seek(consumer, part, offset):
-                self._offsets.rewind(part, offset)  # nothing from it on is committed meanwhile
+            if _seek(consumer, part, offset):
+                continue
+            assigned = {(p.topic, p.partition) for p in consumer.assignment()}
+            if part in assigned:  # try again; nothing from it on is committed meanwhile
+                self._offsets.rewind(part, offset)
+            # else: revoked; its new reader starts at the last commit, which is not past it
 
     def _store_failed(self, unstored: _Unstored) -> None:
         self._metrics.errors.labels("notifier", "store").inc()

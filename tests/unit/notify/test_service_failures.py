@@ -94,6 +94,9 @@ class FakeConsumer:
                 self.committed = parts[0].offset
         return None
 
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition(TOPIC, 0)]
+
     def seek(self, partition: TopicPartition) -> None:
         with self._lock:
             self.seeks.append(partition.offset)
