@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from vitalwatch.kafka_clients import ensure_topics, make_producer
+from vitalwatch.kafka_clients import close_producer, ensure_topics, make_producer
 from vitalwatch.metrics import Metrics
 from vitalwatch.notify.service import NotificationService
 from vitalwatch.rules.kind import RuleKind
@@ -278,12 +278,9 @@ def run_daemon(
         for active in spark.streams.active:
             active.stop()
         spark.stop()
-        producer.flush(5)
         # Spark's listener (through py4j) keeps the alarm, and so this producer, alive after
         # return; closed, it stops reconnecting to a broker that goes next (``vitalwatch demo``).
-        close = getattr(producer, "close", None)  # not in older confluent-kafka releases
-        if close is not None:
-            close()
+        close_producer(producer, 5)
         http.stop()
         systemd.close()
         log.info(

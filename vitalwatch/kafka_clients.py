@@ -30,6 +30,16 @@ def make_producer(settings: Settings, **extra: Any) -> Producer:
     )
 
 
+def close_producer(producer: Producer, timeout_s: float) -> None:
+    """Deliver what is queued (up to ``timeout_s``), then stop the client's threads: one left
+    open keeps reconnecting to its brokers and logging each failure, after its owner stopped
+    and until the garbage collector finds it, which py4j references can put off for ever."""
+    producer.flush(timeout_s)
+    close = getattr(producer, "close", None)  # not in older confluent-kafka releases
+    if close is not None:
+        close()
+
+
 def make_consumer(settings: Settings, group_id: str, **extra: Any) -> Consumer:
     return Consumer(
         client_config(

@@ -137,6 +137,19 @@ class Metrics:
             ["component"],
             registry=r,
         )
+        self.deadletter_failures = Counter(
+            "vitalwatch_deadletter_failures_total",
+            "Dead-letter writes of the notifier the broker did not confirm, by reason "
+            "(bad_alert_message: offset held back and read again; notification_failed: written "
+            "again)",
+            ["reason"],
+            registry=r,
+        )
+        self.notifier_commit_failures = Counter(
+            "vitalwatch_notifier_commit_failures_total",
+            "Offset commits of the notifier's consumer that failed (retried with backoff)",
+            registry=r,
+        )
         # Service: supervision and the query's progress (vitalwatch.service, the listener).
         self.query_restarts = Counter(
             "vitalwatch_query_restarts_total",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,3 +51,21 @@ def test_a_fatal_consumer_error_is_a_technical_alert_and_ends_the_loop(service) 
     with pytest.raises(KafkaException):
         service._take(ErrorMessage(fatal))  # type: ignore[arg-type]
     assert metric(service, "vitalwatch_technical_alerts_total", component="notifier") == 1
+
+
+def test_a_stopped_service_leaves_no_kafka_client_reconnecting(tmp_path: Path, capfd) -> None:
+    """After a stop, nothing of the notifier's keeps trying its brokers (an open producer logged
+    'Connect to ipv4#127.0.0.1:1 failed' for as long as the test run lasted)."""
+    settings = load_settings(
+        state_dir=tmp_path,
+        kafka={"bootstrap_servers": "127.0.0.1:1"},
+        rules={"directory": tmp_path},
+        notify={"urls": ["console://"]},
+    )
+    service = NotificationService(settings, Metrics(CollectorRegistry()), environ={})
+    time.sleep(1.0)
+    service.stop(timeout=1)
+    capfd.readouterr()
+    time.sleep(3.0)  # librdkafka retries a refused connection within a second
+    assert "127.0.0.1:1" not in capfd.readouterr().err
+    assert service is not None  # held until here, as a fixture holds it
