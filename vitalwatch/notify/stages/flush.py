@@ -47,7 +47,8 @@ class Groups:
 
     def offer(self, route: Route, receiver: NamedReceiver, alert: Alert, now: float) -> None:
         key = route.group_key(alert_labels(alert))
-        timing = Timing(route.group_wait_ms, route.group_interval_ms, route.repeat_interval_ms)
+        wait = route.group_wait.ms(alert.severity)
+        timing = Timing(wait, route.group_interval_ms, route.repeat_interval_ms)
         self.grouper.offer(key, alert.alert_id, timing, now)
         self.groups.setdefault(key, _Group(route, receiver)).members.add(alert.alert_id)
 
