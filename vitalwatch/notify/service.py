@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from confluent_kafka import KafkaException, Message
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaException, Message
 
 from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
@@ -189,7 +189,9 @@ class NotificationService:
             return
         if alert.state is AlertState.ESCALATED:
             return  # this service's own announcement (``_announce``), already acted on
-        self.dispatcher.ingest(alert, source, time.time())
+        kind, written_ms = message.timestamp()  # the record's, for the latency stages
+        written = written_ms / 1000 if kind != TIMESTAMP_NOT_AVAILABLE else None
+        self.dispatcher.ingest(alert, source, time.time(), written)
 
     def _announce(self, alert: Alert) -> None:
         """Publish the notifier's state change to the alerts topic, for the systems that
