@@ -43,6 +43,7 @@ from bench.harness import (
 from bench.live import live_latency
 from bench.quix_venv import REQUIREMENTS, peer_python
 from bench.scenario import episodes, one_run
+from bench.stages import stage_rows
 from vitalwatch.logs import configure_logging
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings
@@ -134,6 +135,7 @@ def live_rows(patients: int, seconds: float, live: dict[str, float]) -> list[tup
         ("driver JVM / Python workers peak RSS",
          f"{live['driver_mib']:,.0f} / {live['workers_mib']:,.0f} MiB"),
         ("machine CPU busy while publishing", f"{live['machine_cpu']:.0%}"),
+        *stage_rows(live),
     ]  # fmt: skip
 
 

@@ -12,7 +12,8 @@ the publisher ended behind its schedule says whether the load was really offered
 how many seconds of readings the query had not yet counted (``vitalwatch_readings_total``) when
 the publisher ended says whether it was absorbed (a query that keeps up is a trigger and a batch
 behind); and the readings counted when the wait for the expected notifications ended (at most a
-minute after the publisher), whether it caught up at all.
+minute after the publisher), whether it caught up at all. At the end, the daemon's ``/metrics``
+give where the time went, stage by stage (``bench.stages``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pydantic import SecretStr
 from bench.harness import ProcessMeter, cpu_busy, quantile
 from bench.latency import publish_ward
 from bench.scenario import DRIVER, WORKERS
+from bench.stages import scrape, stage_breakdown
 from vitalwatch.daemon import run_daemon
 from vitalwatch.kafka_clients import ensure_topics
 from vitalwatch.metrics import Metrics
@@ -127,6 +129,7 @@ def live_latency(settings: Settings, patients: int, seconds: float) -> dict[str,
         while len(webhook.received) < expected and time.time() < deadline:
             time.sleep(0.5)
     processed = _processed(metrics)
+    stages = stage_breakdown(scrape(live.http.host, live.http.port))
     stop.set()
     daemon.join(120)
     webhook.server.shutdown()
@@ -145,4 +148,5 @@ def live_latency(settings: Settings, patients: int, seconds: float) -> dict[str,
         "driver_mib": meter.peak_mib["driver"],
         "workers_mib": meter.peak_mib["workers"],
         "machine_cpu": (busy1 - busy0) / max(1, total1 - total0),
+        **stages,
     }

@@ -1,4 +1,4 @@
-"""Alerts on ``vitalwatch.alerts`` (contract version 1), one JSON message per state change.
+"""Alerts on ``vitalwatch.alerts`` (contract version 3), one JSON message per state change.
 
 ``alert_id`` is derived from rule, patient and episode onset, so a replay or a re-run batch
 produces the same id. An episode's messages are: one ``firing``; a ``renotified`` every
@@ -10,6 +10,12 @@ Every consumer can be idempotent on (``alert_id``, ``delivery_key``).
 ``latching`` copies the rule's declaration (IEC 60601-1-8 latching alarm signal): its
 ``resolved`` message records that the condition ended, but the notification side keeps the
 alert active until someone acknowledges it.
+
+``released_ms`` (version 3) is the wall-clock time, epoch milliseconds, at which the stream
+processor released the deciding reading to the rules (after the lateness hold, or when a timer
+fired): with ``detected_ms`` and the record's Kafka timestamp it lets the notifier tell how long
+each stage took (``vitalwatch.notify.stages.latency``). It is not part of the alert's identity
+(a replay may carry another), and null in messages the processor did not write.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
-ALERT_CONTRACT_VERSION = 2
+ALERT_CONTRACT_VERSION = 3
 _ALERT_NAMESPACE = uuid.UUID("6f1c1f8e-6a3c-4a58-9b1e-5d0e2f7c4a11")
 
 
@@ -70,6 +76,7 @@ class Alert:
     labels: dict[str, str] = field(default_factory=dict)
     repeat: int = 0  # the n-th re-notification of the episode (state ``renotified``)
     latching: bool = False
+    released_ms: int | None = field(default=None, compare=False)  # see the module docstring
 
     @property
     def alert_id(self) -> str:
@@ -114,7 +121,14 @@ class Alert:
             labels=dict(message.get("labels", {})),
             repeat=int(message.get("repeat", 0)),
             latching=bool(message.get("latching", False)),
+            released_ms=_optional_int(message.get("released_ms")),
         )
+
+
+def _optional_int(value: Any) -> int | None:
+    """A timing field, or None when it is absent or unusable: it only feeds latency metrics, so
+    it never turns an alert into a bad message."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def escalation(alert: Alert, receiver: str, tier: int) -> Alert:

@@ -37,6 +37,7 @@ from vitalwatch.notify.stages.escalate import Escalate
 from vitalwatch.notify.stages.fallback import FailureHandler
 from vitalwatch.notify.stages.flight import InFlight
 from vitalwatch.notify.stages.flush import Flush, Groups, delivery_key
+from vitalwatch.notify.stages.latency import StageClock
 from vitalwatch.notify.stages.missed import Redeliver
 from vitalwatch.notify.stages.mute import Inhibit, Mutes, Silence
 from vitalwatch.notify.stages.offer import Offer
@@ -99,12 +100,13 @@ class Dispatcher:
         handover = HandOver(s.notification_log, mutes, flight, run_on, deliverer)
         submit = Submit(self._dedup, flight, run_on, deliverer, redelivery)
         self._groups = Groups()
+        self._clock = StageClock(metrics)
         self._offer = Offer(alerts, s.notification_log, flight, self._dedup, mutes, handover,
                             self._groups)  # fmt: skip
         escalate = Escalate(alerts, s.notification_log, flight, mutes, handover, submit,
                             metrics, s.audit, s.announce)  # fmt: skip
         self._stages: list[TickStage] = [  # after the offer, in this order
-            Flush(self._groups, alerts, mutes, submit),
+            Flush(self._groups, alerts, mutes, submit, self._clock),
             escalate,
             Redeliver(alerts, s.notification_log, flight, mutes, redelivery, submit),
         ]
@@ -118,11 +120,15 @@ class Dispatcher:
     def _ttl_s(self, value: float) -> None:  # tests shorten it
         self._alerts.ttl_s = value
 
-    def ingest(self, alert: Alert, source: Source, now: float) -> None:
-        """Store an alert message durably (before its offset is committed)."""
+    def ingest(
+        self, alert: Alert, source: Source, now: float, written_at: float | None = None
+    ) -> None:
+        """Store an alert message durably (before its offset is committed); ``written_at``: its
+        Kafka record's timestamp, for the latency stages (``stages.latency``)."""
         if not self._s.alerts.ingest(alert, source, now):
             log.debug("notify.replay_ignored", rule=alert.rule_id, state=alert.state.value)
             return
+        self._clock.read(alert, written_at, now)
         self._alerts.take(StoredAlert(alert, now, source))
         self._s.audit.record(
             f"alert.{alert.state.value}", now, alert=alert, key=delivery_key(alert),

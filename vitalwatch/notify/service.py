@@ -27,7 +27,14 @@ import time
 from collections.abc import Mapping
 
 import structlog
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.kafka_clients import close_producer, make_consumer, make_producer
@@ -394,8 +401,10 @@ class NotificationService:
             return
         if alert.state is AlertState.ESCALATED:
             return  # this service's own announcement (``_announce``), already acted on
+        kind, written_ms = message.timestamp()  # the record's, for the latency stages
+        written = written_ms / 1000 if kind != TIMESTAMP_NOT_AVAILABLE else None
         try:
-            self.dispatcher.ingest(alert, source, time.time())
+            self.dispatcher.ingest(alert, source, time.time(), written)
         except sqlite3.Error as exc:
             raise _Unstored(alert) from exc
 

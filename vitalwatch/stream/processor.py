@@ -22,6 +22,10 @@ readings arrive, the patients whose deadline has passed are ticked there and the
 batch's time, as the timer would have ticked them later in the same batch: a bucket that has
 readings every batch (a live ward) is decoded and encoded once a batch, not twice.
 
+Each alert carries ``released_ms``, the wall-clock time at which this call released its readings
+to the rules (or its timer ticked them): the notifier turns it into the first stage of the
+latency histograms, since metrics cannot leave Spark's Python workers by themselves.
+
 Outputs are Kafka records (topic, key, value, headers) for the sink: alerts to the alerts topic,
 invalid, late and future-stamped readings with their original bytes and reason to the
 dead-letter topic.
@@ -35,6 +39,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -222,6 +227,12 @@ class _Collector:
 _COLLECTOR = _Collector()  # per Python worker process
 
 
+def _wall_clock_ms() -> int:
+    """This worker's clock (not the batch's processing time, which is fixed when the batch is
+    planned): when readings are released to the rules, for the alert's ``released_ms``."""
+    return int(time.time() * 1000)
+
+
 class RuleProcessor(StatefulProcessor):
     def __init__(
         self,
@@ -271,6 +282,7 @@ class RuleProcessor(StatefulProcessor):
             else:
                 inputs_by_patient.setdefault(fields["patient_id"], []).append(fields)
         alerts: list[Alert] = []
+        released_ms = _wall_clock_ms()
         for patient_id, inputs in inputs_by_patient.items():
             state, known = bucket.patients.get(patient_id, (PatientState(), None))
             context = _patient(patient_id, inputs[0], known)
@@ -286,7 +298,7 @@ class RuleProcessor(StatefulProcessor):
             alerts += self._tick(bucket, now)
         timer = stored[2] if stored else None
         self._save(key, bucket, now, timer)
-        yield from self._alert_rows(alerts, now)
+        yield from self._alert_rows(alerts, now, released_ms)
         yield from self._dead_letter_rows(dead)
 
     def handleExpiredTimer(
@@ -304,9 +316,10 @@ class RuleProcessor(StatefulProcessor):
         bucket = self._load(key, stored)
         if bucket.due is None:  # decoded afresh: another Python worker wrote it last
             self._work_out_deadlines(bucket)
+        released_ms = _wall_clock_ms()
         alerts = self._tick(bucket, now)
         self._save(key, bucket, now, None)
-        yield from self._alert_rows(alerts, now)
+        yield from self._alert_rows(alerts, now, released_ms)
 
     def _tick(self, bucket: _Bucket, now: int) -> list[Alert]:
         """Tick the patients whose deadline (``bucket.due``, worked out) has passed, and work
@@ -374,13 +387,13 @@ class RuleProcessor(StatefulProcessor):
             deadlines.append(last + self._state_ttl_ms)
         return min((d for d in deadlines if d is not None), default=None)
 
-    def _alert_rows(self, alerts: list[Alert], now: int | None) -> Iterator[Row]:
-        emitted_ms = now if now is not None else int(time.time() * 1000)
+    def _alert_rows(self, alerts: list[Alert], now: int | None, released_ms: int) -> Iterator[Row]:
+        emitted_ms = now if now is not None else released_ms
         for alert in alerts:
             yield Row(
                 topic=self._alerts_topic,
                 key=alert.patient_id.encode(),
-                value=alert.to_json(emitted_ms),
+                value=replace(alert, released_ms=released_ms).to_json(emitted_ms),
                 headers=None,
                 rule_id=alert.rule_id,
                 alert_state=alert.state.value,

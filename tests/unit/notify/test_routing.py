@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from vitalwatch.contracts.alerts import Severity
 from vitalwatch.errors import ConfigError
 from vitalwatch.notify.config.matchers import Matcher
 from vitalwatch.notify.config.receivers import build_named_receivers
@@ -55,8 +56,28 @@ def test_the_deepest_matching_route_wins_and_continue_goes_on() -> None:
 def test_children_inherit_timing_and_receiver_unless_they_set_their_own() -> None:
     router = build_router(parse_routing(TREE, "t.yaml"))
     icu, icu_high = router.find("icu"), router.find("icu-high")
-    assert (icu.group_wait_ms, icu_high.group_wait_ms) == (20_000, 0)
+    assert (icu.group_wait.medium, icu_high.group_wait.medium) == (20_000, 0)
     assert icu.group_by == ("patient_id",) and icu.repeat_interval_ms == 0
+
+
+def test_group_wait_is_one_duration_or_one_per_severity_and_defaults_to_high_at_once() -> None:
+    def waits(group_wait: str) -> list[int]:
+        root = build_router(parse_routing(TREE.replace("group_wait: 20s", group_wait), "t.yaml"))
+        return [root.root.group_wait.ms(s) for s in (Severity.HIGH, Severity.MEDIUM, Severity.LOW)]
+
+    assert waits("group_wait: 20s") == [20_000, 20_000, 20_000]
+    assert waits("group_wait: {high: 1s, medium: 2s, low: 1m}") == [1_000, 2_000, 60_000]
+    assert waits("group_by: [patient_id]") == [0, 5_000, 30_000]  # none set: the default
+    default = build_router(load_routing(None)).root.group_wait
+    assert (default.high, default.medium, default.low) == (0, 5_000, 30_000)
+    for bad, problem in [
+        ("{high: 0s, medium: 5s}", "field 'group_wait.low': Field required"),
+        ("{high: 0s, medium: 5s, low: 1m, critical: 0s}",
+         "field 'group_wait.critical': Extra inputs are not permitted"),
+        ("{high: 0s, medium: later, low: 1m}", "field 'group_wait.medium': Value error, 'later'"),
+    ]:  # fmt: skip
+        with pytest.raises(ConfigError, match=problem.replace("(", r"\(")):
+            parse_routing(TREE.replace("group_wait: 20s", f"group_wait: {bad}"), "t.yaml")
 
 
 @pytest.mark.parametrize(

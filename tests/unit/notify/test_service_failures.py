@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import TIMESTAMP_CREATE_TIME, KafkaError, KafkaException, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from tests.unit.notify.harness import alert
@@ -45,6 +45,9 @@ class FakeMessage:
 
     def value(self) -> bytes:
         return self._value
+
+    def timestamp(self) -> tuple[int, int]:
+        return TIMESTAMP_CREATE_TIME, 1_795_615_200_000
 
 
 class FakeConsumer:

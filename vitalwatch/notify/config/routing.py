@@ -7,6 +7,11 @@ deepest matching routes deliver. Children inherit their parent's receiver and ti
 they set their own. Without ``notify.routing_file`` the embedded default below routes every
 alert to the apprise URLs of ``notify.urls``/``notify.urls_file``, grouped per patient.
 
+``group_wait`` is one duration or one per severity (``{high: 0s, medium: 5s, low: 30s}``, the
+default): Alertmanager's wait lets a burst of server alerts become one message, but a ``high``
+alert (IEC 60601-1-8: immediate response) should not wait for company; follow-ups of the same
+group are still folded into one message per ``group_interval``.
+
 An invalid file is rejected with the file, the route or receiver and the field named.
 """
 
@@ -26,7 +31,8 @@ from pydantic import (
     model_validator,
 )
 
-from vitalwatch.durations import DurationMs
+from vitalwatch.contracts.alerts import Severity
+from vitalwatch.durations import DurationMs, parse_duration_ms
 from vitalwatch.errors import ConfigError
 from vitalwatch.notify.config.matchers import Matcher, all_match, parse_matchers
 from vitalwatch.yaml_input import YamlInputError, YamlModel, line_of, load_yaml
@@ -36,7 +42,7 @@ route:
   name: default
   receiver: default
   group_by: [patient_id]
-  group_wait: 5s
+  group_wait: {high: 0s, medium: 5s, low: 30s}
   group_interval: 1m
   repeat_interval: 0s
 receivers:
@@ -52,6 +58,32 @@ class _Model(YamlModel):
 
 def _check_matchers(value: list[str]) -> list[str]:
     parse_matchers(value)
+    return value
+
+
+class GroupWait(YamlModel):
+    """How long a new group waits for more alerts before its first message, by the severity of
+    its alerts (a group goes out when the wait of any of its pending alerts is over)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    high: DurationMs
+    medium: DurationMs
+    low: DurationMs
+
+    def ms(self, severity: Severity) -> int:
+        return int(getattr(self, severity.value))
+
+
+# Without a group_wait anywhere on the path: a high alert leaves at once (see the docstring).
+DEFAULT_GROUP_WAIT = GroupWait.model_validate({"high": "0s", "medium": "5s", "low": "30s"})
+
+
+def _group_wait(value: Any) -> Any:
+    """One duration for every severity, or a mapping that names each severity."""
+    if isinstance(value, (str, int, float)):
+        parse_duration_ms(value)  # one error, on the field itself, when it is not a duration
+        return {severity.value: value for severity in Severity}
     return value
 
 
@@ -99,7 +131,7 @@ class RouteConfig(_Model):
     matchers: list[str] = Field(default_factory=list)
     receiver: str | None = None
     group_by: list[str] | None = None
-    group_wait: DurationMs | None = None
+    group_wait: GroupWait | None = None  # one duration, or {high: .., medium: .., low: ..}
     group_interval: DurationMs | None = None
     # Wall-clock reminder of a group still firing unacknowledged; 0 (default): never. Rules
     # re-notify in event time themselves (``renotify``), which is usually what is wanted.
@@ -108,6 +140,7 @@ class RouteConfig(_Model):
     routes: list[RouteConfig] = Field(default_factory=list)
 
     _matchers = field_validator("matchers")(_check_matchers)
+    _group_wait = field_validator("group_wait", mode="before")(_group_wait)
 
 
 class InhibitRule(_Model):
@@ -140,7 +173,7 @@ class Route:
     matchers: tuple[Matcher, ...]
     receiver: str
     group_by: tuple[str, ...]
-    group_wait_ms: int
+    group_wait: GroupWait
     group_interval_ms: int
     repeat_interval_ms: int
     continue_: bool
@@ -198,7 +231,7 @@ def _resolve(config: RouteConfig, parent: Route | None, path: str) -> Route:
         matchers=parse_matchers(config.matchers),
         receiver=pick(config.receiver, parent and parent.receiver, None),
         group_by=tuple(pick(config.group_by, parent and parent.group_by, ["patient_id"])),
-        group_wait_ms=pick(config.group_wait, parent and parent.group_wait_ms, 5_000),
+        group_wait=pick(config.group_wait, parent and parent.group_wait, DEFAULT_GROUP_WAIT),
         group_interval_ms=pick(config.group_interval, parent and parent.group_interval_ms, 60_000),
         repeat_interval_ms=pick(config.repeat_interval, parent and parent.repeat_interval_ms, 0),
         continue_=config.continue_,

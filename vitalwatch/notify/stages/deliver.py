@@ -27,6 +27,7 @@ from vitalwatch.metrics import Metrics
 from vitalwatch.notify.config.receivers import Receiver
 from vitalwatch.notify.config.templates import Context, render
 from vitalwatch.notify.stages.fallback import FailureHandler
+from vitalwatch.notify.stages.latency import StageClock
 from vitalwatch.notify.stages.send import Sender
 from vitalwatch.notify.stores.alerts import StoredAlert
 from vitalwatch.notify.stores.audit import AuditLog
@@ -48,6 +49,10 @@ class Job:
     now: float  # when the dispatcher decided it (recorded as the delivery time)
     redelivery: bool = False  # a message the target missed while down: one attempt (redeliver)
 
+
+# A job's states that are an alert message's own first notification (not a repeat, an
+# escalation or a redelivery): the ``accepted`` latency stage.
+_FIRST_STATES = frozenset({"firing", "renotified", "resolved"})
 
 UNROUTED = "(unrouted)"  # the notification log's receiver for hand-overs to the fallback
 
@@ -147,6 +152,7 @@ class Deliverer:
         self._descriptions = descriptions
         self._ack_link = ack_link
         self._stop = stop
+        self._clock = StageClock(metrics)
 
     def run(self, job: Job) -> bool:
         """Send and record one job; True when the target accepted it."""
@@ -174,11 +180,14 @@ class Deliverer:
                                   self._stop)  # fmt: skip
         outcome = "sent" if ok else "failed"
         self._log.record_message(job.keys, job.receiver, job.tier, target.key, outcome, job.now)
+        first = ok and job.tier == 1 and job.state in _FIRST_STATES and not job.redelivery
         for stored, (_, key) in zip(job.alerts, job.keys, strict=True):
             if ok:
                 self._metrics.event_to_notification.observe(
                     max(0.0, time.time() - stored.alert.detected_ms / 1000)
                 )
+            if first:
+                self._clock.reached(stored.alert, "accepted", time.time(), job.now)
             self._audit.record(
                 "notification.redelivered" if job.redelivery else f"notification.{outcome}",
                 time.time(), alert=stored.alert, receiver=job.receiver, tier=job.tier,

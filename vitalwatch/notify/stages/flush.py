@@ -18,6 +18,7 @@ from vitalwatch.notify.config.routing import Route
 from vitalwatch.notify.config.routing_table import RoutingTable
 from vitalwatch.notify.stages.group import Flush as Why
 from vitalwatch.notify.stages.group import Grouper, Timing
+from vitalwatch.notify.stages.latency import StageClock
 from vitalwatch.notify.stages.mute import Mutes
 from vitalwatch.notify.stages.open_alerts import OpenAlerts
 from vitalwatch.notify.stages.submit import Submit
@@ -47,7 +48,8 @@ class Groups:
 
     def offer(self, route: Route, receiver: NamedReceiver, alert: Alert, now: float) -> None:
         key = route.group_key(alert_labels(alert))
-        timing = Timing(route.group_wait_ms, route.group_interval_ms, route.repeat_interval_ms)
+        wait = route.group_wait.ms(alert.severity)
+        timing = Timing(wait, route.group_interval_ms, route.repeat_interval_ms)
         self.grouper.offer(key, alert.alert_id, timing, now)
         self.groups.setdefault(key, _Group(route, receiver)).members.add(alert.alert_id)
 
@@ -73,11 +75,14 @@ class Groups:
 
 
 class Flush:
-    def __init__(self, groups: Groups, alerts: OpenAlerts, mutes: Mutes, submit: Submit) -> None:
+    def __init__(
+        self, groups: Groups, alerts: OpenAlerts, mutes: Mutes, submit: Submit, clock: StageClock
+    ) -> None:
         self._groups = groups
         self._alerts = alerts
         self._mutes = mutes
         self._submit = submit
+        self._clock = clock
 
     def run(self, now: float, stop: threading.Event) -> None:
         for key, why, pending in self._groups.grouper.due(now):
@@ -108,6 +113,8 @@ class Flush:
         ]  # fmt: skip
         by_state: dict[str, list[StoredAlert]] = {}  # one message per state: firing first
         for stored in alerts:
+            if why is Why.NEW:
+                self._clock.reached(stored.alert, "flushed", now, stored.received_at)
             by_state.setdefault(state_of(stored.alert).split("#")[0], []).append(stored)
         for state in sorted(by_state, key=lambda s: s == AlertState.RESOLVED.value):
             self._submit.deliver(receiver, receiver.tiers[0], by_state[state], state_of, "", now)

@@ -2,9 +2,12 @@
 
 Alerts of one route with the same ``group_by`` label values (by default the patient) form a
 group and go out as one message. A new group waits ``group_wait`` so a burst becomes one
-message; after a flush, newly pending alerts wait until ``group_interval`` has passed since it
-(and at least ``group_wait`` from when they arrived, so a burst after a quiet spell is still one
-message); with nothing new, a group whose alerts still fire unacknowledged is sent again after
+message; the wait is each alert's own (the route's ``group_wait`` for its severity), and the
+group goes out when the wait of any pending alert is over, taking the others along (a ``high``
+alert with no wait sends at once the ``medium`` one waiting beside it). After a flush, newly
+pending alerts wait until ``group_interval`` has passed since it (and at least their
+``group_wait`` from when they arrived, so a burst after a quiet spell is still one message);
+with nothing new, a group whose alerts still fire unacknowledged is sent again after
 ``repeat_interval`` (0: never). Pure timing logic over the clock the caller passes in; what is
 pending is decided by the stages before it.
 """
@@ -22,7 +25,7 @@ class Flush(str, Enum):
 
 @dataclass(frozen=True)
 class Timing:
-    wait_ms: int
+    wait_ms: int  # the offered alert's own group wait
     interval_ms: int
     repeat_ms: int
 
@@ -30,8 +33,8 @@ class Timing:
 @dataclass
 class _Group:
     timing: Timing
-    pending: set[str] = field(default_factory=set)
-    pending_since: float = 0.0
+    # alert id -> (when it was first offered since the last flush, its group wait in ms)
+    pending: dict[str, tuple[float, int]] = field(default_factory=dict)
     last_flush: float | None = None
 
 
@@ -43,9 +46,8 @@ class Grouper:
         """``alert_id`` has something to send in group ``key``."""
         group = self._groups.setdefault(key, _Group(timing))
         group.timing = timing
-        if not group.pending:
-            group.pending_since = now
-        group.pending.add(alert_id)
+        since = group.pending[alert_id][0] if alert_id in group.pending else now
+        group.pending[alert_id] = (since, timing.wait_ms)
 
     def due(self, now: float) -> list[tuple[str, Flush, frozenset[str]]]:
         """Groups to send now: key, why, and the pending alert ids (empty for a repeat)."""
@@ -53,7 +55,7 @@ class Grouper:
         for key, group in self._groups.items():
             t = group.timing
             if group.pending:
-                ready = now >= group.pending_since + t.wait_ms / 1000
+                ready = any(now >= since + wait / 1000 for since, wait in group.pending.values())
                 if group.last_flush is not None:
                     ready = ready and now >= group.last_flush + t.interval_ms / 1000
                 if ready:
