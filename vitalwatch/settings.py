@@ -202,8 +202,16 @@ class SparkSettings(_Section):
 class RuleSettings(_Section):
     directory: Path = Path("rules")
     # How far a reading may lag the newest reading of the same signal for the same patient and
-    # still be evaluated in order; later ones are dead-lettered as late. Detection waits this long.
-    allowed_lateness: DurationMs = 2000
+    # still be evaluated in order; later ones are dead-lettered as late. Detection waits this
+    # long. 0: a reading is evaluated in the micro-batch it arrives in (Kafka keeps a patient's
+    # readings of a signal in the order they were published; bench/LATENCY.md measured none out
+    # of order in the simulator, the PhysioNet replay and the fault tests).
+    allowed_lateness: DurationMs = Field(default=0, ge=0)
+    # How long a rule that pairs signals (``derived``: a cuff reading with the heart rate before
+    # it) waits for the other feed, when that one has gone quiet, before evaluating what it
+    # holds; at least ``allowed_lateness``. The signals come on different topics, in no order
+    # relative to each other, so pairing waits for a later heart rate or this much silence.
+    pairing_wait: DurationMs = Field(default=2000, ge=0)
     # How far a reading's event time may be ahead of its Kafka record's timestamp (when it was
     # published); further ahead, it is dead-lettered as ``future`` and not evaluated. A device
     # clock stamping a reading minutes ahead would otherwise move that patient's watermark ahead

@@ -1,9 +1,10 @@
 """The same rules give the same alerts in batch and in streaming.
 
 Streaming: the job's RuleProcessor driven micro-batch by micro-batch (PySpark's TwsTester, in
-processing-time mode), both patients in one state bucket, the readings arriving out of order
-within the allowed lateness and cut into arbitrary batches; processing time follows arrival, and
-at the end passes the lateness so the timers release what is still held.
+processing-time mode), both patients in one state bucket, cut into arbitrary batches; processing
+time follows arrival, and at the end passes the lateness so the timers release what is still
+held. With a lateness of 2 s the readings arrive out of order within it; with the default (no
+lateness) each patient's arrive in order, as Kafka keeps them per key, patients interleaved.
 Batch: the same readings as a table through ``build_outputs`` as a Spark batch job (backtests).
 """
 
@@ -19,6 +20,7 @@ from pyspark.sql.streaming.tws_tester import TwsTester
 from tests.unit.stream.input_rows import heart_rate_row
 from vitalwatch.backtest.run import run_rules
 from vitalwatch.rules.loader import load_rules
+from vitalwatch.settings import RuleSettings
 from vitalwatch.stream.processor import RuleProcessor
 
 pytestmark = pytest.mark.spark
@@ -51,32 +53,35 @@ def alert_key(alert: dict) -> tuple:
     return (alert["alert_id"], alert["state"], alert["detected_ms"], alert["summary"])
 
 
+@pytest.mark.parametrize(
+    ("lateness_ms", "in_order"), [(LATENESS_MS, False), (RuleSettings().allowed_lateness, True)]
+)
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
-def test_batch_and_streaming_give_the_same_alerts(spark, base_settings, data) -> None:
+def test_batch_and_streaming_give_the_same_alerts(
+    spark, base_settings, lateness_ms, in_order, data
+) -> None:
     # no_data reacts to wall-clock silence at the end of a feed, which history cannot see by
     # design (README, "Time without readings"); its own tests cover both paths.
     rules = [r for r in load_rules(base_settings.rules.directory) if r.spec.kind != "no_data"]
     series = {p: readings(data.draw(runs, label=p)) for p in PATIENTS}
 
-    processor = RuleProcessor(rules, LATENESS_MS, "alerts", "deadletter")
+    processor = RuleProcessor(rules, lateness_ms, "alerts", "deadletter")
     tester = TwsTester(processor, timeMode="ProcessingTime")
-    # Arrival: each reading delayed by less than the allowed lateness, patients interleaved.
-    arrivals = sorted(
-        (ts - T0 + delay + 1, patient, ts, value)
-        for patient, points in series.items()
-        for (ts, value), delay in zip(
-            points,
-            data.draw(
-                st.lists(
-                    st.integers(0, LATENESS_MS - 1), min_size=len(points), max_size=len(points)
-                )
-            ),
-            strict=True,
+    # Arrival: each reading delayed by less than 2 s (in order per patient, or not), patients
+    # interleaved.
+    arrivals = []
+    for patient, points in series.items():
+        delays = st.lists(
+            st.integers(0, LATENESS_MS - 1), min_size=len(points), max_size=len(points)
         )
-    )
+        arrived = 0
+        for (ts, value), delay in zip(points, data.draw(delays), strict=True):
+            arrived = max(arrived, ts - T0 + delay + 1) if in_order else ts - T0 + delay + 1
+            arrivals.append((arrived, patient, ts, value))
+    arrivals.sort()
     cuts = sorted(set(data.draw(st.lists(st.integers(1, len(arrivals)), max_size=12))))
     streamed, now = [], 0
     for a, b in zip([0, *cuts], [*cuts, len(arrivals)], strict=True):

@@ -20,11 +20,13 @@ reading is evaluated once a heart-rate reading *after* it has been released (so 
 at or before it is known; the heart-rate watermark guarantees no earlier one can still come), or
 when the heart-rate feed goes quiet (live) or ends (history). Heart rates are kept back to
 ``_HISTORY_MS`` behind the newest (plus the one before, for the freshness check) and back to
-any held blood-pressure reading. Live, a cuff reading is released within the allowed lateness
-and two triggers of its arrival, so the pairing is exact while that stays well under
-``_HISTORY_MS``. A cuff reading released further behind the heart-rate feed (a backlog of
-minutes read in one micro-batch after an outage) is paired with the oldest heart rate kept and
-may be judged stale: a bounded state (~15 readings per patient) chosen over exactness there.
+any held blood-pressure reading. Live, this rule gets each signal's readings through the
+evaluator's pairing hold (``rules.pairing_wait``, at least the allowed lateness), so a cuff
+reading is released within that and two triggers of its arrival, and the pairing is exact while
+that stays well under ``_HISTORY_MS``. A cuff reading released further behind the heart-rate
+feed (a backlog of minutes read in one micro-batch after an outage) is paired with the oldest
+heart rate kept and may be judged stale: a bounded state (~15 readings per patient) chosen over
+exactness there.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def _paired_value(measure: str, heart_rate: float, systolic: float) -> float | N
 
 
 # How far behind the newest heart rate a blood-pressure reading may be released and still be
-# paired exactly. Live, a cuff reading is released the allowed lateness after it arrives.
+# paired exactly. Live, a cuff reading is released the pairing wait after it arrives.
 _HISTORY_MS = 15_000
 _HEART_RATE_ONLY = frozenset({Signal.HEART_RATE})
 

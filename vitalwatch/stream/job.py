@@ -143,6 +143,7 @@ def build_outputs(
                 settings.rules.state_ttl,
                 timers=live,
                 max_clock_skew_ms=settings.rules.max_clock_skew,
+                pairing_wait_ms=settings.rules.pairing_wait,
             ),
             outputStructType=OUTPUT_SCHEMA,
             outputMode="Append",

@@ -13,7 +13,8 @@ all are active) while leaving room for a cluster's parallelism (up to 64 tasks).
 ``STATE_BUCKETS`` is part of the checkpoint's layout: changing it needs a new checkpoint.
 
 Timers (processing time) drive what must happen without input: releasing held readings of a
-feed that stopped, ``no_data`` alerts, and dropping patients silent for ``state_ttl``. One timer
+feed that stopped (with a lateness), a cuff reading waiting for a quiet heart-rate feed,
+``no_data`` alerts, and dropping patients silent for ``state_ttl``. One timer
 per bucket, at the earliest deadline of its patients, registered lazily: only when none is
 pending or the new deadline is earlier, so a steady feed costs few timer calls per batch. The
 bucket's next deadline is stored beside its patients, so a timer that fires early (readings
@@ -243,13 +244,16 @@ class RuleProcessor(StatefulProcessor):
         state_ttl_ms: int = 86_400_000,
         timers: bool = True,
         max_clock_skew_ms: int = 30_000,
+        pairing_wait_ms: int = 2_000,
     ) -> None:
         """``timers``: run with processing-time timers (the live stream); without them (a batch
         over history) nothing happens between readings and the end flushes what is held.
-        ``max_clock_skew_ms``: how far a reading may be stamped ahead of its Kafka record."""
+        ``max_clock_skew_ms``: how far a reading may be stamped ahead of its Kafka record.
+        ``pairing_wait_ms``: how long a rule pairing signals waits for a quiet feed."""
         self._rules = list(rules)
         self._allowed_lateness_ms = allowed_lateness_ms
         self._max_clock_skew_ms = max_clock_skew_ms
+        self._pairing_wait_ms = pairing_wait_ms
         self._alerts_topic = alerts_topic
         self._deadletter_topic = deadletter_topic
         self._state_ttl_ms = state_ttl_ms
@@ -263,7 +267,9 @@ class RuleProcessor(StatefulProcessor):
             gc.set_threshold(50_000, 20, 100)
         self._handle = handle
         self._state = handle.getValueState("bucket", _STATE_SCHEMA)
-        self._evaluator = PatientEvaluator(self._rules, self._allowed_lateness_ms)
+        self._evaluator = PatientEvaluator(
+            self._rules, self._allowed_lateness_ms, self._pairing_wait_ms
+        )
 
     def handleInputRows(
         self, key: Any, rows: Iterator[Row], timerValues: TimerValues

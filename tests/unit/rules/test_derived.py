@@ -5,11 +5,14 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vitalwatch.contracts.alerts import Alert
 from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.rules.derived import DerivedRule, DerivedSpec
 from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
+from vitalwatch.rules.kind import PatientContext, RuleState
+from vitalwatch.rules.threshold import ThresholdRule
 
-from .helpers import PATIENT, hr
+from .helpers import PATIENT, hr, tachycardia
 
 
 def derived(**overrides: Any) -> DerivedRule:
@@ -70,13 +73,17 @@ def test_pulse_pressure_from_one_reading() -> None:
     ]
 
 
-@settings(max_examples=200, deadline=None)
-@given(
+# Heart rates and cuff readings (one per signal and second), the trigger, the arrival delays.
+live_feeds = given(
     heart=st.lists(st.tuples(st.integers(0, 300), st.integers(40, 180)), max_size=40),
     cuff=st.lists(st.tuples(st.integers(0, 300), st.integers(60, 160)), max_size=8),
     trigger_ms=st.integers(100, 5_000),
     delays=st.lists(st.integers(0, 1_999), min_size=48, max_size=48),
 )
+
+
+@settings(max_examples=200, deadline=None)
+@live_feeds
 def test_live_arrival_in_any_batches_gives_the_alerts_of_history(
     heart: list, cuff: list, trigger_ms: int, delays: list
 ) -> None:
@@ -91,7 +98,39 @@ def test_live_arrival_in_any_batches_gives_the_alerts_of_history(
     points = [by_key[key] for key in sorted(by_key)]
     expected = run(rule, points)
     arrival = sorted((r.ts_ms + d, i) for i, (r, d) in enumerate(zip(points, delays, strict=False)))
-    evaluator = PatientEvaluator([rule], 2_000)
+    assert live_alerts(points, arrival, trigger_ms, PatientEvaluator([rule], 2_000)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@live_feeds
+def test_with_no_lateness_the_pairing_still_gives_the_alerts_of_history(
+    heart: list, cuff: list, trigger_ms: int, delays: list
+) -> None:
+    """The default: no lateness hold, so each signal's readings reach the rules of one signal
+    as they arrive; Kafka keeps each signal in order, but the two topics in no order relative to
+    each other (a cuff reading may come before the heart rate just before it). A rule pairing
+    them waits for ``pairing_wait`` (2 s by default) and still gives the alerts of history."""
+    rule = derived(**{"for": "10s", "clear_after": "0s", "cooldown": "0s"})
+    by_key = {(t, Signal.HEART_RATE): hr(t, v) for t, v in heart}
+    by_key |= {(t, Signal.BLOOD_PRESSURE): bp(t, v) for t, v in cuff}
+    points = [by_key[key] for key in sorted(by_key)]
+    expected = run(rule, points)
+    arrival, last = [], dict.fromkeys(Signal, 0)
+    for i, (r, d) in enumerate(zip(points, delays, strict=False)):
+        last[r.signal] = max(last[r.signal], r.ts_ms + d)  # in order within its signal
+        arrival.append((last[r.signal], i))
+    evaluator = PatientEvaluator([rule], 0)  # the default lateness; pairing_wait 2 s
+    assert live_alerts(points, sorted(arrival), trigger_ms, evaluator) == expected
+
+
+def live_alerts(
+    points: list[Reading],
+    arrival: list[tuple[int, int]],
+    trigger_ms: int,
+    evaluator: PatientEvaluator,
+) -> list[tuple]:
+    """Readings arriving as ``arrival`` says, a micro-batch every trigger as in Spark's
+    processing-time mode, the patient ticked only when its deadline has passed."""
     state = PatientState()
     alerts = []
     batches: dict[int, list[tuple[int, int]]] = {}
@@ -104,8 +143,7 @@ def test_live_arrival_in_any_batches_gives_the_alerts_of_history(
         assert evaluation.late == []
         alerts += evaluation.alerts + due_ticks(evaluator, state, now)
     alerts += due_ticks(evaluator, state, None)  # the feeds have stopped: every deadline comes
-    got = [(a.state.value, a.onset_ms // 1000, round(a.values["shock_index"], 3)) for a in alerts]
-    assert got == expected
+    return [(a.state.value, a.onset_ms // 1000, round(a.values["shock_index"], 3)) for a in alerts]
 
 
 def due_ticks(evaluator: PatientEvaluator, state: PatientState, now: int | None) -> list:
@@ -146,3 +184,38 @@ def test_news2_aggregate_of_pulse_and_systolic_on_the_rcp_bands() -> None:
     # the chart's band edges exactly: pulse 130 scores 2, systolic 100 scores 2.
     assert run(rule, [hr(0, 130), bp(1, 100), hr(2, 130)]) == []
     assert run(rule, [hr(0, 130), bp(1, 90), hr(2, 130)]) == [("firing", 1, 5.0)]
+
+
+def test_a_state_stored_before_the_pairing_hold_gives_its_held_readings_to_every_rule() -> None:
+    """A checkpoint from before ``pairing_wait`` held readings for all rules at one watermark:
+    after the upgrade each held reading reaches the one-signal rules and the pairing rules once."""
+    old = {
+        "signals": {
+            "heart_rate": {
+                "watermark_ms": 0,
+                "pending": [[1_000, {"bpm": 150.0}]],
+                "arrived_ms": 5,
+            },
+            "blood_pressure": {
+                "watermark_ms": 0,
+                "pending": [[500, {"systolic": 100.0, "diastolic": 60.0}]],
+                "arrived_ms": 5,
+            },
+        },
+        "rules": {"shock-index": {"heart_ts": [0], "heart_bpm": [150.0], "queue": []}},
+    }
+    state = PatientState.from_json_obj(old)
+    evaluator = PatientEvaluator([derived(), Recording(tachycardia().spec)], 0)
+    alerts = evaluator.process(state, PATIENT, [hr(2, 150)], now_ms=10).alerts
+    alerts += due_ticks(evaluator, state, None)
+    assert state.rules["tachy"]["seen"] == [1_000, 2_000]
+    assert [(a.state.value, a.onset_ms) for a in alerts] == [("firing", 500)]
+
+
+class Recording(ThresholdRule):
+    """A one-signal rule that only records the times of the readings it is given."""
+
+    def step(
+        self, state: RuleState, reading: Reading, patient: PatientContext
+    ) -> tuple[RuleState, list[Alert]]:
+        return {"seen": [*state.get("seen", []), reading.ts_ms]}, []
