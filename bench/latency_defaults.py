@@ -1,0 +1,68 @@
+"""A/B of the latency defaults (issue: an immediate alert within seconds): the whole daemon live,
+alternating the defaults before and after, same code and instrumentation in the same session.
+
+    python -m bench.latency_defaults [--patients 1000] [--seconds 200] [--pairs 1]
+
+- ``before``: ``rules.allowed_lateness`` 2 s (every reading held 2 s), ``rules.pairing_wait`` 2 s,
+  and the embedded routing with one ``group_wait`` of 5 s for every severity;
+- ``after``: the defaults (no hold for one-signal rules, 2 s pairing wait for cross-signal ones,
+  a high alert's first notification sent at once).
+
+Prints each run's event -> notification p50/p99 and the per-stage breakdown (``bench.stages``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.harness import bench_settings, local_broker
+from bench.live import live_latency
+from vitalwatch.logs import configure_logging
+from vitalwatch.notify.config.routing import DEFAULT_ROUTING
+
+_BEFORE_ROUTING = DEFAULT_ROUTING.replace("group_wait: {high: 0s, medium: 5s, low: 30s}",
+                                          "group_wait: 5s")  # fmt: skip
+
+
+def policies(workdir: Path) -> dict[str, dict[str, Any]]:
+    routing = workdir / "routing-before.yaml"
+    routing.write_text(_BEFORE_ROUTING)
+    return {
+        "before": {
+            "rules": {"allowed_lateness": 2000, "pairing_wait": 2000},  # ms
+            "notify": {"routing_file": str(routing)},
+        },
+        "after": {},
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--patients", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=200)
+    parser.add_argument("--pairs", type=int, default=1)
+    args = parser.parse_args(argv)
+    assert _BEFORE_ROUTING != DEFAULT_ROUTING, "the embedded routing's group_wait has changed"
+    configure_logging("console", "warning")
+    workdir = Path(tempfile.mkdtemp(prefix="vitalwatch-latency-ab-"))
+    with local_broker(workdir) as broker:
+        for pair in range(args.pairs):
+            for name, overrides in policies(workdir).items():
+                run = workdir / f"{name}{pair}"
+                rules = overrides.get("rules", {})
+                others = {k: v for k, v in overrides.items() if k != "rules"}
+                settings = bench_settings(broker, run, **others)
+                # Applied over bench_settings' rules (its rule directory kept).
+                settings = settings.model_copy(
+                    update={"rules": settings.rules.model_copy(update=rules)}
+                )
+                result = live_latency(settings, args.patients, args.seconds)
+                shown = ", ".join(f"{k} {v:,.3g}" for k, v in result.items())
+                print(f"{name} (pair {pair + 1}): {shown}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
