@@ -25,8 +25,9 @@ from tests.fuzz.config_mutations import (
     yaml_text,
 )
 from vitalwatch.errors import RuleFileError
-from vitalwatch.rules.kind import RuleKind, registered_kinds
+from vitalwatch.rules.kind import RuleKind
 from vitalwatch.rules.loader import load_rule_file
+from vitalwatch.rules.registry import registered_kinds
 
 pytestmark = pytest.mark.fuzz
 

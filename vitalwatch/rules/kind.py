@@ -1,7 +1,8 @@
-"""The one interface every rule kind implements, and the registry of kinds by name.
+"""The one interface every rule kind implements, and what a kind is given besides readings.
 
-Third parties add kinds through the ``vitalwatch.rule_kinds`` entry-point group; a name that is
-registered twice is an error, never a silent override.
+The built-in kinds live in ``vitalwatch.rules.kinds``, one module each; third-party kinds
+subclass ``RuleKind`` and register through the ``vitalwatch.rule_kinds`` entry-point group
+(see ``vitalwatch.rules.registry``).
 """
 
 from __future__ import annotations
@@ -9,15 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, Generic, TypeVar
 
 from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.durations import format_duration_ms
 from vitalwatch.rules.spec import RuleSpec
-
-ENTRY_POINT_GROUP = "vitalwatch.rule_kinds"
 
 SpecT = TypeVar("SpecT", bound=RuleSpec)
 RuleState = dict[str, Any]
@@ -123,37 +121,3 @@ class RuleKind(ABC, Generic[SpecT]):
             repeat=repeat,
             latching=spec.latch,
         )
-
-
-def builtin_kinds() -> dict[str, type[RuleKind[Any]]]:
-    from vitalwatch.rules.baseline import BaselineRule
-    from vitalwatch.rules.count_in_window import CountInWindowRule
-    from vitalwatch.rules.derived import DerivedRule
-    from vitalwatch.rules.news2 import News2Rule
-    from vitalwatch.rules.no_data import NoDataRule
-    from vitalwatch.rules.threshold import ThresholdRule
-    from vitalwatch.rules.trend import TrendRule
-
-    return {
-        "threshold": ThresholdRule,
-        "baseline": BaselineRule,
-        "count_in_window": CountInWindowRule,
-        "derived": DerivedRule,
-        "trend": TrendRule,
-        "news2": News2Rule,
-        "no_data": NoDataRule,
-    }
-
-
-def registered_kinds(
-    plugins: Mapping[str, type[RuleKind[Any]]] | None = None,
-) -> dict[str, type[RuleKind[Any]]]:
-    """Built-in kinds plus plugins (by default, those of the entry-point group)."""
-    kinds = builtin_kinds()
-    if plugins is None:
-        plugins = {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    for name, kind in plugins.items():
-        if name in kinds:
-            raise ValueError(f"rule kind {name!r} is registered twice ({kinds[name]} and {kind})")
-        kinds[name] = kind
-    return kinds

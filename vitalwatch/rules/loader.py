@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from vitalwatch.errors import RuleFileError
-from vitalwatch.rules.kind import RuleKind, registered_kinds
+from vitalwatch.rules.kind import RuleKind
+from vitalwatch.rules.registry import registered_kinds
 from vitalwatch.yaml_input import YamlInputError, line_of, load_yaml
 
 

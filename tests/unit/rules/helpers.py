@@ -6,9 +6,21 @@ from typing import Any
 
 from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.rules.kind import PatientContext
-from vitalwatch.rules.threshold import ThresholdRule, ThresholdSpec
+from vitalwatch.rules.kinds.threshold import ThresholdRule, ThresholdSpec
 
 PATIENT = PatientContext("P-0042", bed="12", ward="ICU-A")
+
+COMMON = {
+    "description": "d",
+    "source": "s",
+    "severity": "high",
+    "summary": "{value}",
+    "cooldown": "0s",
+}
+
+
+def build(rule_cls: Any, spec_cls: Any, **fields: Any) -> Any:
+    return rule_cls(spec_cls.model_validate({**COMMON, "id": "r", **fields}))
 
 
 def tachycardia(**overrides: Any) -> ThresholdRule:
@@ -32,6 +44,10 @@ def tachycardia(**overrides: Any) -> ThresholdRule:
 
 def hr(ts_s: float, bpm: float) -> Reading:
     return Reading(Signal.HEART_RATE, int(ts_s * 1000), {"bpm": bpm})
+
+
+def sbp(ts_s: float, value: float) -> Reading:
+    return Reading(Signal.BLOOD_PRESSURE, int(ts_s * 1000), {"systolic": value, "diastolic": 50.0})
 
 
 def run(rule: ThresholdRule, readings: list[Reading]) -> list[tuple[str, int, int]]:

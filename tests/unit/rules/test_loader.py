@@ -4,9 +4,9 @@ import pytest
 
 from vitalwatch.cli import main
 from vitalwatch.errors import RuleFileError
-from vitalwatch.rules.kind import registered_kinds
+from vitalwatch.rules.kinds.threshold import ThresholdRule
 from vitalwatch.rules.loader import load_rules
-from vitalwatch.rules.threshold import ThresholdRule
+from vitalwatch.rules.registry import registered_kinds
 
 REPO_RULES = Path(__file__).resolve().parents[3] / "rules"
 

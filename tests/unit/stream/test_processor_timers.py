@@ -12,7 +12,7 @@ from pyspark.sql.streaming.stateful_processor import TimerValues
 from pyspark.sql.streaming.tws_tester import TwsTester
 
 from tests.unit.rules.helpers import tachycardia
-from tests.unit.rules.test_no_data import no_hr
+from tests.unit.rules.kinds.test_no_data import no_hr
 from tests.unit.stream.input_rows import heart_rate_row
 from vitalwatch.stream.processor import RuleProcessor
 

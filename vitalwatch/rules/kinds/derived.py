@@ -41,8 +41,8 @@ from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.durations import DurationMs
 from vitalwatch.rules.episode import LimitRule
 from vitalwatch.rules.kind import PatientContext, RuleState
-from vitalwatch.rules.news2 import news2_score
-from vitalwatch.rules.threshold import ThresholdRule, ThresholdSpec
+from vitalwatch.rules.kinds.news2 import news2_score
+from vitalwatch.rules.kinds.threshold import ThresholdRule, ThresholdSpec
 
 DerivedMeasure = Literal["shock_index", "news2_aggregate", "pulse_pressure"]
 

@@ -1,7 +1,7 @@
 from vitalwatch.contracts.alerts import AlertState
 from vitalwatch.contracts.readings import PATIENT_ID_PATTERN
 
-from .helpers import PATIENT, hr, run, tachycardia
+from ..helpers import PATIENT, hr, run, tachycardia
 
 
 def steady(start: int, end: int, bpm: float) -> list:

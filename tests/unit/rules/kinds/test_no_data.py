@@ -5,9 +5,9 @@ from typing import Any
 
 from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
-from vitalwatch.rules.no_data import NoDataRule, NoDataSpec
+from vitalwatch.rules.kinds.no_data import NoDataRule, NoDataSpec
 
-from .helpers import PATIENT, hr, tachycardia
+from ..helpers import PATIENT, hr, tachycardia
 
 
 def no_hr(**overrides: Any) -> NoDataRule:

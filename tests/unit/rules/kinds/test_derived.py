@@ -7,12 +7,12 @@ from hypothesis import strategies as st
 
 from vitalwatch.contracts.alerts import Alert
 from vitalwatch.contracts.readings import Reading, Signal
-from vitalwatch.rules.derived import DerivedRule, DerivedSpec
 from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
 from vitalwatch.rules.kind import PatientContext, RuleState
-from vitalwatch.rules.threshold import ThresholdRule
+from vitalwatch.rules.kinds.derived import DerivedRule, DerivedSpec
+from vitalwatch.rules.kinds.threshold import ThresholdRule
 
-from .helpers import PATIENT, hr, tachycardia
+from ..helpers import PATIENT, hr, tachycardia
 
 
 def derived(**overrides: Any) -> DerivedRule:

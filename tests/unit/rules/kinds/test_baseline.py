@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from vitalwatch.rules.baseline import BaselineRule, BaselineSpec
+from vitalwatch.rules.kinds.baseline import BaselineRule, BaselineSpec
 
-from .helpers import hr, run
+from ..helpers import hr, run
 
 
 def baseline(**overrides: Any) -> BaselineRule:
