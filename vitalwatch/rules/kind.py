@@ -10,12 +10,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.durations import format_duration_ms
 from vitalwatch.rules.spec import RuleSpec
+
+if TYPE_CHECKING:
+    from vitalwatch.rules.kernel import Kernel
 
 SpecT = TypeVar("SpecT", bound=RuleSpec)
 RuleState = dict[str, Any]
@@ -61,6 +64,11 @@ class RuleKind(ABC, Generic[SpecT]):
         self, state: RuleState, reading: Reading, patient: PatientContext
     ) -> tuple[RuleState, list[Alert]]:
         """Advance the rule by one reading (readings arrive in event-time order)."""
+
+    def kernel(self) -> Kernel | None:
+        """This rule as a kernel over a bucket's readings as columns (``rules.kernel``); None:
+        the engine runs ``step()`` per reading instead, the same alerts at a higher cost."""
+        return None
 
     def quiet_deadline(self, state: RuleState, arrived_ms: int) -> int | None:
         """When (processing time) silence since the last arrival at ``arrived_ms`` needs

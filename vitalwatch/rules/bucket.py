@@ -1,0 +1,226 @@
+"""A state bucket's patients and their rule state, as columns: one row per patient slot.
+
+What the reference evaluator keeps per patient (``PatientState``: per signal a watermark, the
+held readings, the arrival time; per rule a dict) is kept here for all of a bucket's patients
+at once: per signal, int64 arrays over the slots and one flat table of held readings sorted by
+slot and time; per rule, the arrays its kernel declares (``Kernel.blank``). Stored as one binary
+value: a small JSON header naming the arrays, then their raw bytes, deflated (``encode``); no
+per-patient JSON except for the patients' roster contexts and the state of kinds that ship no
+kernel.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+
+from vitalwatch.rules.kernel import (
+    NO_TIME,
+    SIGNALS,
+    VALUE_FIELDS,
+    FloatArray,
+    IntArray,
+    Kernel,
+    KernelState,
+    Patients,
+)
+from vitalwatch.rules.kind import PatientContext
+
+_FORMAT = b"VWB1"  # a bucket written in this layout
+
+
+@dataclass
+class Held:
+    """Readings of one signal held back (not yet released to every rule), sorted by slot and
+    then event time (arrival order among equal times)."""
+
+    slot: IntArray
+    ts: IntArray
+    values: FloatArray
+
+    @classmethod
+    def empty(cls) -> Held:
+        return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty((0, len(VALUE_FIELDS))))
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def take(self, selection: np.ndarray) -> Held:
+        return Held(self.slot[selection], self.ts[selection], self.values[selection])
+
+
+class Bucket:
+    """One bucket's patients: who is in which slot, per-signal release state, rule state."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.index: dict[str, int] = {}
+        self.patients = Patients([])
+        shape = (len(SIGNALS), 0)
+        self.watermark = np.full(shape, NO_TIME, np.int64)  # released to the one-signal rules
+        self.paired = np.full(shape, NO_TIME, np.int64)  # released to the rules pairing signals
+        self.arrived = np.full(shape, NO_TIME, np.int64)  # processing time of the newest arrival
+        self.released = np.zeros(shape, np.int64)  # held readings already given to one-signal rules
+        self.held = [Held.empty() for _ in SIGNALS]
+        self.rules: dict[str, KernelState] = {}
+        # Each slot's next deadline (processing time; NO_TIME: none), worked out after a call's
+        # readings; None for a bucket decoded afresh.
+        self.due: IntArray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def admit(self, ids: Sequence[str], contexts: Sequence[PatientContext]) -> IntArray:
+        """The slots of these patients, new ones appended; their contexts as given (the roster
+        row joined to this call's readings)."""
+        slots = np.empty(len(ids), np.int64)
+        added = 0
+        for i, (patient_id, context) in enumerate(zip(ids, contexts, strict=True)):
+            slot = self.index.get(patient_id)
+            if slot is None:
+                slot = self.index[patient_id] = len(self.ids)
+                self.ids.append(patient_id)
+                self.patients.contexts.append(context)
+                added += 1
+            elif self.patients.contexts[slot] != context:
+                self.patients.contexts[slot] = context
+            slots[i] = slot
+        if added:
+            self._grow(added)
+        return slots
+
+    def _grow(self, added: int) -> None:
+        pad = np.full((len(SIGNALS), added), NO_TIME, np.int64)
+        self.watermark = np.concatenate([self.watermark, pad], axis=1)
+        self.paired = np.concatenate([self.paired, pad], axis=1)
+        self.arrived = np.concatenate([self.arrived, pad], axis=1)
+        self.released = np.concatenate([self.released, np.zeros_like(pad)], axis=1)
+        if self.due is not None:
+            self.due = np.concatenate([self.due, np.full(added, NO_TIME, np.int64)])
+        # Rule states grow lazily, in ``state_of``.
+
+    def state_of(self, kernel: Kernel) -> KernelState:
+        """The rule's state over all slots (blank for slots or rules it has not seen)."""
+        key = _state_key(kernel)
+        state = self.rules.get(key)
+        if state is None:
+            state = self.rules[key] = kernel.blank(len(self.ids))
+        rows = len(next(iter(state.values()))) if state else len(self.ids)
+        if rows < len(self.ids):
+            extra = kernel.blank(len(self.ids) - rows)
+            for name, column in state.items():
+                state[name] = np.concatenate([column, extra[name]])
+        return state
+
+    def drop(self, gone: IntArray) -> None:
+        """Forget the patients in these slots; the others keep their order (slots renumbered)."""
+        keep = np.ones(len(self.ids), bool)
+        keep[gone] = False
+        renumber = np.cumsum(keep) - 1
+        for slot in sorted(gone.tolist(), reverse=True):
+            del self.index[self.ids[slot]]
+        self.ids = [pid for pid, k in zip(self.ids, keep.tolist(), strict=True) if k]
+        self.index = {pid: slot for slot, pid in enumerate(self.ids)}
+        self.patients.contexts = [
+            c for c, k in zip(self.patients.contexts, keep.tolist(), strict=True) if k
+        ]
+        self.watermark, self.paired = self.watermark[:, keep], self.paired[:, keep]
+        self.arrived, self.released = self.arrived[:, keep], self.released[:, keep]
+        for index, held in enumerate(self.held):
+            kept = held.take(keep[held.slot])
+            kept.slot = renumber[kept.slot]
+            self.held[index] = kept
+        for state in self.rules.values():
+            for name, column in state.items():  # a state not grown yet is shorter: blank rows
+                state[name] = column[keep[: len(column)]]
+        if self.due is not None:
+            self.due = self.due[keep]
+
+    def keep_rules(self, kernels: Sequence[Kernel]) -> None:
+        """Drop the state of rules no longer loaded (a reload removed them)."""
+        keys = {_state_key(kernel) for kernel in kernels}
+        self.rules = {key: state for key, state in self.rules.items() if key in keys}
+
+    def encode(self) -> bytes:
+        arrays: dict[str, np.ndarray] = {
+            "watermark": self.watermark,
+            "paired": self.paired,
+            "arrived": self.arrived,
+            "released": self.released,
+        }
+        for index, held in enumerate(self.held):
+            arrays[f"held{index}.slot"] = held.slot
+            arrays[f"held{index}.ts"] = held.ts
+            arrays[f"held{index}.values"] = held.values
+        for key, state in self.rules.items():
+            for name, column in state.items():
+                arrays[f"rule:{key}:{name}"] = column
+        patients = [
+            [c.patient_id, c.bed, c.ward, dict(c.overrides)] for c in self.patients.contexts
+        ]
+        header: list[list[object]] = []
+        body: list[bytes] = []
+        for name, column in arrays.items():
+            if column.dtype == object:
+                data = orjson.dumps(column.tolist())
+                header.append([name, "json", len(data)])
+            else:
+                data = np.ascontiguousarray(column).tobytes()
+                header.append([name, column.dtype.str, list(column.shape)])
+            body.append(data)
+        head = orjson.dumps({"patients": patients, "arrays": header})
+        return _FORMAT + zlib.compress(len(head).to_bytes(4, "little") + head + b"".join(body), 1)
+
+    @classmethod
+    def decode(cls, stored: bytes | None) -> Bucket:
+        bucket = cls()
+        if not stored:
+            return bucket
+        if not stored.startswith(_FORMAT):
+            raise ValueError("the bucket's state is not in this version's layout")
+        raw = zlib.decompress(stored[len(_FORMAT) :])
+        size = int.from_bytes(raw[:4], "little")
+        head = orjson.loads(raw[4 : 4 + size])
+        offset = 4 + size
+        arrays: dict[str, np.ndarray] = {}
+        for name, dtype, shape in head["arrays"]:
+            if dtype == "json":
+                items = orjson.loads(raw[offset : offset + shape])
+                column = np.empty(len(items), dtype=object)
+                column[:] = items
+                offset += shape
+            else:
+                count = int(np.prod(shape)) * np.dtype(dtype).itemsize
+                column = np.frombuffer(raw, dtype, int(np.prod(shape)), offset).reshape(shape)
+                column = column.copy()  # writable
+                offset += count
+            arrays[name] = column
+        contexts = [
+            PatientContext(pid, bed=bed, ward=ward, overrides=overrides)
+            for pid, bed, ward, overrides in head["patients"]
+        ]
+        bucket.ids = [c.patient_id for c in contexts]
+        bucket.index = {pid: slot for slot, pid in enumerate(bucket.ids)}
+        bucket.patients = Patients(contexts)
+        bucket.watermark, bucket.paired = arrays.pop("watermark"), arrays.pop("paired")
+        bucket.arrived, bucket.released = arrays.pop("arrived"), arrays.pop("released")
+        for index in range(len(SIGNALS)):
+            bucket.held[index] = Held(
+                arrays.pop(f"held{index}.slot"),
+                arrays.pop(f"held{index}.ts"),
+                arrays.pop(f"held{index}.values"),
+            )
+        for name, column in arrays.items():
+            _, key, field = name.split(":", 2)
+            bucket.rules.setdefault(key, {})[field] = column
+        return bucket
+
+
+def _state_key(kernel: Kernel) -> str:
+    """A rule's state is kept by rule id and kernel: a reload that keeps a rule's kind keeps its
+    state; one that changes it starts the rule afresh."""
+    return f"{kernel.rule.spec.id}/{type(kernel).__name__}"
