@@ -31,6 +31,10 @@ from vitalwatch.rules.kernel import (
 from vitalwatch.rules.kind import PatientContext
 
 _FORMAT = b"VWB1"  # a bucket written in this layout
+# A kernel's state arrays are one row per slot, except those named with this prefix: a flat
+# list of entries (e.g. a window of readings) whose slots are in ``LIST_SLOT``, sorted by slot.
+LIST = "list."
+LIST_SLOT = "list.slot"
 
 
 @dataclass
@@ -109,11 +113,12 @@ class Bucket:
         state = self.rules.get(key)
         if state is None:
             state = self.rules[key] = kernel.blank(len(self.ids))
-        rows = len(next(iter(state.values()))) if state else len(self.ids)
-        if rows < len(self.ids):
+        rows = min((len(c) for n, c in state.items() if not n.startswith(LIST)), default=None)
+        if rows is not None and rows < len(self.ids):
             extra = kernel.blank(len(self.ids) - rows)
             for name, column in state.items():
-                state[name] = np.concatenate([column, extra[name]])
+                if not name.startswith(LIST):
+                    state[name] = np.concatenate([column, extra[name]])
         return state
 
     def drop(self, gone: IntArray) -> None:
@@ -135,8 +140,14 @@ class Bucket:
             kept.slot = renumber[kept.slot]
             self.held[index] = kept
         for state in self.rules.values():
+            if LIST_SLOT in state:
+                kept_entries = keep[state[LIST_SLOT]]
+                for name in [n for n in state if n.startswith(LIST)]:
+                    state[name] = state[name][kept_entries]
+                state[LIST_SLOT] = renumber[state[LIST_SLOT]]
             for name, column in state.items():  # a state not grown yet is shorter: blank rows
-                state[name] = column[keep[: len(column)]]
+                if not name.startswith(LIST):
+                    state[name] = column[keep[: len(column)]]
         if self.due is not None:
             self.due = self.due[keep]
 

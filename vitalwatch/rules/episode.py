@@ -14,13 +14,25 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
+import numba
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.durations import DurationMs
+from vitalwatch.rules.kernel import (
+    VALUE_INDEX,
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Kernel,
+    KernelState,
+    Patients,
+    Released,
+)
 from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
 from vitalwatch.rules.spec import RuleSpec
 
@@ -167,6 +179,14 @@ class LimitRule(EpisodeRule[LimitSpecT]):
     def breaches(self, value: float, limit: float) -> bool:
         return value > limit if self._direction == "above" else value < limit
 
+    def limits(self, patients: Patients) -> FloatArray:
+        """The limit per patient slot, with the roster's overrides (for the kernel)."""
+        return patients.settings(self, self._direction, self._limit)
+
+    @property
+    def above(self) -> bool:
+        return self._direction == "above"
+
 
 class ChangeSpec(EpisodeSpec):
     """A measure compared with a reference of the patient's own: ``change`` is signed, a rise
@@ -198,3 +218,130 @@ class ChangeRule(EpisodeRule[ChangeSpecT]):
 
     def reached(self, delta: float, change: float) -> bool:
         return delta <= change if change < 0 else delta >= change
+
+    def changes(self, patients: Patients) -> FloatArray:
+        """The change per patient slot, with the roster's overrides (for the kernel)."""
+        return patients.settings(self, "change", self.spec.change)
+
+
+# The kernel side: the lifecycle above, compiled, over a bucket's readings. An episode rule's
+# state is one float64 row per patient slot (NaN for None; times are exact in float64): these
+# cells first, then the kind's own (``EpisodeKernel.kind_cells``).
+ONSET, CLEAR_START, LAST_FIRED, LAST_NOTIFIED, REPEAT = range(5)
+EPISODE_CELLS = 5
+_ALERT_STATES = (AlertState.FIRING, AlertState.RENOTIFIED, AlertState.RESOLVED)
+NO_RENOTIFY = -1.0
+
+
+@numba.njit(cache=True)
+def _advance(
+    row: FloatArray,
+    ts: float,
+    breaching: bool,
+    holds: bool,
+    since: float,
+    cooldown: float,
+    renotify: float,
+    clear_after: float,
+) -> tuple[int, float, float]:
+    """``EpisodeRule.advance`` for one value: (alert state index or -1, onset, repeat)."""
+    if breaching:
+        row[CLEAR_START] = np.nan
+    onset = row[ONSET]
+    if np.isnan(onset):
+        if holds and (np.isnan(row[LAST_FIRED]) or ts - row[LAST_FIRED] >= cooldown):
+            row[ONSET], row[LAST_FIRED], row[LAST_NOTIFIED], row[REPEAT] = since, ts, ts, 0.0
+            return 0, since, 0.0
+        return -1, 0.0, 0.0
+    if breaching:
+        if renotify != NO_RENOTIFY and ts - row[LAST_NOTIFIED] >= renotify:
+            row[LAST_NOTIFIED] = ts
+            row[REPEAT] += 1.0
+            return 1, onset, row[REPEAT]
+        return -1, 0.0, 0.0
+    if np.isnan(row[CLEAR_START]):
+        row[CLEAR_START] = ts
+    if ts - row[CLEAR_START] >= clear_after:
+        row[ONSET], row[CLEAR_START] = np.nan, np.nan
+        return 2, onset, 0.0
+    return -1, 0.0, 0.0
+
+
+@numba.njit(cache=True)
+def _lifecycle(
+    cells: FloatArray,
+    conditions: Conditions,
+    cooldown: float,
+    renotify: float,
+    clear_after: float,
+) -> tuple[IntArray, IntArray, FloatArray, FloatArray]:
+    """The lifecycle over a call's conditions, in order: which raised an alert (their index),
+    its state (index into ``_ALERT_STATES``), onset and repeat."""
+    slot, ts, breaching, holds, since, _, _ = conditions
+    n = len(ts)
+    raised = np.empty(n, np.int64)
+    state = np.empty(n, np.int64)
+    onset = np.empty(n, np.float64)
+    repeat = np.empty(n, np.float64)
+    count = 0
+    for i in range(n):
+        code, first, times = _advance(
+            cells[slot[i]], ts[i], breaching[i], holds[i], since[i], cooldown, renotify, clear_after
+        )
+        if code >= 0:
+            raised[count], state[count], onset[count], repeat[count] = i, code, first, times
+            count += 1
+    return raised[:count], state[:count], onset[:count], repeat[:count]
+
+
+Conditions = tuple[IntArray, FloatArray, BoolArray, BoolArray, FloatArray, FloatArray, FloatArray]
+"""Per evaluated value, in order: slot, time, breaching, holds, since, value, limit (the
+``Condition``s of a kind's ``condition()``, as columns)."""
+
+
+class EpisodeKernel(Kernel):
+    """Base of the episode kinds' kernels: the state layout, the lifecycle and the alerts. A
+    kind's kernel implements ``conditions``: its ``condition()`` over a call's readings."""
+
+    rule: EpisodeRule[Any]
+    kind_cells = 0  # the kind's own state cells, after the episode's
+
+    def blank(self, slots: int) -> KernelState:
+        cells = np.full((slots, EPISODE_CELLS + self.kind_cells), np.nan)
+        cells[:, REPEAT] = 0.0
+        return {"cells": cells}
+
+    def measured(self, released: Released) -> tuple[IntArray, FloatArray, FloatArray]:
+        """The released readings that carry the rule's measure: slot, time (as float64, like
+        the state cells) and value (a reading without it leaves the rule as it was)."""
+        values = released.values[:, VALUE_INDEX[MEASURES[self.rule.measure][1]]]
+        present = ~np.isnan(values)
+        return released.slot[present], released.ts[present].astype(np.float64), values[present]
+
+    def conditions(self, cells: FloatArray, patients: Patients, released: Released) -> Conditions:
+        raise NotImplementedError
+
+    def run(self, state: KernelState, patients: Patients, released: Released) -> list[Alert]:
+        cells = state["cells"]
+        conditions = self.conditions(cells, patients, released)
+        spec = self.rule.spec
+        renotify = NO_RENOTIFY if spec.renotify is None else float(spec.renotify)
+        raised, states, onsets, repeats = _lifecycle(
+            cells, conditions, float(spec.cooldown), renotify, float(spec.clear_after)
+        )
+        slot, ts, _, _, _, value, limit = conditions
+        field = self.rule.measure_field()
+        return [
+            self.rule.alert(
+                _ALERT_STATES[state],
+                patients.contexts[slot[i]],
+                int(onset),
+                int(ts[i]),
+                {field: float(value[i])},
+                float(limit[i]),
+                int(repeat),
+            )
+            for i, state, onset, repeat in zip(
+                raised.tolist(), states.tolist(), onsets.tolist(), repeats.tolist(), strict=True
+            )
+        ]

@@ -40,7 +40,9 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 KernelState = dict[str, np.ndarray]
-"""A rule's state for a bucket: arrays whose first axis is the patient slot."""
+"""A rule's state for a bucket: arrays whose first axis is the patient slot, and optionally
+(names starting ``list.``, see ``rules.bucket``) a flat list of entries with their slots in
+``list.slot``, sorted by slot: for state whose size varies per patient, like a window."""
 
 
 @dataclass

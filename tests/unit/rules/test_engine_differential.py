@@ -39,7 +39,7 @@ def rule_set(limits: dict[str, float]) -> list[RuleKind[Any]]:
     """Every built-in kind, on both signals, limits drawn (so a reload can change them)."""
     specs: list[dict[str, Any]] = [
         {"id": "tachy", "kind": "threshold", "signal": "heart_rate", "above": limits["hr_high"],
-         "for": "5s", "max_gap": "4s", "clear_after": "3s", "cooldown": "20s", "renotify": "10s"},
+         "for": "3s", "max_gap": "6s", "clear_after": "3s", "cooldown": "20s", "renotify": "4s"},
         {"id": "map-low", "kind": "threshold", "signal": "mean_arterial_pressure",
          "below": limits["map_low"], "for": "0s", "cooldown": "0s"},
         {"id": "runs", "kind": "count_in_window", "signal": "heart_rate",
@@ -52,12 +52,12 @@ def rule_set(limits: dict[str, float]) -> list[RuleKind[Any]]:
         {"id": "baseline", "kind": "baseline", "signal": "heart_rate", "change": limits["rise"],
          "half_life": "10s", "warm_up": "5s", "cooldown": "5s", "renotify": "7s"},
         {"id": "news2-pulse", "kind": "news2", "parameter": "pulse", "min_score": 2,
-         "clear_after": "2s"},
+         "clear_after": "2s", "renotify": "3s"},
         {"id": "news2-sbp", "kind": "news2", "parameter": "systolic", "cooldown": "0s"},
         {"id": "shock", "kind": "derived", "signal": "shock_index", "above": limits["shock"],
          "freshness": "6s", "for": "0s", "max_gap": "60s", "cooldown": "5s"},
         {"id": "news2-sum", "kind": "derived", "signal": "news2_aggregate", "above": 3,
-         "freshness": "6s", "for": "4s", "max_gap": "60s"},
+         "freshness": "6s", "for": "2s", "max_gap": "60s"},
         {"id": "pulse-pressure", "kind": "derived", "signal": "pulse_pressure", "below": 25,
          "for": "0s", "max_gap": "60s"},
         {"id": "hr-silent", "kind": "no_data", "signal": "heart_rate", "for": "7s"},
@@ -215,8 +215,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     calls: list[Call] = []
     clock = {p: T0 + draw(st.integers(0, 3)) * 1000 for p in PATIENTS}
     bp_clock = dict(clock)
+    level = dict.fromkeys(PATIENTS, 80.0)
     now = 1_000
-    for _ in range(draw(st.integers(1, 14))):
+    for _ in range(draw(st.integers(1, 24))):
         now += draw(st.sampled_from([500, 1_000, 1_000, 3_000, 9_000, 25_000]))
         if draw(st.booleans()) and calls:
             calls.append(Call(now))  # a timer: it fires at the bucket's earliest deadline
@@ -238,7 +239,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                 jitter = -draw(st.integers(0, 4)) * 500 if lateness else 0
                 if draw(st.integers(0, 20)) == 0:
                     jitter = -9_000  # behind the watermark: late
-                bpm = draw(st.sampled_from([35.0, 45.0, 80.0, 95.0, 120.0, 135.0, 170.0]))
+                if draw(st.integers(0, 3)) == 0:  # a new level, else the patient's last
+                    level[patient] = draw(st.sampled_from([35.0, 45.0, 80.0, 95.0, 135.0, 170.0]))
+                bpm = level[patient]
                 batch.append(
                     (patient, Reading(Signal.HEART_RATE, clock[patient] + jitter, {"bpm": bpm}))
                 )

@@ -40,6 +40,7 @@ from vitalwatch.contracts.alerts import Alert
 from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.durations import DurationMs
 from vitalwatch.rules.episode import LimitRule
+from vitalwatch.rules.kernel import Kernel
 from vitalwatch.rules.kind import PatientContext, RuleState
 from vitalwatch.rules.kinds.news2 import news2_score
 from vitalwatch.rules.kinds.threshold import ThresholdRule, ThresholdSpec
@@ -82,6 +83,11 @@ class DerivedRule(ThresholdRule):
 
     def measure_field(self) -> str:
         return self.derived.signal
+
+    def kernel(self) -> Kernel | None:
+        """No kernel yet: the engine runs ``step()`` per reading (threshold's kernel would read
+        a measure of the reading, not one paired across signals)."""
+        return None
 
     def step(
         self, state: RuleState, reading: Reading, patient: PatientContext

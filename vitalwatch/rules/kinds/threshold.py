@@ -15,10 +15,20 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numba
+import numpy as np
 from pydantic import Field
 
 from vitalwatch.durations import DurationMs
-from vitalwatch.rules.episode import Condition, LimitRule, LimitSpec
+from vitalwatch.rules.episode import (
+    EPISODE_CELLS,
+    Condition,
+    Conditions,
+    EpisodeKernel,
+    LimitRule,
+    LimitSpec,
+)
+from vitalwatch.rules.kernel import BoolArray, FloatArray, IntArray, Kernel, Patients, Released
 from vitalwatch.rules.kind import PatientContext, RuleState
 
 
@@ -49,3 +59,67 @@ class ThresholdRule(LimitRule[ThresholdSpec]):
         return {"run_start": run_start, "last_ts": ts}, Condition(
             breaching, holds, since, value, limit
         )
+
+    def kernel(self) -> Kernel | None:
+        return ThresholdKernel(self)
+
+
+RUN_START, LAST_TS = EPISODE_CELLS, EPISODE_CELLS + 1
+
+
+@numba.njit(cache=True)
+def sustained(
+    cells: FloatArray,
+    slot: IntArray,
+    ts: FloatArray,
+    value: FloatArray,
+    limit: FloatArray,
+    above: bool,
+    for_: float,
+    max_gap: float,
+) -> tuple[BoolArray, BoolArray, FloatArray]:
+    """``ThresholdRule.condition`` over values in order: breaching, holds and since of each."""
+    n = len(ts)
+    breaching = np.empty(n, np.bool_)
+    holds = np.empty(n, np.bool_)
+    since = np.empty(n, np.float64)
+    for i in range(n):
+        row = cells[slot[i]]
+        t = ts[i]
+        run_start = row[RUN_START]
+        if not np.isnan(row[LAST_TS]) and t - row[LAST_TS] > max_gap:
+            run_start = np.nan
+        breaches = value[i] > limit[i] if above else value[i] < limit[i]
+        if not breaches:
+            run_start = np.nan
+        elif np.isnan(run_start):
+            run_start = t
+        breaching[i] = breaches
+        holds[i] = not np.isnan(run_start) and t - run_start >= for_
+        since[i] = t if np.isnan(run_start) else run_start
+        row[RUN_START], row[LAST_TS] = run_start, t
+    return breaching, holds, since
+
+
+class ThresholdKernel(EpisodeKernel):
+    rule: ThresholdRule
+    kind_cells = 2  # RUN_START, LAST_TS
+
+    def conditions(self, cells: FloatArray, patients: Patients, released: Released) -> Conditions:
+        slot, ts, value = self.measured(released)
+        return self.sustained(cells, slot, ts, value, patients)
+
+    def sustained(
+        self,
+        cells: FloatArray,
+        slot: IntArray,
+        ts: FloatArray,
+        value: FloatArray,
+        patients: Patients,
+    ) -> Conditions:
+        spec = self.rule.spec
+        limit = self.rule.limits(patients)[slot]
+        breaching, holds, since = sustained(
+            cells, slot, ts, value, limit, self.rule.above, float(spec.for_), float(spec.max_gap)
+        )
+        return slot, ts, breaching, holds, since, value, limit
