@@ -15,9 +15,8 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pyspark.sql.streaming.tws_tester import TwsTester
 
-from tests.unit.stream.input_rows import heart_rate_row
+from tests.unit.stream.input_rows import PandasTester, heart_rate_row
 from vitalwatch.backtest.run import run_rules
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import RuleSettings
@@ -69,7 +68,7 @@ def test_batch_and_streaming_give_the_same_alerts(
     series = {p: readings(data.draw(runs, label=p)) for p in PATIENTS}
 
     processor = RuleProcessor(rules, lateness_ms, "alerts", "deadletter")
-    tester = TwsTester(processor, timeMode="ProcessingTime")
+    tester = PandasTester(processor, timeMode="ProcessingTime")
     # Arrival: each reading delayed by less than 2 s (in order per patient, or not), patients
     # interleaved.
     arrivals = []
@@ -92,7 +91,7 @@ def test_batch_and_streaming_give_the_same_alerts(
         # first, then the timers due. (TwsTester fires timers when its clock is set, so the
         # clock is moved for the input without firing, then set 1 ms on to fire them.)
         now = max(now + 1, batch[-1][0])
-        tester._currentProcessingTimeMs = now
+        tester.tester._currentProcessingTimeMs = now
         out = tester.test(0, [heart_rate_row(p, ts, v, message(p, ts, v)) for _, p, ts, v in batch])
         now += 1
         out += tester.setProcessingTime(now)

@@ -20,8 +20,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from vitalwatch.contracts.alerts import AlertState
-from vitalwatch.contracts.readings import DeadLetterReason, Signal
+from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS, DeadLetterReason, Signal
 from vitalwatch.kafka_security import java_client_properties
+from vitalwatch.rules.kernel import SIGNALS, VALUE_FIELDS
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.settings import Settings
 from vitalwatch.stream.parse import parse_readings
@@ -127,14 +128,10 @@ def build_outputs(
     # Valid and invalid readings go on together: one scan of the Kafka records and one parse per
     # micro-batch (a separate dead-letter branch read and parsed every record twice). The
     # processor dead-letters the invalid ones (rare) as they came, with the parser's reason.
-    bucket, packed = INPUT_COLUMNS
     evaluated = (
-        readings.select(
-            F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS)).alias(bucket),
-            F.to_json(F.struct(*[c for c in readings.columns if c != ROSTER_SPOILT])).alias(packed),
-        )
-        .groupBy(bucket)
-        .transformWithState(
+        readings.select(*_processor_input(readings, roster is not None))
+        .groupBy(INPUT_COLUMNS[0])
+        .transformWithStateInPandas(
             statefulProcessor=RuleProcessor(
                 rules,
                 settings.rules.allowed_lateness,
@@ -165,7 +162,52 @@ def build_outputs(
             for state in (AlertState.FIRING, AlertState.RESOLVED)
         ],
     )
-    return evaluated
+    return evaluated.withColumn("headers", _headers())
+
+
+def _processor_input(readings: DataFrame, with_roster: bool) -> list[Column | str]:
+    """``INPUT_COLUMNS``: the reading's own columns as they are (numbers cross to Python as
+    arrays), and the roster entry and the dead letter's source each packed into one text
+    column, decoded in Python only where needed."""
+    signal = F.col("signal")
+    index = F.lit(None).cast("tinyint")
+    for position, sig in reversed(list(enumerate(SIGNALS))):
+        index = F.when(signal == sig.value, F.lit(position).cast("tinyint")).otherwise(index)
+    context = (
+        F.to_json(F.struct("bed", "ward", "overrides"))
+        if with_roster
+        else F.lit(None).cast("string")
+    )
+    return [
+        F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS)).alias(INPUT_COLUMNS[0]),
+        "patient_id",
+        index.alias("signal"),
+        "event_ms",
+        *VALUE_FIELDS,
+        "source_timestamp",
+        context.alias("context"),
+        F.to_json(
+            F.struct("raw_key", "raw_value", "source_topic", "source_partition", "source_offset")
+        ).alias("source"),
+        "reason",
+    ]
+
+
+def _headers() -> Column:
+    """A dead letter's Kafka headers: its reason and the record it came from (alerts: none)."""
+    reason = F.col("deadletter_reason")
+    headers = F.array(
+        F.struct(F.lit(REASON_HEADER).alias("key"), reason.cast("binary").alias("value")),
+        *[
+            F.struct(
+                F.lit(name).alias("key"), F.col(column).cast("string").cast("binary").alias("value")
+            )
+            for name, column in zip(
+                SOURCE_HEADERS, ("source_topic", "source_partition", "source_offset"), strict=True
+            )
+        ],
+    )
+    return F.when(reason.isNotNull(), headers)
 
 
 def start_query(
