@@ -9,10 +9,10 @@ how much of the capacity is left to win: the same backlog drained at live-sized 
 
 - ``rules``: the product's query (``start_query``: all default rules).
 - ``no rules``: the same query, plan and Kafka sink, with a processor that reads its bucket's
-  state, takes every row from Spark and updates the state, but runs no rule: what Kafka, the
-  parse, the shuffle into state buckets, the hand-over to Python (each reading packed into one
-  JSON column, taken as rows by ``transformWithState``) and the state store cost. No rule
-  engine, however fast, makes the query faster than this.
+  state, takes every reading from Spark and updates the state, but runs no rule: what Kafka,
+  the parse, the shuffle into state buckets, the hand-over to Python (the product's columns, as
+  pandas frames from ``transformWithStateInPandas``) and the state store cost. No rule engine,
+  however fast, makes the query faster than this.
 - ``no rules, columns via pandas``: the same readings and columns, unpacked, handed over by
   ``transformWithStateInPandas`` (Arrow batches as pandas DataFrames, no per-cell conversion).
 - ``no rules, reading columns only via pandas``: the same with only the reading's own 8 columns
@@ -107,7 +107,8 @@ def _without_rules_via_pandas(
 
 def _to_kafka(evaluated: DataFrame, settings: Settings) -> StreamingQuery:
     return (
-        evaluated.select("topic", "key", "value", "headers")
+        evaluated.withColumn("headers", job.dead_letter_headers())
+        .select("topic", "key", "value", "headers")
         .writeStream.format("kafka")
         .options(**job.kafka_options(settings))
         .option("checkpointLocation", str(settings.checkpoint_dir / "floor"))

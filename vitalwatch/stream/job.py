@@ -162,7 +162,7 @@ def build_outputs(
             for state in (AlertState.FIRING, AlertState.RESOLVED)
         ],
     )
-    return evaluated.withColumn("headers", _headers())
+    return evaluated.withColumn("headers", dead_letter_headers())
 
 
 def _processor_input(readings: DataFrame, with_roster: bool) -> list[Column | str]:
@@ -193,7 +193,7 @@ def _processor_input(readings: DataFrame, with_roster: bool) -> list[Column | st
     ]
 
 
-def _headers() -> Column:
+def dead_letter_headers() -> Column:
     """A dead letter's Kafka headers: its reason and the record it came from (alerts: none)."""
     reason = F.col("deadletter_reason")
     headers = F.array(
