@@ -74,6 +74,9 @@ class Bucket:
         # Each slot's next deadline (processing time; NO_TIME: none), worked out after a call's
         # readings; None for a bucket decoded afresh.
         self.due: IntArray | None = None
+        # The patients' contexts as stored, kept until they change: encoding them is most of
+        # the cost of storing a bucket, and they change only when the roster does.
+        self._encoded_patients: bytes | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -90,8 +93,10 @@ class Bucket:
                 self.ids.append(patient_id)
                 self.patients.contexts.append(context)
                 added += 1
+                self._encoded_patients = None
             elif self.patients.contexts[slot] != context:
                 self.patients.contexts[slot] = context
+                self._encoded_patients = None
             slots[i] = slot
         if added:
             self._grow(added)
@@ -126,8 +131,7 @@ class Bucket:
         keep = np.ones(len(self.ids), bool)
         keep[gone] = False
         renumber = np.cumsum(keep) - 1
-        for slot in sorted(gone.tolist(), reverse=True):
-            del self.index[self.ids[slot]]
+        self._encoded_patients = None
         self.ids = [pid for pid, k in zip(self.ids, keep.tolist(), strict=True) if k]
         self.index = {pid: slot for slot, pid in enumerate(self.ids)}
         self.patients.contexts = [
@@ -170,9 +174,10 @@ class Bucket:
         for key, state in self.rules.items():
             for name, column in state.items():
                 arrays[f"rule:{key}:{name}"] = column
-        patients = [
-            [c.patient_id, c.bed, c.ward, dict(c.overrides)] for c in self.patients.contexts
-        ]
+        if self._encoded_patients is None:
+            self._encoded_patients = orjson.dumps(
+                [[c.patient_id, c.bed, c.ward, dict(c.overrides)] for c in self.patients.contexts]
+            )
         header: list[list[object]] = []
         body: list[bytes] = []
         for name, column in arrays.items():
@@ -183,8 +188,10 @@ class Bucket:
                 data = np.ascontiguousarray(column).tobytes()
                 header.append([name, column.dtype.str, list(column.shape)])
             body.append(data)
-        head = orjson.dumps({"patients": patients, "arrays": header})
-        return _FORMAT + zlib.compress(len(head).to_bytes(4, "little") + head + b"".join(body), 1)
+        head = orjson.dumps(header)
+        patients = self._encoded_patients
+        sizes = len(head).to_bytes(4, "little") + len(patients).to_bytes(4, "little")
+        return _FORMAT + zlib.compress(sizes + head + patients + b"".join(body), 1)
 
     @classmethod
     def decode(cls, stored: bytes | None) -> Bucket:
@@ -194,11 +201,15 @@ class Bucket:
         if not stored.startswith(_FORMAT):
             raise ValueError("the bucket's state is not in this version's layout")
         raw = zlib.decompress(stored[len(_FORMAT) :])
-        size = int.from_bytes(raw[:4], "little")
-        head = orjson.loads(raw[4 : 4 + size])
-        offset = 4 + size
+        head_size, patients_size = (
+            int.from_bytes(raw[:4], "little"),
+            int.from_bytes(raw[4:8], "little"),
+        )
+        head = orjson.loads(raw[8 : 8 + head_size])
+        patients = raw[8 + head_size : 8 + head_size + patients_size]
+        offset = 8 + head_size + patients_size
         arrays: dict[str, np.ndarray] = {}
-        for name, dtype, shape in head["arrays"]:
+        for name, dtype, shape in head:
             if dtype == "json":
                 items = orjson.loads(raw[offset : offset + shape])
                 column = np.empty(len(items), dtype=object)
@@ -212,8 +223,9 @@ class Bucket:
             arrays[name] = column
         contexts = [
             PatientContext(pid, bed=bed, ward=ward, overrides=overrides)
-            for pid, bed, ward, overrides in head["patients"]
+            for pid, bed, ward, overrides in orjson.loads(patients)
         ]
+        bucket._encoded_patients = patients
         bucket.ids = [c.patient_id for c in contexts]
         bucket.index = {pid: slot for slot, pid in enumerate(bucket.ids)}
         bucket.patients = Patients(contexts)

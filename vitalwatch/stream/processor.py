@@ -275,11 +275,12 @@ class RuleProcessor(StatefulProcessor):
         # rules, whose watermark it would move ahead (records without a timestamp, as in a
         # backtest over files, are not judged).
         future = ~invalid & (event_ms > published + self._max_clock_skew_ms)
-        valid = frame[~invalid & ~future]
-        dead = [
-            self._dead_letters(frame[invalid], frame["reason"][invalid].tolist()),
-            self._dead_letters(frame[future], DeadLetterReason.FUTURE.value),
-        ]
+        valid = frame if not (invalid.any() or future.any()) else frame[~invalid & ~future]
+        dead: list[pd.DataFrame] = []
+        if invalid.any():
+            dead.append(self._dead_letters(frame[invalid], frame["reason"][invalid].tolist()))
+        if future.any():
+            dead.append(self._dead_letters(frame[future], DeadLetterReason.FUTURE.value))
         alerts: list[Alert] = []
         released_ms = _wall_clock_ms()
         slots = np.empty(0, np.int64)
@@ -298,7 +299,8 @@ class RuleProcessor(StatefulProcessor):
                 now,
             )
             alerts += fired
-            dead.append(self._dead_letters(valid[late], DeadLetterReason.LATE.value))
+            if late.any():
+                dead.append(self._dead_letters(valid[late], DeadLetterReason.LATE.value))
         if now is None:  # over history a key's rows all come in one call: that is the end
             if len(slots):
                 alerts += self._engine.flush(bucket, np.unique(slots))
@@ -308,7 +310,7 @@ class RuleProcessor(StatefulProcessor):
         timer = stored[2] if stored else None
         self._save(key, bucket, now, timer)
         yield from self._alert_frames(alerts, now, released_ms)
-        yield from (frame for frame in dead if len(frame))
+        yield from dead
 
     def handleExpiredTimer(
         self, key: Any, timerValues: TimerValues, expiredTimerInfo: ExpiredTimerInfo
