@@ -58,7 +58,17 @@ def one_run(
         "readings_per_batch": statistics.median(records_read(p) for p in steady),
         "batch_s": statistics.median(durations),
         "rate": sum(records_read(p) for p in steady) / sum(durations),
+        **{
+            f"{phase}_s": statistics.median(p["durationMs"].get(phase, 0) / 1000 for p in steady)
+            for phase in PHASES
+        },
     }
+
+
+# Where a batch's time goes, from Spark's progress (``durationMs``): the offsets and the plan
+# (driver), the batch itself (``addBatch``: Kafka, parse, shuffle, the Python workers, the state
+# store's commit, the sink), and the offset log's and commit log's writes (checkpoint).
+PHASES = ("latestOffset", "queryPlanning", "addBatch", "walCommit", "commitOffsets")
 
 
 def main() -> int:
@@ -90,6 +100,10 @@ def main() -> int:
         ("readings per batch", spread([r["readings_per_batch"] for r in runs], ",.0f")),
         ("batch duration (median)", spread([r["batch_s"] for r in runs], ".2f") + " s"),
         ("sustained", spread([r["rate"] for r in runs], ",.0f") + " readings/s of batch time"),
+        *[
+            (f"of a batch: {phase}", spread([r[f"{phase}_s"] for r in runs], ".3f") + " s")
+            for phase in PHASES
+        ],
     ]
     lines = "\n".join(f"| {name} | {value} |" for name, value in table)
     report = (
