@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pyspark
+from confluent_kafka import Consumer, TopicPartition
 from pyspark.sql.streaming import StreamingQuery
 
 from vitalwatch.contracts.readings import Signal
 from vitalwatch.infra.broker import LocalBroker
 from vitalwatch.infra.jarsets import kafka_broker_jars
 from vitalwatch.infra.java import find_java
-from vitalwatch.kafka_clients import ensure_topics
+from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings, load_settings
 from vitalwatch.simulate.messages import Message, publish
@@ -109,6 +110,20 @@ def publish_backlog(
                                (Signal.BLOOD_PRESSURE, {"systolic": 120, "diastolic": 80}))
     )  # fmt: skip
     return publish(itertools.chain(ward.messages(), closing), settings, speed=0)
+
+
+def end_offsets(settings: Settings, topics: list[str]) -> dict[str, dict[int, int]]:
+    """Each partition of the topics with its end offset (the offset its next record will get)."""
+    consumer = Consumer(client_config(settings, **{"group.id": f"bench-{uuid.uuid4().hex}"}))
+    ends = {}
+    for topic in topics:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends[topic] = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in sorted(partitions)
+        }
+    consumer.close()
+    return ends
 
 
 def drain(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import subprocess
 import time
 import uuid
 from datetime import datetime
@@ -14,8 +16,8 @@ from typing import Any
 from confluent_kafka import Consumer
 
 from bench.alert_match import AlertComparison, compare_alerts, read_alerts
-from bench.harness import ProcessMeter, drain, records_read
-from bench.quix_venv import start_peer
+from bench.harness import ProcessMeter, drain, end_offsets, records_read
+from bench.quix_venv import start_peers
 from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.settings import Settings
 from vitalwatch.simulate.synthetic import Episode
@@ -76,21 +78,71 @@ def _batch_end(progress: dict[str, Any]) -> float:
     return started + progress["durationMs"]["triggerExecution"] / 1000
 
 
-def peer_run(settings: Settings, expected: int, workdir: Path) -> dict[str, float]:
-    """The Quix Streams peer reads the backlog with a fresh consumer group and state; rate =
-    records / time from its first record to its last. Memory and CPU from the kernel's account
-    of the exited process (its peak RSS; CPU including start-up)."""
+def peer_run(settings: Settings, processes: int, expected: int, workdir: Path) -> dict[str, float]:
+    """The Quix Streams peer reads the backlog in ``processes`` processes of a fresh consumer
+    group, with fresh state; its figures from theirs (``combine_peer``). Memory and CPU from the
+    kernel's account of each exited process (its peak RSS; CPU including start-up)."""
     ensure_topics(settings)
-    peer = start_peer(settings, expected, workdir)
-    _, status, usage = os.wait4(peer.pid, 0)
-    peer.returncode = os.waitstatus_to_exitcode(status)
-    if peer.returncode:
-        raise RuntimeError(f"the Quix Streams peer exited with {peer.returncode}")
-    stats = json.loads((workdir / "stats").read_text())
+    ends = end_offsets(settings, [settings.topics.heart_rate, settings.topics.blood_pressure])
+    few = {topic: len(partitions) for topic, partitions in ends.items()
+           if len(partitions) < processes}  # fmt: skip
+    if few:
+        raise RuntimeError(f"{processes} peer processes in one group need as many partitions "
+                           f"per topic; these have fewer: {few}")  # fmt: skip
+    if sum(sum(partitions.values()) for partitions in ends.values()) != expected:
+        raise RuntimeError(f"the reading topics do not hold the {expected:,} readings: {ends}")
+    peers = start_peers(settings, ends, processes, workdir)
+    usages = _wait_all(peers)
+    return combine_peer(
+        [{**json.loads((workdir / str(index) / "stats").read_text()),
+          "mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}
+         for index, usage in enumerate(usages)],
+        expected,
+    )  # fmt: skip
+
+
+def _wait_all(peers: list[subprocess.Popen[bytes]]) -> list[resource.struct_rusage]:
+    """Each process's resource usage once all have exited; if one fails, the others are killed
+    (they would wait for its partitions for ever)."""
+    usages: dict[int, resource.struct_rusage] = {}
+    while len(usages) < len(peers):
+        time.sleep(0.2)
+        for index, peer in enumerate(peers):
+            if index in usages:
+                continue
+            pid, status, usage = os.wait4(peer.pid, os.WNOHANG)
+            if not pid:
+                continue
+            peer.returncode = os.waitstatus_to_exitcode(status)
+            if peer.returncode:
+                for other in peers:
+                    if other.returncode is None:
+                        other.kill()
+                        other.wait()
+                raise RuntimeError(f"Quix Streams peer process {index} exited with "
+                                   f"{peer.returncode}")  # fmt: skip
+            usages[index] = usage
+    return [usages[index] for index in range(len(peers))]
+
+
+def combine_peer(processes: list[dict[str, float]], expected: int) -> dict[str, float]:
+    """A peer's figures from those of its processes (``count``, ``first_s``, ``last_s`` of the
+    records each read, its ``mib`` and ``cpu_s``): the rate over the drain, the backlog's
+    readings from the first record any of them read to the last any read (one that read none
+    left out; records read again after a rebalance not counted twice); peak memory and CPU
+    summed (they run side by side: the sum of the peaks bounds the peak of the sum); how many
+    records were read more than once, and the busiest process's share of the records read."""
+    reading = [p for p in processes if p["count"]]
+    read = sum(p["count"] for p in processes)
+    if read < expected:
+        raise ValueError(f"the peer's processes read {read:,} records of {expected:,}")
+    first, last = min(p["first_s"] for p in reading), max(p["last_s"] for p in reading)
     return {
-        "rate": (stats["count"] - 1) / (stats["last_s"] - stats["first_s"]),
-        "peer_mib": usage.ru_maxrss / 1024,
-        "peer_cpu_s": usage.ru_utime + usage.ru_stime,
+        "rate": (expected - 1) / (last - first),
+        "mib": sum(p["mib"] for p in processes),
+        "cpu_s": sum(p["cpu_s"] for p in processes),
+        "read_twice": read - expected,
+        "busiest": max(p["count"] for p in processes) / read,
     }
 
 
@@ -103,12 +155,13 @@ def one_run(
     peer_settings = _with_outputs(settings, f"-quix{run}")
     ceiling = bare_consumer_rate(settings, expected)
     job = job_run(spark, job_settings, expected)
-    peer = peer_run(peer_settings, expected, workdir / f"quix{run}")
+    peer = peer_run(peer_settings, 1, expected, workdir / f"quix{run}")
     comparison = compare_alerts(
         read_alerts(settings, job_settings.topics.alerts),
         read_alerts(settings, peer_settings.topics.alerts),
     )
-    figures = {"ceiling": ceiling, "job": job.pop("rate"), "quix": peer.pop("rate"), **job, **peer}
+    figures = {"ceiling": ceiling, "job": job.pop("rate"), "quix": peer["rate"], **job,
+               "peer_mib": peer["mib"], "peer_cpu_s": peer["cpu_s"]}  # fmt: skip
     figures["job/ceiling"] = figures["job"] / ceiling
     figures["job/quix"] = figures["job"] / figures["quix"]
     thousands = expected / 1000
