@@ -1,5 +1,6 @@
 """One run of a backlog scenario: the same readings read by a bare consumer (the ceiling), the
-Spark job and the Quix Streams peer, one after the other, each from the start of the topics."""
+Spark job and the Quix Streams peer run two ways (one process, and one process per core in one
+consumer group: ``PEERS``), one after the other, each from the start of the topics."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka import Consumer
 
@@ -23,6 +24,21 @@ from vitalwatch.settings import Settings
 from vitalwatch.simulate.synthetic import Episode
 
 DRIVER, WORKERS = "org.apache.spark.deploy.SparkSubmit", "pyspark.daemon"
+CORES = os.cpu_count() or 1
+
+
+class Peer(NamedTuple):
+    name: str  # its figures' key and prefix, and its output topics' suffix
+    processes: int
+    label: str
+
+
+# The Quix Streams peer as one process, and as a user would run it on this machine: one process
+# per core, in one consumer group (the bench's topics have at least as many partitions).
+PEERS = (
+    Peer("quix", 1, "Quix peer, one process"),
+    Peer("quix_cores", CORES, f"Quix peer, {CORES} processes (one per core)"),
+)
 
 
 def episodes(patients: int, seconds: float) -> tuple[Episode, ...]:
@@ -148,26 +164,33 @@ def combine_peer(processes: list[dict[str, float]], expected: int) -> dict[str, 
 
 def one_run(
     spark: Any, settings: Settings, expected: int, workdir: Path, run: int
-) -> tuple[dict[str, float], AlertComparison]:
-    """Ceiling, job and peer on the same backlog, each writing alerts to a topic of its own;
-    their figures and ratios, and how the peer's alerts compare with the job's."""
+) -> tuple[dict[str, float], dict[str, AlertComparison]]:
+    """Ceiling, job and each of ``PEERS`` on the same backlog, each writing alerts to topics of
+    its own; their figures and ratios, and how each peer's alerts compare with the job's (the
+    union of its processes')."""
     job_settings = _with_outputs(settings, f"-job{run}")
-    peer_settings = _with_outputs(settings, f"-quix{run}")
     ceiling = bare_consumer_rate(settings, expected)
     job = job_run(spark, job_settings, expected)
-    peer = peer_run(peer_settings, 1, expected, workdir / f"quix{run}")
-    comparison = compare_alerts(
-        read_alerts(settings, job_settings.topics.alerts),
-        read_alerts(settings, peer_settings.topics.alerts),
-    )
-    figures = {"ceiling": ceiling, "job": job.pop("rate"), "quix": peer["rate"], **job,
-               "peer_mib": peer["mib"], "peer_cpu_s": peer["cpu_s"]}  # fmt: skip
+    job_alerts = read_alerts(settings, job_settings.topics.alerts)
+    figures = {"ceiling": ceiling, "job": job.pop("rate"), **job}
     figures["job/ceiling"] = figures["job"] / ceiling
-    figures["job/quix"] = figures["job"] / figures["quix"]
     thousands = expected / 1000
     figures["job_cpu_per_k"] = (figures["driver_cpu_s"] + figures["workers_cpu_s"]) / thousands
-    figures["peer_cpu_per_k"] = figures["peer_cpu_s"] / thousands
-    return figures, comparison
+    comparisons = {}
+    for peer in PEERS:
+        peer_settings = _with_outputs(settings, f"-{peer.name}{run}")
+        result = peer_run(peer_settings, peer.processes, expected, workdir / f"{peer.name}{run}")
+        figures[peer.name] = result["rate"]
+        figures[f"job/{peer.name}"] = figures["job"] / result["rate"]
+        figures[f"{peer.name}_mib"] = result["mib"]
+        figures[f"{peer.name}_cpu_s"] = result["cpu_s"]
+        figures[f"{peer.name}_cpu_per_k"] = result["cpu_s"] / thousands
+        figures[f"{peer.name}_read_twice"] = result["read_twice"]
+        figures[f"{peer.name}_busiest"] = result["busiest"]
+        comparisons[peer.name] = compare_alerts(
+            job_alerts, read_alerts(settings, peer_settings.topics.alerts)
+        )
+    return figures, comparisons
 
 
 def _with_outputs(settings: Settings, suffix: str) -> Settings:
