@@ -4,15 +4,18 @@ peer, and live event-to-notification latency.
     python -m bench [--patients 1000,10000,50000] [--runs 3] [--readings 100000]
                     [--live-patients 1000,10000] [--live-seconds 200] [--quick]
 
-On one local broker (the project's own), per scenario: a backlog of the ward (heart rate at
+On a local broker (the project's own, with Kafka's default group delay: ``bench.harness``
+``KAFKA_GROUP_DELAY_MS``), per scenario: a backlog of the ward (heart rate at
 1 Hz, a cuff every minute, one patient in 50 hypotensive and one in 50 tachycardic:
 ``bench.scenario.episodes``) is published once, then per run, each alone and from the start
 of the topics: a bare confluent-kafka consumer (the ceiling), the Spark job (fresh checkpoint,
-full default rule set) and the Quix Streams peer (``bench.quix_peer``, fresh state); ratios
-are per run; the peer's alerts are compared with the job's. A scenario's backlog is about
-``--readings`` long, in whole seconds of history, at least ``MIN_HISTORY_S``. Then, per live
-size, the whole daemon in real time (``bench.live``): one session each, 200 s by default
-(the tachycardia episodes start in its second half and need 60 s to alarm).
+full default rule set) and the Quix Streams peer (``bench.quix_peer``, fresh state), once as one
+process and once as one process per core in one consumer group (``bench.scenario.PEERS``; the
+topics have at least a partition per core); ratios are per run; each peer's alerts are compared
+with the job's. A scenario's backlog is about ``--readings`` long, in whole seconds of history,
+at least ``MIN_HISTORY_S``. Then, per live size, the whole daemon in real time
+(``bench.live``): one session each, 200 s by default (the tachycardia episodes start in its
+second half and need 60 s to alarm), on a broker of its own set as the project sets it.
 
 Prints a table and writes bench/RESULTS.md (the earlier results kept below). Figures are
 medians over the runs with their range.
@@ -32,6 +35,7 @@ from typing import Any
 from bench.alert_match import AlertComparison
 from bench.harness import (
     CLOSING_AFTER_S,
+    KAFKA_GROUP_DELAY_MS,
     REPO,
     bench_settings,
     earlier_runs,
@@ -42,7 +46,7 @@ from bench.harness import (
 )
 from bench.live import live_latency
 from bench.quix_venv import REQUIREMENTS, peer_python
-from bench.scenario import episodes, one_run
+from bench.scenario import CORES, PEERS, episodes, one_run
 from bench.stages import stage_rows
 from vitalwatch.logs import configure_logging
 from vitalwatch.rules.loader import load_rules
@@ -55,8 +59,9 @@ from vitalwatch.stream.session import start_spark
 # read and written per patient or per bucket), so the longer the history, the closer to a ward
 # running for hours. The default backlog (100,000 readings: 98 s at 1,000 patients, 10 s at
 # 10,000) and this minimum (50,000 patients: 10 s, 508,000 readings) keep the full bench near
-# 30 minutes on 2 cores, where the job and the peer each read ~3,500 readings/s; the history of
-# each scenario is printed with its figures.
+# 30 minutes on 2 cores, where the job and the one-process peer each read ~3,500 readings/s (the
+# second peer, one process per core, adds a fourth reader per run); the history of each scenario
+# is printed with its figures.
 MIN_HISTORY_S = 10
 QUICK = {"patients": [1000, 10000], "runs": 1, "readings": 80_000,
          "live_patients": [1000], "live_seconds": 200}  # fmt: skip
@@ -73,8 +78,10 @@ def _sizes(text: str) -> list[int]:
 
 def backlog_scenario(
     spark: Any, settings: Settings, patients: int, runs: int, readings: int, workdir: Path
-) -> tuple[dict[str, Any], list[AlertComparison]]:
+) -> tuple[dict[str, Any], list[dict[str, AlertComparison]]]:
     seconds = history_s(patients, readings)
+    # A partition per core at least, for the peer's process per core (the job reads them too).
+    settings.topics.partitions = max(settings.topics.partitions, CORES)
     backlog = publish_backlog(settings, patients, seconds, episodes(patients, seconds))
     settings.spark.max_offsets_per_trigger = max(1000, backlog // 12)
     figures, comparisons = [], []
@@ -83,8 +90,8 @@ def backlog_scenario(
         figures.append(figure)
         comparisons.append(comparison)
         print(f"{patients:,} patients, run {run + 1}: " + ", ".join(
-            f"{k} {v:,.3g}" for k, v in figure.items()) + f"; alerts: {comparison.summary()}",
-            flush=True)  # fmt: skip
+            f"{k} {v:,.3g}" for k, v in figure.items()) + "; alerts: " + "; ".join(
+            f"{name} {c.summary()}" for name, c in comparison.items()), flush=True)  # fmt: skip
     scenario = {"patients": patients, "seconds": seconds, "backlog": backlog, "runs": figures}
     return scenario, comparisons
 
@@ -94,27 +101,38 @@ def _fig(runs: list[dict[str, float]], key: str, fmt: str) -> str:
 
 
 def backlog_rows(
-    scenario: dict[str, Any], comparisons: list[AlertComparison]
+    scenario: dict[str, Any], comparisons: list[dict[str, AlertComparison]]
 ) -> list[tuple[str, str]]:
     runs = scenario["runs"]
-    alerts = "; ".join(f"run {i + 1}: {c.summary()}" for i, c in enumerate(comparisons))
+
+    def alerts(name: str) -> str:
+        return "; ".join(f"run {i + 1}: {c[name].summary()}" for i, c in enumerate(comparisons))
+
+    peers = " / ".join(peer.label for peer in PEERS)
+    cpu_per_k = ["job_cpu_per_k", *(f"{peer.name}_cpu_per_k" for peer in PEERS)]
     return [
         (f"**{scenario['patients']:,} patients**", f"{scenario['backlog']:,} readings "
          f"({scenario['seconds']} s of history), {len(runs)} runs"),
         ("bare consumer (ceiling)", _fig(runs, "ceiling", ",.0f") + " readings/s"),
         ("Spark job, all default rules", _fig(runs, "job", ",.0f") + " readings/s"),
-        ("Quix Streams peer, same rules", _fig(runs, "quix", ",.0f") + " readings/s"),
+        *((f"{peer.label}, same rules", _fig(runs, peer.name, ",.0f") + " readings/s")
+          for peer in PEERS),
         ("job / ceiling (same run)", _fig(runs, "job/ceiling", ".3f")),
-        ("job / Quix peer (same run)", _fig(runs, "job/quix", ".2f")),
+        *((f"job / {peer.label} (same run)", _fig(runs, f"job/{peer.name}", ".2f"))
+          for peer in PEERS),
         ("driver JVM: peak RSS, CPU", _fig(runs, "driver_mib", ",.0f") + " MiB, "
          + _fig(runs, "driver_cpu_s", ",.0f") + " s"),
         ("Python workers: peak RSS, CPU", _fig(runs, "workers_mib", ",.0f") + " MiB, "
          + _fig(runs, "workers_cpu_s", ",.0f") + " s"),
-        ("Quix peer: peak RSS, CPU", _fig(runs, "peer_mib", ",.0f") + " MiB, "
-         + _fig(runs, "peer_cpu_s", ",.0f") + " s"),
-        ("CPU per 1,000 readings: job (JVM + workers) / Quix peer",
-         _fig(runs, "job_cpu_per_k", ".2f") + " s / " + _fig(runs, "peer_cpu_per_k", ".2f") + " s"),
-        ("peer's alerts vs the job's", alerts),
+        *((f"{peer.label}: peak RSS, CPU (summed over its processes); records read twice; "
+           "the busiest process's share", _fig(runs, f"{peer.name}_mib", ",.0f") + " MiB, "
+           + _fig(runs, f"{peer.name}_cpu_s", ",.0f") + " s; "
+           + _fig(runs, f"{peer.name}_read_twice", ",.0f") + "; "
+           + _fig(runs, f"{peer.name}_busiest", ".0%"))
+          for peer in PEERS),
+        (f"CPU per 1,000 readings: job (JVM + workers) / {peers}",
+         " / ".join(_fig(runs, key, ".2f") + " s" for key in cpu_per_k)),
+        *((f"{peer.label}: alerts vs the job's", alerts(peer.name)) for peer in PEERS),
     ]  # fmt: skip
 
 
@@ -151,20 +169,22 @@ def target_rows(scenarios: list[dict[str, Any]], lives: dict[int, dict[str, floa
     rows = []
     for scenario in scenarios:
         size = f"{scenario['patients']:,} patients"
-        job, ratio, versus = (median(scenario, k) for k in ("job", "job/ceiling", "job/quix"))
+        job, ratio = (median(scenario, k) for k in ("job", "job/ceiling"))
         rows += [
             f"- {size}: >= 50,000 readings/s with all default rules: {job:,.0f}, "
             f"{met(job >= 50_000)}",
             f"- {size}: >= a quarter of the bare-consumer ceiling: {ratio:.3f}, "
             f"{met(ratio >= 0.25)}",
-            f"- {size}: ahead of the Quix Streams peer on throughput: x{versus:.2f}, "
-            f"{met(versus > 1)}",
         ]
+        for peer in PEERS:
+            versus = median(scenario, f"job/{peer.name}")
+            rows.append(f"- {size}: ahead on throughput of the {peer.label}: x{versus:.2f}, "
+                        f"{met(versus > 1)}")  # fmt: skip
     if 10_000 in lives:
         p99 = lives[10_000]["p99"]
         rows.append(f"- 10,000 patients live: p99 event-to-notification < 2 s: {p99:.2f} s, "
                     f"{met(p99 < 2)}")  # fmt: skip
-    rows.append("- ahead of the Quix Streams peer on latency: not measured (the peer runs over "
+    rows.append("- ahead of the Quix Streams peer on latency: not measured (the peers run over "
                 "the backlog only)")  # fmt: skip
     return rows
 
@@ -209,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     scenarios: list[dict[str, Any]] = []
     lives: dict[int, dict[str, float]] = {}
     try:
-        with local_broker(workdir) as broker:
+        # Kafka's default group delay: the peer's processes are given their partitions at once.
+        with local_broker(workdir / "backlog", KAFKA_GROUP_DELAY_MS) as broker:
             spark = None
             for patients in args.patients:
                 settings = bench_settings(broker, workdir / str(patients),
@@ -222,12 +243,14 @@ def main(argv: list[str] | None = None) -> int:
                 table += backlog_rows(scenario, comparisons)
             if spark is not None:
                 spark.stop()  # each live run is a whole daemon, with its own session
-            for patients in args.live_patients:
-                settings = bench_settings(broker, workdir / f"live{patients}")
-                live = lives[patients] = live_latency(settings, patients, args.live_seconds)
-                print(f"live {patients:,} patients: " + ", ".join(
-                    f"{k} {v:,.3g}" for k, v in live.items()), flush=True)  # fmt: skip
-                table += live_rows(patients, args.live_seconds, live)
+        if args.live_patients:  # on a broker of their own, the project's
+            with local_broker(workdir / "live") as broker:
+                for patients in args.live_patients:
+                    settings = bench_settings(broker, workdir / f"live{patients}")
+                    live = lives[patients] = live_latency(settings, patients, args.live_seconds)
+                    print(f"live {patients:,} patients: " + ", ".join(
+                        f"{k} {v:,.3g}" for k, v in live.items()), flush=True)  # fmt: skip
+                    table += live_rows(patients, args.live_seconds, live)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report = (
@@ -251,13 +274,19 @@ def _report(command: str, began: datetime, table: list[tuple[str, str]], setting
         f"venv (bench/quix-requirements.txt).\nRules ({len(rules)}): {', '.join(rules)}. "
         f"Allowed lateness {settings.rules.allowed_lateness} ms, trigger "
         f"{settings.spark.trigger} ms.\nMedians over runs, range in brackets; ratios per run. "
-        "Rates from Kafka offsets (ceiling and job: after their first batch; peer: from its "
-        "first record to its last); CPU and peak memory over the whole run of each, start-up "
-        "and first batch included. A backlog ends with one normal reading of each signal per "
-        f"patient with an episode {CLOSING_AFTER_S} s later (bench.harness.publish_backlog), so "
-        "that every "
+        "Rates from Kafka offsets (ceiling and job: after their first batch; peers: the "
+        "backlog from the first record any of a peer's processes read to the last any read); "
+        "CPU and peak memory over the whole run of each, start-up and first batch included, a "
+        "peer's summed over its processes. The peer runs as one process, then as "
+        f"{CORES} (one per core) in one consumer group, each with state of its own, started "
+        "together (the broker's group.initial.rebalance.delay.ms Kafka's default, "
+        f"{KAFKA_GROUP_DELAY_MS} ms, so that they are given their partitions at once) and "
+        "stopped when every partition's last record was read; its alerts are the union of its "
+        "processes'. The backlog's topics have a partition per core at least (2 "
+        "by default). A backlog ends with one normal reading of each signal per patient with "
+        f"an episode {CLOSING_AFTER_S} s later (bench.harness.publish_backlog), so that every "
         "alert is decided in event time, not by when a processing-time timer fires. Broker, "
-        "Spark, the peer and this harness share the machine's cores; the three readers run one "
+        "Spark, the peers and this harness share the machine's cores; the four readers run one "
         "after the other, each alone.\n\n"
         f"| figure | value |\n|---|---|\n{lines}\n"
     )

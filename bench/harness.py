@@ -15,17 +15,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyspark
+from confluent_kafka import Consumer, TopicPartition
 from pyspark.sql.streaming import StreamingQuery
 
 from vitalwatch.contracts.readings import Signal
 from vitalwatch.infra.broker import LocalBroker
 from vitalwatch.infra.jarsets import kafka_broker_jars
 from vitalwatch.infra.java import find_java
-from vitalwatch.kafka_clients import ensure_topics
+from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings, load_settings
 from vitalwatch.simulate.messages import Message, publish
@@ -41,13 +43,35 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Kafka's default: how long the coordinator waits, after a new group's first member joined, for
+# others before it assigns the partitions. The project's local broker sets 0 (its tests start
+# one consumer at a time); with 0, of processes started together the first is given every
+# partition and reads alone until a rebalance (at its next heartbeat, up to 3 s) shares them.
+KAFKA_GROUP_DELAY_MS = 3000
+
+
+@dataclass(frozen=True)
+class _Broker(LocalBroker):
+    group_delay_ms: int = 0
+
+    def _properties(self) -> str:
+        properties = super()._properties()
+        setting = "\ngroup.initial.rebalance.delay.ms="
+        if f"{setting}0\n" not in properties:
+            raise RuntimeError(f"the local broker's properties no longer set{setting}0")
+        return properties.replace(f"{setting}0\n", f"{setting}{self.group_delay_ms}\n")
+
+
 @contextmanager
-def local_broker(workdir: Path) -> Iterator[LocalBroker]:
+def local_broker(workdir: Path, group_delay_ms: int = 0) -> Iterator[LocalBroker]:
+    """The project's local broker, with ``group.initial.rebalance.delay.ms`` (0 as the project's,
+    or ``KAFKA_GROUP_DELAY_MS``)."""
     java = find_java()
     base = load_settings()
-    broker = LocalBroker(
-        workdir / "kafka", free_port(), tuple(kafka_broker_jars(base.cache_dir, java)), java
-    )
+    broker = _Broker(
+        workdir / "kafka", free_port(), tuple(kafka_broker_jars(base.cache_dir, java)), java,
+        group_delay_ms=group_delay_ms,
+    )  # fmt: skip
     broker.start()
     try:
         yield broker
@@ -109,6 +133,20 @@ def publish_backlog(
                                (Signal.BLOOD_PRESSURE, {"systolic": 120, "diastolic": 80}))
     )  # fmt: skip
     return publish(itertools.chain(ward.messages(), closing), settings, speed=0)
+
+
+def end_offsets(settings: Settings, topics: list[str]) -> dict[str, dict[int, int]]:
+    """Each partition of the topics with its end offset (the offset its next record will get)."""
+    consumer = Consumer(client_config(settings, **{"group.id": f"bench-{uuid.uuid4().hex}"}))
+    ends = {}
+    for topic in topics:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends[topic] = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in sorted(partitions)
+        }
+    consumer.close()
+    return ends
 
 
 def drain(

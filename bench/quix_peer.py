@@ -1,7 +1,8 @@
 """The default rules as a Quix Streams application: the peer a user might pick instead of Spark.
 
     <venv>/bin/python -m bench.quix_peer --bootstrap HOST:PORT --heart-rate T --blood-pressure T
-        --alerts T --deadletter T --rules DIR --lateness MS --expected N --stats FILE
+        --alerts T --deadletter T --group G --rules DIR --lateness MS --state-dir DIR
+        --shared DIR --processes N --index I --stats FILE
 
 Runs in its own virtual environment (``bench.quix_venv``: quixstreams pins an older
 confluent-kafka and pydantic than vitalwatch's). The same rules by construction: each message
@@ -20,14 +21,21 @@ next message instead of on time, which changes nothing while readings keep arriv
 but would delay a ``no_data`` alert for a feed that stopped for good. Patients are never dropped
 for silence (the query's ``state_ttl``, a day).
 
-Stops after ``--expected`` input records and writes its count, the wall time of its first and
-last record and what it wrote, as JSON, to ``--stats``.
+One process, or ``--processes`` of them in one consumer group (each started with its own
+``--index`` and ``--state-dir``), as a user runs a Quix application on several cores: Kafka
+shares the partitions among them. They coordinate through files in ``--shared`` (``Drain``):
+each waits for the others before it subscribes, so that they join the group together (and,
+with the broker's group delay, are given their partitions at once), and all stop when every
+input partition's last record has been processed, by whichever of them. Each then writes its
+count, the wall time of its first and last record and what it wrote, as JSON, to its
+``--stats``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,20 +67,11 @@ def _stored(state: PatientState) -> dict[str, Any]:
 
 class PeerEvaluator:
     """The per-message step: parse, serve a passed deadline, evaluate; output records as
-    (kind, value, reason), kind "alert" or "dead". ``stop`` is called after ``expected``
-    records. (quixstreams is imported only to run the application, so that this step is
-    unit-tested in vitalwatch's own environment.)"""
+    (kind, value, reason), kind "alert" or "dead". (quixstreams is imported only to run the
+    application, so that this step is unit-tested in vitalwatch's own environment.)"""
 
-    def __init__(
-        self,
-        evaluator: PatientEvaluator,
-        expected: int,
-        stop: Callable[[], None],
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, evaluator: PatientEvaluator, clock: Callable[[], float] = time.time) -> None:
         self._evaluator = evaluator
-        self._expected = expected
-        self._stop = stop
         self._clock = clock
         self.count = 0
         self.first_s = self.last_s = 0.0
@@ -86,10 +85,7 @@ class PeerEvaluator:
             self.first_s = now_s
         self.count += 1
         self.last_s = now_s
-        out = self._evaluate(item, key, state, int(now_s * 1000))
-        if self.count == self._expected:
-            self._stop()
-        return out
+        return self._evaluate(item, key, state, int(now_s * 1000))
 
     def _evaluate(
         self, item: tuple[Signal, bytes], key: bytes | None, state: State, now_ms: int
@@ -120,28 +116,80 @@ class PeerEvaluator:
         return [("dead", value, reason) for value, reason in records]
 
 
+class Drain:
+    """What the peer processes of one run share, as files in one directory: the input's end
+    offsets (``ends.json``, {topic: {partition: end offset}}, written by ``Drain.prepare``
+    before they start), a start line (``ready/<index>``: each process waits there for the
+    others) and, per input partition whose last record one of them has processed, a marker
+    (``done/<partition>.<topic>``). The backlog is drained when every partition has its
+    marker, whichever process read it (Kafka may move partitions between them)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        ends = json.loads((directory / "ends.json").read_text())
+        self._last = {(topic, int(partition)): end - 1
+                      for topic, partitions in ends.items()
+                      for partition, end in partitions.items()}  # fmt: skip
+
+    @staticmethod
+    def prepare(directory: Path, ends: dict[str, dict[int, int]]) -> None:
+        """The shared directory of a run, for processes yet to start."""
+        for sub in ("ready", "done"):
+            (directory / sub).mkdir(parents=True)
+        (directory / "ends.json").write_text(json.dumps(ends))
+
+    def _marker(self, topic: str, partition: int) -> Path:
+        return self._directory / "done" / f"{partition}.{topic}"
+
+    def start_together(self, index: int, processes: int, poll_s: float = 0.02) -> None:
+        """Mark this process ready and wait until ``processes`` are."""
+        ready = self._directory / "ready"
+        (ready / str(index)).touch()
+        while sum(1 for _ in ready.iterdir()) < processes:
+            time.sleep(poll_s)
+
+    def processed(self, topic: str, partition: int, offset: int) -> None:
+        """Quix's ``on_message_processed``: marks the partition if this was its last record."""
+        last = self._last.get((topic, partition))
+        if last is not None and offset >= last:
+            self._marker(topic, partition).touch()
+
+    def drained(self) -> bool:
+        return all(last < 0 or self._marker(*tp).exists() for tp, last in self._last.items())
+
+    def stop_when_drained(self, stop: Callable[[], None], poll_s: float = 0.02) -> None:
+        """Call ``stop`` once the backlog is drained, and again until the process ends (in a
+        daemon thread): a stop before the application's loop has started would be lost."""
+        while True:
+            if self.drained():
+                stop()
+            time.sleep(poll_s)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ("bootstrap", "heart-rate", "blood-pressure", "alerts", "deadletter", "group"):
         parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--rules", type=Path, required=True)
     parser.add_argument("--lateness", type=int, required=True)
-    parser.add_argument("--expected", type=int, required=True)
     parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--shared", type=Path, required=True)
+    parser.add_argument("--processes", type=int, required=True)
+    parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--stats", type=Path, required=True)
     args = parser.parse_args()
     from quixstreams import Application
 
+    drain = Drain(args.shared)
     app = Application(
         broker_address=args.bootstrap,
         consumer_group=args.group,
         auto_offset_reset="earliest",
         state_dir=args.state_dir,
         loglevel="WARNING",
+        on_message_processed=drain.processed,
     )
-    step = PeerEvaluator(
-        PatientEvaluator(load_rules(args.rules), args.lateness), args.expected, app.stop
-    )
+    step = PeerEvaluator(PatientEvaluator(load_rules(args.rules), args.lateness))
     streams = []
     for signal, name in ((Signal.HEART_RATE, args.heart_rate),
                          (Signal.BLOOD_PRESSURE, args.blood_pressure)):  # fmt: skip
@@ -154,6 +202,8 @@ def main() -> int:
     dead = sdf[sdf.apply(lambda out: out[0] == "dead")]
     dead = dead.set_headers(lambda out, _key, _ts, _headers: [(REASON_HEADER, out[2].encode())])
     dead.apply(lambda out: out[1]).to_topic(dead_topic)
+    drain.start_together(args.index, args.processes)
+    threading.Thread(target=drain.stop_when_drained, args=(app.stop,), daemon=True).start()
     app.run()
     stats = {"count": step.count, "first_s": step.first_s, "last_s": step.last_s,
              "alerts": step.alerts, "dead": step.dead}  # fmt: skip

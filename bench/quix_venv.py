@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from bench.harness import REPO
+from bench.quix_peer import Drain
 from vitalwatch.settings import Settings
 
 VENV = REPO / "bench" / ".venv-quix"
@@ -35,10 +36,15 @@ def peer_python() -> Path:
     return python
 
 
-def start_peer(settings: Settings, expected: int, workdir: Path) -> subprocess.Popen[bytes]:
+def start_peers(
+    settings: Settings, ends: dict[str, dict[int, int]], processes: int, workdir: Path
+) -> list[subprocess.Popen[bytes]]:
     """The peer over the settings' reading topics, writing to their alerts and dead-letter
-    topics; it stops after ``expected`` records and leaves its figures in ``workdir/stats``."""
+    topics, in ``processes`` processes of one new consumer group, each with a state directory of
+    its own; they stop once the group has read the topics up to ``ends`` and leave their
+    figures in ``workdir/<index>/stats``."""
     topics = settings.topics
+    Drain.prepare(workdir / "shared", ends)
     command = [
         str(peer_python()), "-m", "bench.quix_peer",
         "--bootstrap", settings.kafka.bootstrap_servers,
@@ -47,9 +53,14 @@ def start_peer(settings: Settings, expected: int, workdir: Path) -> subprocess.P
         "--group", f"quix-peer-{uuid.uuid4().hex[:8]}",
         "--rules", str(settings.rules.directory),
         "--lateness", str(settings.rules.allowed_lateness),
-        "--expected", str(expected),
-        "--state-dir", str(workdir / "state"),
-        "--stats", str(workdir / "stats"),
+        "--shared", str(workdir / "shared"),
+        "--processes", str(processes),
     ]  # fmt: skip
-    workdir.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen(command, cwd=REPO)
+    peers = []
+    for index in range(processes):
+        own = workdir / str(index)
+        own.mkdir()
+        peers.append(subprocess.Popen([*command, "--index", str(index), "--state-dir",
+                                       str(own / "state"), "--stats", str(own / "stats")],
+                                      cwd=REPO))  # fmt: skip
+    return peers

@@ -1,17 +1,20 @@
 """The Quix Streams peer's per-message step, with its state stored as Quix stores it (JSON by
 orjson, per patient) between messages: the same alerts as the evaluator on states held in
-memory; invalid and late readings dead-lettered; the stop after the expected count."""
+memory; invalid and late readings dead-lettered. What the processes of one peer share: the start
+line and the drain of the backlog, whichever process read each partition."""
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from bench.peer_parse import parse_reading
-from bench.quix_peer import PeerEvaluator
+from bench.quix_peer import Drain, PeerEvaluator
 from vitalwatch.contracts.readings import Signal
 from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
 from vitalwatch.rules.kind import PatientContext
@@ -52,9 +55,9 @@ def _ward() -> SyntheticWard:
 
 
 def test_the_peer_step_alerts_like_the_evaluator_on_states_kept_in_memory() -> None:
-    ward, clock, stops = _ward(), Clock(), []
+    ward, clock = _ward(), Clock()
     evaluator = PatientEvaluator(load_rules(RULES), LATENESS_MS)
-    step = PeerEvaluator(evaluator, 10**9, lambda: stops.append(1), clock)
+    step = PeerEvaluator(evaluator, clock)
     stored: dict[bytes | None, StoredState] = {}
     in_memory: dict[str, PatientState] = {}
     peer_alerts, reference = [], []
@@ -83,14 +86,11 @@ def test_the_peer_step_alerts_like_the_evaluator_on_states_kept_in_memory() -> N
     assert ("tachycardia-sustained", "P-0001") in fired
     assert ("systolic-news2-red", "P-0002") in fired
     assert all(patient != "P-0003" for _, patient in fired)
-    assert not stops
 
 
-def test_invalid_and_late_readings_are_dead_lettered_and_the_peer_stops_when_done() -> None:
-    clock, stops = Clock(), []
-    step = PeerEvaluator(
-        PatientEvaluator(load_rules(RULES), LATENESS_MS), 3, lambda: stops.append(1), clock
-    )
+def test_invalid_and_late_readings_are_dead_lettered() -> None:
+    clock = Clock()
+    step = PeerEvaluator(PatientEvaluator(load_rules(RULES), LATENESS_MS), clock)
     state = StoredState()
     clock.now_s = 1_700_000_010.0
     reading = {"patient_id": "P-0001", "ts": 1_700_000_010_000, "bpm": 80}
@@ -99,9 +99,46 @@ def test_invalid_and_late_readings_are_dead_lettered_and_the_peer_stops_when_don
     late = dict(reading, ts=1_700_000_000_000)  # 10 s behind: past the 2 s allowed
     out = step((hr, json.dumps(late).encode()), b"P-0001", 0, None, state)
     assert [(kind, reason) for kind, _, reason in out] == [("dead", "late")]
-    assert not stops
     out = step((hr, b'{"patient_id": "P-0001", "ts": 1}'), b"P-0001", 0, None, state)
     assert [(kind, value, reason) for kind, value, reason in out] == [
         ("dead", b'{"patient_id": "P-0001", "ts": 1}', "missing_field:bpm")
     ]
-    assert stops == [1]
+    assert (step.count, step.alerts, step.dead) == (3, 0, 2)
+
+
+def test_the_backlog_is_drained_when_each_partition_s_last_record_is_read_by_any_process(
+    tmp_path: Path,
+) -> None:
+    Drain.prepare(tmp_path, {"hr": {0: 3, 1: 2}, "bp": {0: 1, 1: 0}})  # bp 1: empty
+    one, other = Drain(tmp_path), Drain(tmp_path)  # two processes of the group
+    one.processed("hr", 0, 2)
+    one.processed("hr", 1, 0)
+    assert not one.drained() and not other.drained()
+    other.processed("hr", 1, 1)  # partition 1 moved to the other process
+    other.processed("bp", 0, 0)
+    other.processed("hr", 1, 1)  # read again after a rebalance
+    assert one.drained() and other.drained()
+
+
+def test_processes_start_together_and_stop_once_drained(tmp_path: Path) -> None:
+    Drain.prepare(tmp_path, {"hr": {0: 1}})
+    drain, stops = Drain(tmp_path), []
+    waiting = threading.Thread(target=drain.start_together, args=(0, 2))
+    waiting.start()
+    waiting.join(0.2)
+    assert waiting.is_alive()  # the second process is not ready yet
+    Drain(tmp_path).start_together(1, 2)
+    waiting.join(5)
+    assert not waiting.is_alive()
+
+    class Stopped(Exception):
+        pass
+
+    def stop() -> None:
+        stops.append(1)
+        if len(stops) == 2:  # called again until the process ends
+            raise Stopped
+
+    drain.processed("hr", 0, 0)
+    with pytest.raises(Stopped):
+        drain.stop_when_drained(stop, poll_s=0.001)
