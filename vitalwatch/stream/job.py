@@ -13,6 +13,7 @@ override cell, alerts by rule and state); the listener turns them into Prometheu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -21,6 +22,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from vitalwatch.contracts.alerts import AlertState
 from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS, DeadLetterReason, Signal
+from vitalwatch.errors import ConfigError
 from vitalwatch.kafka_security import java_client_properties
 from vitalwatch.rules.kernel import SIGNALS, VALUE_FIELDS
 from vitalwatch.rules.kind import RuleKind
@@ -208,6 +210,34 @@ def dead_letter_headers() -> Column:
         ],
     )
     return F.when(reason.isNotNull(), headers)
+
+
+# What the checkpoint's state was written as: the processor's state layout and bucket count.
+# Spark cannot read state of another layout back, so a checkpoint of another one is refused at
+# start with what to do, instead of a query that fails on its first batch and restarts forever.
+CHECKPOINT_LAYOUT = f"state=columns-1 buckets={STATE_BUCKETS}"
+LAYOUT_FILE = "vitalwatch-layout"
+
+
+def check_checkpoint_layout(checkpoint: Path) -> None:
+    """Refuse a checkpoint written with another state layout; mark a new one with this one's."""
+    marker = checkpoint / LAYOUT_FILE
+    if marker.exists():
+        found = marker.read_text(encoding="utf-8").strip()
+        if found == CHECKPOINT_LAYOUT:
+            return
+    elif not (checkpoint / "offsets").exists():  # a new checkpoint
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        marker.write_text(CHECKPOINT_LAYOUT + "\n", encoding="utf-8")
+        return
+    else:
+        found = "per-patient JSON state (before the columnar engine)"
+    raise ConfigError(
+        f"checkpoint {checkpoint}: written with {found}, this version keeps "
+        f"{CHECKPOINT_LAYOUT}, and Spark cannot read that state back. Stop here, move the "
+        "directory aside (the query then starts from spark.starting_offsets, and rules with "
+        "windows or alarm delays start afresh), and start again"
+    )
 
 
 def start_query(
