@@ -48,7 +48,8 @@ def rule_set(limits: dict[str, float]) -> list[RuleKind[Any]]:
          "count": 2, "window": "60s", "consecutive": True, "clear_after": "5s"},
         {"id": "rising", "kind": "trend", "signal": "heart_rate", "change": limits["rise"],
          "window": "8s", "cooldown": "5s", "clear_after": "2s"},
-        {"id": "falling", "kind": "trend", "signal": "systolic", "change": -20, "window": "30s"},
+        # A fall the drawn systolic values reach exactly (125 to 101), so the boundary is hit.
+        {"id": "falling", "kind": "trend", "signal": "systolic", "change": -24, "window": "30s"},
         {"id": "baseline", "kind": "baseline", "signal": "heart_rate", "change": limits["rise"],
          "half_life": "10s", "warm_up": "5s", "cooldown": "5s", "renotify": "7s"},
         {"id": "news2-pulse", "kind": "news2", "parameter": "pulse", "min_score": 2,
