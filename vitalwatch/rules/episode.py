@@ -323,7 +323,12 @@ class EpisodeKernel(Kernel):
 
     def run(self, state: KernelState, patients: Patients, released: Released) -> list[Alert]:
         cells = state["cells"]
-        conditions = self.conditions(cells, patients, released)
+        return self.lifecycle(cells, patients, self.conditions(cells, patients, released))
+
+    def lifecycle(
+        self, cells: FloatArray, patients: Patients, conditions: Conditions
+    ) -> list[Alert]:
+        """The episodes over a call's conditions, in order (state in ``cells``); their alerts."""
         spec = self.rule.spec
         renotify = NO_RENOTIFY if spec.renotify is None else float(spec.renotify)
         raised, states, onsets, repeats = _lifecycle(
