@@ -6,7 +6,7 @@ patients at once: the readings come as arrays sorted by patient slot and then in
 reference evaluator would feed them (``Released``), and the rule's per-patient state is a set of
 arrays with one row per slot (``KernelState``), stored without per-patient JSON. A kernel must
 give exactly the alerts of its kind's per-reading ``step()`` (the reference semantics, kept
-readable in the kind's module); ``tests/unit/rules/test_kernels_differential.py`` checks that
+readable in the kind's module); ``tests/unit/rules/test_engine_differential.py`` checks that
 for every built-in kernel.
 
 A third-party kind without a kernel (``RuleKind.kernel`` returns None) runs through
