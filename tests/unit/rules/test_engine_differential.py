@@ -52,7 +52,7 @@ def rule_set(limits: dict[str, float]) -> list[RuleKind[Any]]:
         {"id": "baseline", "kind": "baseline", "signal": "heart_rate", "change": limits["rise"],
          "half_life": "10s", "warm_up": "5s", "cooldown": "5s", "renotify": "7s"},
         {"id": "news2-pulse", "kind": "news2", "parameter": "pulse", "min_score": 2,
-         "clear_after": "2s", "renotify": "3s"},
+         "cooldown": "6s", "renotify": "3s"},
         {"id": "news2-sbp", "kind": "news2", "parameter": "systolic", "cooldown": "0s"},
         {"id": "shock", "kind": "derived", "signal": "shock_index", "above": limits["shock"],
          "freshness": "6s", "for": "0s", "max_gap": "60s", "cooldown": "5s"},
@@ -227,7 +227,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             if draw(st.integers(0, 3)) == 0:
                 bp_clock[patient] += draw(st.sampled_from([1_000, 5_000, 30_000]))
                 jitter = -draw(st.integers(0, 3)) * 1000 if lateness else 0
-                systolic = draw(st.sampled_from([70.0, 88.0, 101.0, 125.0, 230.0]))
+                # 90 and 219.5: NEWS2 band edges (the bound itself, and rounding half up)
+                systolic = draw(st.sampled_from([70.0, 88.0, 90.0, 101.0, 125.0, 219.5, 230.0]))
                 diastolic = draw(st.sampled_from([40.0, 55.0, 85.0]))
                 mean = draw(st.sampled_from([50.0, 70.0, 90.0]))
                 values = {"systolic": systolic, "diastolic": diastolic, "mean": mean}
@@ -240,7 +241,10 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                 if draw(st.integers(0, 20)) == 0:
                     jitter = -9_000  # behind the watermark: late
                 if draw(st.integers(0, 3)) == 0:  # a new level, else the patient's last
-                    level[patient] = draw(st.sampled_from([35.0, 45.0, 80.0, 95.0, 135.0, 170.0]))
+                    # 110 and 110.5: a NEWS2 band edge, and a limit the reload may set
+                    level[patient] = draw(
+                        st.sampled_from([35.0, 45.0, 80.0, 95.0, 110.0, 110.5, 135.0, 170.0])
+                    )
                 bpm = level[patient]
                 batch.append(
                     (patient, Reading(Signal.HEART_RATE, clock[patient] + jitter, {"bpm": bpm}))

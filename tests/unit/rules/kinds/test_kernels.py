@@ -1,0 +1,96 @@
+"""The news2 kernel gives its kind's ``step()`` alerts and state on the cases the engine's
+differential test reaches only by chance: NEWS2 band edges and an onset held back by the
+cooldown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vitalwatch.contracts.alerts import Alert
+from vitalwatch.contracts.readings import Reading
+from vitalwatch.rules.kernel import (
+    SIGNAL_INDEX,
+    VALUE_FIELDS,
+    Kernel,
+    KernelState,
+    Patients,
+    Released,
+)
+from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
+from vitalwatch.rules.kinds.news2 import News2Rule, News2Spec
+
+from ..helpers import build, hr, sbp
+
+PATIENTS = [PatientContext(f"P-{n}", bed=f"bed-{n}", ward="W") for n in range(3)]
+Batch = list[tuple[int, Reading]]  # (slot, reading) in arrival order
+
+
+def released(batch: Batch) -> Released:
+    """A call's readings as the engine releases them: by slot, each slot's in order."""
+    batch = sorted(batch, key=lambda pair: pair[0])  # stable
+    return Released(
+        np.array([slot for slot, _ in batch], np.int64),
+        np.array([SIGNAL_INDEX[r.signal] for _, r in batch], np.int8),
+        np.array([r.ts_ms for _, r in batch], np.int64),
+        np.array(
+            [[r.values.get(f, np.nan) for f in VALUE_FIELDS] for _, r in batch], np.float64
+        ).reshape(len(batch), len(VALUE_FIELDS)),
+    )
+
+
+def kernel_of(rule: RuleKind[Any]) -> Kernel:
+    kernel = rule.kernel()
+    assert kernel is not None
+    return kernel
+
+
+def by_kernel(rule: RuleKind[Any], batches: list[Batch]) -> tuple[list[Alert], KernelState]:
+    kernel = kernel_of(rule)
+    state = kernel.blank(len(PATIENTS))
+    alerts: list[Alert] = []
+    for batch in batches:
+        alerts += kernel.run(state, Patients(PATIENTS), released(batch))
+    return alerts, state
+
+
+def by_step(
+    rule: RuleKind[Any], batches: list[Batch], states: list[RuleState] | None = None
+) -> tuple[list[Alert], list[RuleState]]:
+    states = states or [{} for _ in PATIENTS]
+    alerts: list[Alert] = []
+    for batch in batches:
+        for slot, reading in sorted(batch, key=lambda pair: pair[0]):
+            states[slot], fired = rule.step(states[slot], reading, PATIENTS[slot])
+            alerts += fired
+    return alerts, states
+
+
+def onsets(alerts: list[Alert]) -> list[tuple[str, int, int]]:
+    return [(a.state.value, a.onset_ms // 1000, a.detected_ms // 1000) for a in alerts]
+
+
+def news2(**fields: Any) -> News2Rule:
+    rule: News2Rule = build(News2Rule, News2Spec, kind="news2", summary="{limit} {value}", **fields)
+    return rule
+
+
+def test_news2_kernel_scores_every_band_edge_and_rounding_as_the_reference() -> None:
+    pulse = [40, 40.4, 40.5, 41, 50, 50.5, 51, 90, 90.5, 91, 110, 110.4, 110.5, 130, 130.5, 131]
+    systolic = [90, 90.4, 90.5, 91, 100, 100.5, 110, 110.5, 111, 219, 219.4, 219.5, 220]
+    for min_score in (1, 2, 3):
+        for parameter, values, reading in (("pulse", pulse, hr), ("systolic", systolic, sbp)):
+            rule = news2(parameter=parameter, min_score=min_score)
+            batch = [(0, reading(n, float(v))) for n, v in enumerate(values)]
+            expected, _ = by_step(rule, [batch])
+            assert expected  # some edges score, some do not
+            assert by_kernel(rule, [batch])[0] == expected
+
+
+def test_news2_kernel_onset_is_the_run_start_when_the_cooldown_held_the_firing_back() -> None:
+    rule = news2(parameter="pulse", cooldown="10s")
+    batches = [[(0, hr(0, 135.0)), (0, hr(1, 80.0))], [(0, hr(t, 135.0)) for t in range(2, 13)]]
+    expected, _ = by_step(rule, batches)
+    assert onsets(expected) == [("firing", 0, 0), ("resolved", 0, 1), ("firing", 2, 10)]
+    assert by_kernel(rule, batches)[0] == expected
