@@ -49,7 +49,7 @@ def rule_set(limits: dict[str, float]) -> list[RuleKind[Any]]:
         {"id": "rising", "kind": "trend", "signal": "heart_rate", "change": limits["rise"],
          "window": "8s", "cooldown": "5s", "clear_after": "2s"},
         {"id": "falling", "kind": "trend", "signal": "systolic", "change": -20, "window": "30s"},
-        {"id": "baseline", "kind": "baseline", "signal": "heart_rate", "change": limits["rise"],
+        {"id": "baseline", "kind": "baseline", "signal": "heart_rate", "change": limits["base"],
          "half_life": "10s", "warm_up": "5s", "cooldown": "5s", "renotify": "7s"},
         {"id": "news2-pulse", "kind": "news2", "parameter": "pulse", "min_score": 2,
          "cooldown": "6s", "renotify": "3s"},
@@ -254,13 +254,15 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         st.dictionaries(
             st.sampled_from(PATIENTS),
             st.fixed_dictionaries({}, optional={"tachy.above": st.sampled_from([100.0, 150.0]),
-                                               "rising.change": st.sampled_from([5.0, 40.0])}),
+                                               "rising.change": st.sampled_from([5.0, 40.0]),
+                                               "baseline.change": st.sampled_from([-30.0, 15.0])}),
         )
     )  # fmt: skip
     limits = {
         "hr_high": draw(st.sampled_from([110.0, 130.0])),
         "map_low": draw(st.sampled_from([55.0, 65.0])),
         "rise": draw(st.sampled_from([15.0, 30.0])),
+        "base": draw(st.sampled_from([15.0, 30.0, -15.0, -30.0])),  # a rise or a fall
         "shock": draw(st.sampled_from([0.9, 1.2])),
     }
     reload_at = draw(st.integers(0, len(calls)))

@@ -1,9 +1,10 @@
-"""The news2 kernel gives its kind's ``step()`` alerts and state on the cases the engine's
-differential test reaches only by chance: NEWS2 band edges and an onset held back by the
-cooldown."""
+"""The kernels of news2 and baseline give their kind's ``step()`` alerts and state on the cases
+the engine's differential test reaches only by chance: NEWS2 band edges and an onset held back
+by the cooldown, the baseline's mean bit for bit over a long history."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from vitalwatch.rules.kernel import (
     Released,
 )
 from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
+from vitalwatch.rules.kinds.baseline import MEAN, BaselineRule, BaselineSpec
 from vitalwatch.rules.kinds.news2 import News2Rule, News2Spec
 
 from ..helpers import build, hr, sbp
@@ -94,3 +96,27 @@ def test_news2_kernel_onset_is_the_run_start_when_the_cooldown_held_the_firing_b
     expected, _ = by_step(rule, batches)
     assert onsets(expected) == [("firing", 0, 0), ("resolved", 0, 1), ("firing", 2, 10)]
     assert by_kernel(rule, batches)[0] == expected
+
+
+def test_baseline_kernel_mean_is_the_reference_mean_bit_for_bit() -> None:
+    # Irregular gaps and an odd half-life: the decay's power must round as Python's does.
+    rule = build(
+        BaselineRule, BaselineSpec, kind="baseline", signal="heart_rate", change=25,
+        half_life="7777ms", warm_up="3s", renotify="5s",
+    )  # fmt: skip
+    kernel = kernel_of(rule)
+    state = kernel.blank(len(PATIENTS))
+    states: list[RuleState] = [{} for _ in PATIENTS]
+    draw = random.Random(19)
+    clock = [0] * len(PATIENTS)
+    for _ in range(2_000):  # ~20,000 readings: LLVM's exp2 for the power differs in ~6
+        batch: Batch = []
+        for _ in range(draw.randint(1, 20)):
+            slot = draw.randrange(len(PATIENTS))
+            clock[slot] += draw.randint(1, 20_000)
+            batch.append((slot, hr(clock[slot] / 1000, draw.uniform(40, 180))))
+        alerts = kernel.run(state, Patients(PATIENTS), released(batch))
+        expected, states = by_step(rule, [batch], states)
+        assert alerts == expected
+        means = [s["kind"]["mean"] if s else np.nan for s in states]
+        assert np.array_equal(state["cells"][:, MEAN], means, equal_nan=True)  # exact
