@@ -323,7 +323,13 @@ class EpisodeKernel(Kernel):
 
     def run(self, state: KernelState, patients: Patients, released: Released) -> list[Alert]:
         cells = state["cells"]
-        conditions = self.conditions(cells, patients, released)
+        return self.episodes(cells, self.conditions(cells, patients, released), patients)
+
+    def episodes(
+        self, cells: FloatArray, conditions: Conditions, patients: Patients
+    ) -> list[Alert]:
+        """The lifecycle over a call's conditions, and its alerts (for a kernel whose state is
+        more than the cells to call from its own ``run``)."""
         spec = self.rule.spec
         renotify = NO_RENOTIFY if spec.renotify is None else float(spec.renotify)
         raised, states, onsets, repeats = _lifecycle(

@@ -6,8 +6,9 @@ whose deadline has passed ticked (``tick``), patients silent for the state's TTL
 over history ``flush`` at the end. The engine runs the same calls over the whole bucket with
 each rule's kernel. Hypothesis generates the rule limits, the readings (both signals, gaps,
 out-of-order arrival within the lateness, late ones), the cut into calls, timer calls between
-them, roster overrides and a reload that changes the rules' limits; the alerts must be
-identical, and so must the late readings (per patient).
+them, roster overrides and a reload that changes the rules' limits (and a count_in_window
+rule's ``count``, its state kept); the alerts must be identical, and so must the late readings
+(per patient).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def rule_set(limits: dict[str, float]) -> list[RuleKind[Any]]:
         {"id": "map-low", "kind": "threshold", "signal": "mean_arterial_pressure",
          "below": limits["map_low"], "for": "0s", "cooldown": "0s"},
         {"id": "runs", "kind": "count_in_window", "signal": "heart_rate",
-         "above": limits["hr_high"], "count": 3, "window": "6s", "cooldown": "5s"},
+         "above": limits["hr_high"], "count": limits["runs"], "window": "6s", "cooldown": "5s"},
         {"id": "consecutive", "kind": "count_in_window", "signal": "systolic", "below": 95,
          "count": 2, "window": "60s", "consecutive": True, "clear_after": "5s"},
         {"id": "rising", "kind": "trend", "signal": "heart_rate", "change": limits["rise"],
@@ -254,6 +255,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         st.dictionaries(
             st.sampled_from(PATIENTS),
             st.fixed_dictionaries({}, optional={"tachy.above": st.sampled_from([100.0, 150.0]),
+                                               "runs.above": st.sampled_from([100.0, 150.0]),
                                                "rising.change": st.sampled_from([5.0, 40.0]),
                                                "baseline.change": st.sampled_from([-30.0, 15.0])}),
         )
@@ -264,9 +266,14 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "rise": draw(st.sampled_from([15.0, 30.0])),
         "base": draw(st.sampled_from([15.0, 30.0, -15.0, -30.0])),  # a rise or a fall
         "shock": draw(st.sampled_from([0.9, 1.2])),
+        "runs": draw(st.sampled_from([2, 3])),
     }
     reload_at = draw(st.integers(0, len(calls)))
-    reloaded = {**limits, "hr_high": draw(st.sampled_from([110.0, 130.0, 140.0]))}
+    reloaded = {
+        **limits,
+        "hr_high": draw(st.sampled_from([110.0, 130.0, 140.0])),
+        "runs": draw(st.sampled_from([1, 2, 3, 4])),  # a rule's state kept with another count
+    }
     return {
         "lateness": lateness,
         "pairing": draw(st.sampled_from([2_000, 4_000])),

@@ -1,6 +1,7 @@
-"""The kernels of news2 and baseline give their kind's ``step()`` alerts and state on the cases
-the engine's differential test reaches only by chance: NEWS2 band edges and an onset held back
-by the cooldown, the baseline's mean bit for bit over a long history."""
+"""The kernels of news2, baseline and count_in_window give their kind's ``step()`` alerts and
+state on the cases the engine's differential test reaches only by chance: NEWS2 band edges and
+an onset held back by the cooldown, the baseline's mean bit for bit over a long history, a
+reload that changes ``count`` while the bucket grows."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from vitalwatch.contracts.alerts import Alert
 from vitalwatch.contracts.readings import Reading
+from vitalwatch.rules.bucket import Bucket
 from vitalwatch.rules.kernel import (
     SIGNAL_INDEX,
     VALUE_FIELDS,
@@ -21,6 +23,7 @@ from vitalwatch.rules.kernel import (
 )
 from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
 from vitalwatch.rules.kinds.baseline import MEAN, BaselineRule, BaselineSpec
+from vitalwatch.rules.kinds.count_in_window import CountInWindowRule, CountInWindowSpec
 from vitalwatch.rules.kinds.news2 import News2Rule, News2Spec
 
 from ..helpers import build, hr, sbp
@@ -120,3 +123,39 @@ def test_baseline_kernel_mean_is_the_reference_mean_bit_for_bit() -> None:
         assert alerts == expected
         means = [s["kind"]["mean"] if s else np.nan for s in states]
         assert np.array_equal(state["cells"][:, MEAN], means, equal_nan=True)  # exact
+
+
+def count_rule(count: int) -> CountInWindowRule:
+    rule: CountInWindowRule = build(
+        CountInWindowRule, CountInWindowSpec, kind="count_in_window", signal="heart_rate",
+        above=130, count=count, window="10s",
+    )  # fmt: skip
+    return rule
+
+
+def test_count_in_window_kernel_keeps_the_newest_hits_when_a_reload_changes_count() -> None:
+    bucket = Bucket()
+    bucket.admit(["P-0"], PATIENTS[:1])
+    before, after = count_rule(3), count_rule(2)
+    first: Batch = [(0, hr(0, 140.0)), (0, hr(1, 90.0)), (0, hr(2, 140.0))]  # 2 hits, not 3
+    then: Batch = [(0, hr(3, 90.0)), (1, hr(3, 140.0)), (1, hr(4, 140.0)), (0, hr(4, 140.0))]
+    kernel = kernel_of(before)
+    alerts = kernel.run(bucket.state_of(kernel), bucket.patients, released(first))
+    bucket.admit(["P-1"], PATIENTS[1:2])  # the state grows by a slot after the reload
+    kernel = kernel_of(after)
+    alerts += kernel.run(bucket.state_of(kernel), bucket.patients, released(then))
+    expected, states = by_step(before, [first])
+    more, states = by_step(after, [then], states)
+    # P-0's two stored hits hold at its next reading once two are enough.
+    assert onsets(expected + more) == [("firing", 0, 3), ("firing", 3, 4)]
+    assert alerts == expected + more
+    assert bucket.state_of(kernel)["list.hit"].tolist() == [2000, 4000, 3000, 4000]
+
+
+def test_count_in_window_kernel_shrinks_stored_hits_to_a_smaller_count() -> None:
+    many = [[(0, hr(t, 140.0)) for t in range(5)]]
+    _, state = by_kernel(count_rule(5), many)
+    assert state["list.hit"].tolist() == [0, 1000, 2000, 3000, 4000]
+    kernel = kernel_of(count_rule(2))
+    kernel.run(state, Patients(PATIENTS), released([(0, hr(5, 140.0))]))
+    assert state["list.hit"].tolist() == [4000, 5000]
