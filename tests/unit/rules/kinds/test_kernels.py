@@ -1,7 +1,7 @@
-"""The kernels of news2, baseline and count_in_window give their kind's ``step()`` alerts and
-state on the cases the engine's differential test reaches only by chance: NEWS2 band edges and
-an onset held back by the cooldown, the baseline's mean bit for bit over a long history, a
-reload that changes ``count`` while the bucket grows."""
+"""The kernels of news2, baseline, count_in_window and no_data give their kind's ``step()``
+alerts and state on the cases the engine's differential test reaches only by chance: NEWS2 band
+edges and an onset held back by the cooldown, the baseline's mean bit for bit over a long
+history, a reload that changes ``count`` while the bucket grows, no_data's silence timers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from vitalwatch.contracts.alerts import Alert
 from vitalwatch.contracts.readings import Reading
 from vitalwatch.rules.bucket import Bucket
 from vitalwatch.rules.kernel import (
+    NO_TIME,
     SIGNAL_INDEX,
     VALUE_FIELDS,
     Kernel,
@@ -25,6 +26,7 @@ from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
 from vitalwatch.rules.kinds.baseline import MEAN, BaselineRule, BaselineSpec
 from vitalwatch.rules.kinds.count_in_window import CountInWindowRule, CountInWindowSpec
 from vitalwatch.rules.kinds.news2 import News2Rule, News2Spec
+from vitalwatch.rules.kinds.no_data import NoDataRule, NoDataSpec
 
 from ..helpers import build, hr, sbp
 
@@ -159,3 +161,47 @@ def test_count_in_window_kernel_shrinks_stored_hits_to_a_smaller_count() -> None
     kernel = kernel_of(count_rule(2))
     kernel.run(state, Patients(PATIENTS), released([(0, hr(5, 140.0))]))
     assert state["list.hit"].tolist() == [4000, 5000]
+
+
+def no_data() -> NoDataRule:
+    spec = {
+        "id": "silent", "description": "d", "source": "s", "severity": "low", "kind": "no_data",
+        "signal": "heart_rate", "for": "5s", "summary": "{value} {limit} {duration}",
+        "labels": {"team": "t"},
+    }  # fmt: skip
+    return NoDataRule(NoDataSpec.model_validate(spec))
+
+
+def test_no_data_kernel_fires_on_quiet_and_resolves_as_the_reference() -> None:
+    rule = no_data()
+    kernel = kernel_of(rule)
+    state = kernel.blank(len(PATIENTS))
+    patients = Patients(PATIENTS)
+    states: list[RuleState] = [{} for _ in PATIENTS]
+    slots, arrived = np.arange(3), np.array([100, 200, 300], np.int64)
+
+    def deadlines() -> list[int | None]:
+        got = kernel.quiet_deadline(state, slots, arrived).tolist()
+        times = zip(states, arrived.tolist(), strict=True)
+        want = [rule.quiet_deadline(s, arrived_ms) for s, arrived_ms in times]
+        assert got == [NO_TIME if w is None else w for w in want]
+        return want
+
+    assert deadlines() == [None, None, None]  # monitored from the first reading on
+    batch: Batch = [(0, hr(1, 80.0)), (1, hr(1, 80.0)), (0, hr(7, 80.0))]  # P-0: a 6 s gap
+    alerts = kernel.run(state, patients, released(batch))
+    expected, states = by_step(rule, [batch], states)
+    assert onsets(expected) == [("firing", 1, 6), ("resolved", 1, 7)]
+    assert alerts == expected
+    assert deadlines() == [5_100, 5_200, None]
+    alerts = kernel.on_quiet(state, patients, np.array([1]), 9_000)
+    states[1], expected = rule.on_quiet(states[1], PATIENTS[1], 9_000)
+    assert alerts == expected
+    assert expected[0].values == {"silent_s": 8.0} and expected[0].labels["category"]
+    assert deadlines() == [5_100, None, None]  # firing: no deadline until a reading
+    batch = [(1, hr(20, 80.0)), (1, hr(21, 80.0))]
+    alerts = kernel.run(state, patients, released(batch))
+    expected, states = by_step(rule, [batch], states)
+    assert onsets(expected) == [("resolved", 1, 20)]
+    assert alerts == expected
+    assert deadlines() == [5_100, 5_200, None]
