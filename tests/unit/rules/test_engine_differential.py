@@ -6,8 +6,9 @@ whose deadline has passed ticked (``tick``), patients silent for the state's TTL
 over history ``flush`` at the end. The engine runs the same calls over the whole bucket with
 each rule's kernel. Hypothesis generates the rule limits, the readings (both signals, gaps,
 out-of-order arrival within the lateness, late ones), the cut into calls, timer calls between
-them, roster overrides and a reload that changes the rules' limits; the alerts must be
-identical, and so must the late readings.
+them, roster overrides and a reload that changes the rules' limits (and a count_in_window
+rule's ``count``, its state kept); the alerts must be identical, and so must the late readings
+(per patient).
 """
 
 from __future__ import annotations
@@ -43,17 +44,17 @@ def rule_set(limits: dict[str, float]) -> list[RuleKind[Any]]:
         {"id": "map-low", "kind": "threshold", "signal": "mean_arterial_pressure",
          "below": limits["map_low"], "for": "0s", "cooldown": "0s"},
         {"id": "runs", "kind": "count_in_window", "signal": "heart_rate",
-         "above": limits["hr_high"], "count": 3, "window": "6s", "cooldown": "5s"},
+         "above": limits["hr_high"], "count": limits["runs"], "window": "6s", "cooldown": "5s"},
         {"id": "consecutive", "kind": "count_in_window", "signal": "systolic", "below": 95,
          "count": 2, "window": "60s", "consecutive": True, "clear_after": "5s"},
         {"id": "rising", "kind": "trend", "signal": "heart_rate", "change": limits["rise"],
          "window": "8s", "cooldown": "5s", "clear_after": "2s"},
         # A fall the drawn systolic values reach exactly (125 to 101), so the boundary is hit.
         {"id": "falling", "kind": "trend", "signal": "systolic", "change": -24, "window": "30s"},
-        {"id": "baseline", "kind": "baseline", "signal": "heart_rate", "change": limits["rise"],
+        {"id": "baseline", "kind": "baseline", "signal": "heart_rate", "change": limits["base"],
          "half_life": "10s", "warm_up": "5s", "cooldown": "5s", "renotify": "7s"},
         {"id": "news2-pulse", "kind": "news2", "parameter": "pulse", "min_score": 2,
-         "clear_after": "2s", "renotify": "3s"},
+         "cooldown": "6s", "renotify": "3s"},
         {"id": "news2-sbp", "kind": "news2", "parameter": "systolic", "cooldown": "0s"},
         {"id": "shock", "kind": "derived", "signal": "shock_index", "above": limits["shock"],
          "freshness": "6s", "for": "0s", "max_gap": "60s", "cooldown": "5s"},
@@ -231,7 +232,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             if draw(st.integers(0, 3)) == 0:
                 bp_clock[patient] += draw(st.sampled_from([1_000, 5_000, 30_000]))
                 jitter = -draw(st.integers(0, 3)) * 1000 if lateness else 0
-                systolic = draw(st.sampled_from([70.0, 88.0, 101.0, 125.0, 230.0]))
+                # 90 and 219.5: NEWS2 band edges (the bound itself, and rounding half up)
+                systolic = draw(st.sampled_from([70.0, 88.0, 90.0, 101.0, 125.0, 219.5, 230.0]))
                 diastolic = draw(st.sampled_from([40.0, 55.0, 85.0]))
                 mean = draw(st.sampled_from([50.0, 70.0, 90.0]))
                 values = {"systolic": systolic, "diastolic": diastolic, "mean": mean}
@@ -246,7 +248,10 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                 if draw(st.integers(0, 20)) == 0:
                     jitter = -9_000  # behind the watermark: late
                 if draw(st.integers(0, 3)) == 0:  # a new level, else the patient's last
-                    level[patient] = draw(st.sampled_from([35.0, 45.0, 80.0, 95.0, 135.0, 170.0]))
+                    # 110 and 110.5: a NEWS2 band edge, and a limit the reload may set
+                    level[patient] = draw(
+                        st.sampled_from([35.0, 45.0, 80.0, 95.0, 110.0, 110.5, 135.0, 170.0])
+                    )
                 bpm = level[patient]
                 batch.append(
                     (patient, Reading(Signal.HEART_RATE, clock[patient] + jitter, {"bpm": bpm}))
@@ -256,17 +261,25 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         st.dictionaries(
             st.sampled_from(PATIENTS),
             st.fixed_dictionaries({}, optional={"tachy.above": st.sampled_from([100.0, 150.0]),
-                                               "rising.change": st.sampled_from([5.0, 40.0])}),
+                                               "runs.above": st.sampled_from([100.0, 150.0]),
+                                               "rising.change": st.sampled_from([5.0, 40.0]),
+                                               "baseline.change": st.sampled_from([-30.0, 15.0])}),
         )
     )  # fmt: skip
     limits = {
         "hr_high": draw(st.sampled_from([110.0, 130.0])),
         "map_low": draw(st.sampled_from([55.0, 65.0])),
         "rise": draw(st.sampled_from([15.0, 30.0])),
+        "base": draw(st.sampled_from([15.0, 30.0, -15.0, -30.0])),  # a rise or a fall
         "shock": draw(st.sampled_from([0.9, 1.2])),
+        "runs": draw(st.sampled_from([2, 3])),
     }
     reload_at = draw(st.integers(0, len(calls)))
-    reloaded = {**limits, "hr_high": draw(st.sampled_from([110.0, 130.0, 140.0]))}
+    reloaded = {
+        **limits,
+        "hr_high": draw(st.sampled_from([110.0, 130.0, 140.0])),
+        "runs": draw(st.sampled_from([1, 2, 3, 4])),  # a rule's state kept with another count
+    }
     return {
         "lateness": lateness,
         "pairing": draw(st.sampled_from([2_000, 4_000])),
@@ -301,8 +314,9 @@ def compare(scenario: dict[str, Any], kernels: bool) -> None:
         if call.readings or not live:
             want, want_late = reference.call(call, known, live)
             have, have_late = columnar.call(call, known, live)
-            # Per patient in order: the reference returns a call's late readings by patient.
-            assert sorted(have_late, key=by_patient) == sorted(want_late, key=by_patient)
+            # The engine lists a call's late readings in the call's order, the reference
+            # patient by patient: the same per patient.
+            assert by_patient(have_late) == by_patient(want_late)
         else:
             pending = [d for d in reference.due.values() if d is not None]
             if not pending:
@@ -316,8 +330,8 @@ def compare(scenario: dict[str, Any], kernels: bool) -> None:
     assert alert_keys(got) == alert_keys(expected)
 
 
-def by_patient(late: tuple[str, Reading]) -> str:
-    return late[0]
+def by_patient(readings: list[tuple[str, Reading]]) -> list[tuple[str, Reading]]:
+    return sorted(readings, key=lambda pair: pair[0])  # stable: each patient's order kept
 
 
 def _engine(

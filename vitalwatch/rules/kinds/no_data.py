@@ -7,6 +7,11 @@ time of the last reading (when the silence began), so its id is the same in a re
 readings resume it resolves. Over history (a backtest, or a backlog after a restart) the gap is
 seen when the next reading comes: the alert fires ``for`` after the last reading and resolves at
 the next, in event time. A patient is monitored from its first reading on.
+
+The kernel (``NoDataKernel``) keeps the same two times per patient as int64 arrays (``last``,
+``onset``; NO_TIME for None), vectorised with numpy: only the first of a patient's readings in
+a call can see an onset (set by ``on_quiet``; every reading clears it), and the others' previous
+reading is the one before them in the call.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 
 from vitalwatch.contracts.alerts import Alert, AlertState
 from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.durations import DurationMs
+from vitalwatch.rules.kernel import NO_TIME, IntArray, Kernel, KernelState, Patients, Released
 from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
 from vitalwatch.rules.spec import RuleSpec
 
@@ -51,6 +58,9 @@ class NoDataRule(RuleKind[NoDataSpec]):
             alerts.append(self._alert(AlertState.RESOLVED, patient, onset, reading.ts_ms))
         return {"last_ts": reading.ts_ms, "onset": None}, alerts
 
+    def kernel(self) -> Kernel | None:
+        return NoDataKernel(self)
+
     def quiet_deadline(self, state: RuleState, arrived_ms: int) -> int | None:
         if state.get("last_ts") is None or state.get("onset") is not None:
             return None
@@ -68,3 +78,56 @@ class NoDataRule(RuleKind[NoDataSpec]):
         silent_s = (at - onset) / 1000
         alert = self.alert(state, patient, onset, at, {"silent_s": silent_s}, self.spec.for_ / 1000)
         return replace(alert, labels={**alert.labels, **TECHNICAL_LABELS})
+
+
+class NoDataKernel(Kernel):
+    rule: NoDataRule
+    has_quiet_deadline = True
+
+    def blank(self, slots: int) -> KernelState:
+        return {
+            "last": np.full(slots, NO_TIME, np.int64),
+            "onset": np.full(slots, NO_TIME, np.int64),
+        }
+
+    def run(self, state: KernelState, patients: Patients, released: Released) -> list[Alert]:
+        last, onset = state["last"], state["onset"]
+        slot, ts = released.slot, released.ts
+        if not len(ts):
+            return []
+        first = np.ones(len(ts), bool)  # a patient's first reading in the call
+        first[1:] = slot[1:] != slot[:-1]
+        previous = np.empty_like(ts)
+        previous[1:] = ts[:-1]
+        previous[first] = last[slot[first]]
+        opened = np.where(first, onset[slot], NO_TIME)
+        seen = previous != NO_TIME
+        gap = ts - np.where(seen, previous, ts)
+        fires = (opened == NO_TIME) & seen & (gap >= self.rule.spec.for_)
+        newest = np.append(first[1:], True)  # a patient's last reading in the call
+        last[slot[newest]] = ts[newest]
+        onset[slot] = NO_TIME
+        alerts: list[Alert] = []
+        for i in np.flatnonzero(fires | (opened != NO_TIME)).tolist():
+            patient = patients.contexts[slot[i]]
+            began = int(previous[i] if fires[i] else opened[i])
+            if fires[i]:
+                at = began + self.rule.spec.for_
+                alerts.append(self.rule._alert(AlertState.FIRING, patient, began, at))
+            alerts.append(self.rule._alert(AlertState.RESOLVED, patient, began, int(ts[i])))
+        return alerts
+
+    def quiet_deadline(self, state: KernelState, slots: IntArray, arrived: IntArray) -> IntArray:
+        watched = (state["last"][slots] != NO_TIME) & (state["onset"][slots] == NO_TIME)
+        deadline: IntArray = np.where(watched, arrived + self.rule.spec.for_, NO_TIME)
+        return deadline
+
+    def on_quiet(
+        self, state: KernelState, patients: Patients, slots: IntArray, now_ms: int
+    ) -> list[Alert]:
+        began = state["last"][slots]
+        state["onset"][slots] = began
+        return [
+            self.rule._alert(AlertState.FIRING, patients.contexts[slot], onset, max(now_ms, onset))
+            for slot, onset in zip(slots.tolist(), began.tolist(), strict=True)
+        ]
