@@ -13,7 +13,7 @@ import pandas as pd
 from pyspark.sql.streaming.stateful_processor import StatefulProcessor
 from pyspark.sql.streaming.tws_tester import TwsTester
 
-from vitalwatch.contracts.readings import Signal
+from vitalwatch.contracts.readings import Signal, mean_arterial_pressure
 from vitalwatch.rules.kernel import SIGNAL_INDEX, VALUE_FIELDS
 from vitalwatch.stream.processor import INPUT_COLUMNS
 
@@ -27,15 +27,52 @@ def heart_rate_row(
     published_ms: int | None = None,
 ) -> dict[str, Any]:
     """``published_ms``: the Kafka record's timestamp (None, as in a backtest over files)."""
+    return _reading_row(
+        patient, Signal.HEART_RATE, ts, {"bpm": bpm}, raw_value, "hr", bucket, published_ms
+    )
+
+
+def blood_pressure_row(
+    patient: str,
+    ts: int,
+    systolic: float,
+    diastolic: float,
+    mean: float | None = None,
+    raw_value: bytes = b"{}",
+    bucket: int = 0,
+    published_ms: int | None = None,
+) -> dict[str, Any]:
+    """A cuff reading as the parser gives it: ``mean`` None (absent from the message) becomes
+    (systolic + 2 x diastolic) / 3, as ``stream.parse`` computes it."""
+    values = {
+        "systolic": systolic,
+        "diastolic": diastolic,
+        "mean": mean_arterial_pressure(systolic, diastolic) if mean is None else mean,
+    }
+    return _reading_row(
+        patient, Signal.BLOOD_PRESSURE, ts, values, raw_value, "bp", bucket, published_ms
+    )
+
+
+def _reading_row(
+    patient: str,
+    signal: Signal,
+    ts: int,
+    reading_values: dict[str, float],
+    raw_value: bytes,
+    topic: str,
+    bucket: int,
+    published_ms: int | None,
+) -> dict[str, Any]:
     source = {
         "raw_key": base64.b64encode(patient.encode()).decode(),
         "raw_value": base64.b64encode(raw_value).decode(),
-        "source_topic": "hr", "source_partition": 0, "source_offset": 0,
+        "source_topic": topic, "source_partition": 0, "source_offset": 0,
     }  # fmt: skip
-    values = dict.fromkeys(VALUE_FIELDS, None) | {"bpm": bpm}
+    values = dict.fromkeys(VALUE_FIELDS, None) | reading_values
     return {
         "state_bucket": bucket, "patient_id": patient,
-        "signal": SIGNAL_INDEX[Signal.HEART_RATE], "event_ms": ts, **values,
+        "signal": SIGNAL_INDEX[signal], "event_ms": ts, **values,
         "source_timestamp": published_ms, "context": None, "source": json.dumps(source),
         "reason": None,
     }  # fmt: skip
