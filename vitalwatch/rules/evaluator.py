@@ -54,8 +54,8 @@ class SignalBuffer:
 
 @dataclass(slots=True)
 class PatientState:
-    """Plain data: ``orjson`` encodes it as it is (the stream stores it once per batch, so its
-    encoding is on the hot path); ``from_json_obj`` reads that encoding back."""
+    """Plain data: ``orjson`` encodes it as it is, and ``from_json_obj`` reads that encoding
+    back (the Quix peer in ``bench`` stores it so; the stream keeps columns, ``rules.bucket``)."""
 
     signals: dict[str, SignalBuffer] = field(default_factory=dict)
     rules: dict[str, RuleState] = field(default_factory=dict)

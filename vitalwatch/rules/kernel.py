@@ -115,7 +115,8 @@ class Kernel:
         slots: IntArray,
         quiet: dict[Signal, BoolArray],
     ) -> list[Alert]:
-        """``quiet``: per signal of the rule, which of ``slots`` have gone quiet (or ended)."""
+        """``quiet``: per signal (every one, as the reference's ``finish`` is given them all),
+        which of ``slots`` have gone quiet (or ended)."""
         return []
 
     def held_until_quiet(self, state: KernelState, slots: IntArray, signal: Signal) -> BoolArray:
