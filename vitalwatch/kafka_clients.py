@@ -62,7 +62,8 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
     topics = settings.topics
     names = [
         topics.heart_rate, topics.blood_pressure, topics.alerts, topics.deadletter,
-        topics.heartbeat,
+        topics.heartbeat, topics.spo2, topics.respiration, topics.temperature,
+        topics.consciousness,
     ]  # fmt: skip
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)

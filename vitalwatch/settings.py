@@ -164,6 +164,12 @@ class KafkaSettings(_Section):
 class TopicSettings(_Section):
     heart_rate: str = "vitals.heart_rate"
     blood_pressure: str = "vitals.blood_pressure"
+    # Contract version 2 (vitalwatch.contracts.readings): written by the gateways, not read by
+    # the streaming query yet.
+    spo2: str = "vitals.spo2"
+    respiration: str = "vitals.respiration"
+    temperature: str = "vitals.temperature"
+    consciousness: str = "vitals.consciousness"
     alerts: str = "vitalwatch.alerts"
     deadletter: str = "vitalwatch.deadletter"
     # Ticks from the daemon that make the query run its timers when no feed sends anything.
@@ -342,6 +348,24 @@ def _loopback(host: str) -> bool:
         return False
 
 
+class GatewaySettings(_Section):
+    """The HL7 v2 gateway (``vitalwatch gateway hl7``): MLLP in, readings to Kafka.
+
+    MLLP has neither authentication nor encryption; the listener is on loopback unless
+    ``host`` names another address (a hospital network segment the monitors' gateway reaches).
+    """
+
+    host: str = "127.0.0.1"
+    # 2575: the port IANA registered for HL7 over MLLP.
+    port: int = Field(default=2575, ge=0, le=65535)
+    # How long a message's readings may take to be confirmed by the brokers (acks=all) before it
+    # is answered AE and the sender sends it again; also the producer's message timeout.
+    delivery_timeout: DurationMs = Field(default=10_000, ge=1000)
+    # The largest MLLP block read; a longer one ends its connection (no message boundary to
+    # resume from). A PCD-01 message of a full monitor is a few kilobytes.
+    max_message_bytes: int = Field(default=1_048_576, ge=1024)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="VITALWATCH_",
@@ -365,6 +389,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     @field_validator("state_dir", "cache_dir")
     @classmethod

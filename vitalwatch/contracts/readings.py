@@ -1,4 +1,4 @@
-"""Input readings (contract version 1).
+"""Input readings (contract version 2).
 
 ``vitals.heart_rate``:     {"patient_id", "ts", "bpm", "device_id"?}
 ``vitals.blood_pressure``: {"patient_id", "ts", "systolic", "diastolic", "mean"?, "device_id"?}
@@ -6,6 +6,20 @@
 Key = patient id. ``ts`` is event time, ISO-8601 or epoch milliseconds. ``mean`` is computed as
 (systolic + 2 x diastolic) / 3 when absent. The limits below are what a body can show at all
 (not alarm limits): a value outside them is a device or gateway fault and is dead-lettered.
+
+Version 2 adds, without changing the two topics above, the rest of the NEWS2 observations
+(Royal College of Physicians, NEWS2, 2017), written by the gateways (``vitalwatch.gateway``):
+
+``vitals.spo2``:          {"patient_id", "ts", "spo2", "on_oxygen"?, "device_id"?}  spo2 in %
+``vitals.respiration``:   {"patient_id", "ts", "rate", "device_id"?}  breaths per minute
+``vitals.temperature``:   {"patient_id", "ts", "celsius", "device_id"?}
+``vitals.consciousness``: {"patient_id", "ts", "acvpu"}  one of A, C, V, P, U
+
+``on_oxygen`` is NEWS2's "air or oxygen" (true: supplemental oxygen; absent: not known), a field
+of the SpO2 reading because NEWS2 scores SpO2 with it. ``acvpu`` is NEWS2's level of
+consciousness (Alert, new Confusion, Voice, Pain, Unresponsive), a topic of its own because it
+is charted by a nurse, not measured with the SpO2. The streaming query does not read these
+topics yet (``PendingSignal``); keys, ``ts`` and ``device_id`` are as above.
 """
 
 from __future__ import annotations
@@ -47,6 +61,34 @@ ISO_TIME_PATTERN = (
 # A number as JSON writes it (a number sent as a JSON string is read as that number, but
 # "88d", "0x1p3" or " 88" are not numbers, though Java would parse them).
 JSON_NUMBER_PATTERN = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?(?![\s\S])"
+
+
+class PendingSignal(str, Enum):
+    """Signals of contract version 2 that the gateways write and the streaming query does not
+    read yet. Kept out of ``Signal`` on purpose: the query iterates ``Signal`` and encodes a
+    signal as its index there, so a member added to it changes the running query."""
+
+    SPO2 = "spo2"
+    RESPIRATION = "respiration"
+    TEMPERATURE = "temperature"
+    CONSCIOUSNESS = "consciousness"
+
+
+# The numeric fields of the pending signals and the range a body can show (inclusive): SpO2 is
+# a percentage; a respiration rate of 0 is apnoea and newborns breathe up to ~80/min; body
+# temperatures survived reach from 13.7 degC (accidental hypothermia) to 46.5 degC (heat stroke).
+PENDING_FIELDS: dict[PendingSignal, tuple[str, ...]] = {
+    PendingSignal.SPO2: ("spo2",),
+    PendingSignal.RESPIRATION: ("rate",),
+    PendingSignal.TEMPERATURE: ("celsius",),
+    PendingSignal.CONSCIOUSNESS: (),
+}
+PENDING_RANGE: dict[str, tuple[float, float]] = {
+    "spo2": (0.0, 100.0),
+    "rate": (0.0, 150.0),
+    "celsius": (10.0, 47.0),
+}
+ACVPU_LEVELS = ("A", "C", "V", "P", "U")
 
 
 class DeadLetterReason(str, Enum):
