@@ -85,6 +85,11 @@ def _parser() -> argparse.ArgumentParser:
         "--patient", help="patient for the report's timeline (default: most alerted)"
     )
 
+    gateway = commands.add_parser("gateway", help="hospital feeds in, readings to Kafka")
+    gateway.add_argument(
+        "protocol", choices=["hl7"], help="hl7: HL7 v2 ORU^R01 (IHE PCD-01) over MLLP"
+    )
+
     rules = commands.add_parser("rules", help="rule files")
     rules.add_argument("action", choices=["check", "test"])
     rules.add_argument("path", nargs="?", type=Path, help="rules (check) or rule tests (test)")
@@ -294,12 +299,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.config)
         configure_logging(settings.log_format, settings.log_level)
         stop, reload = threading.Event(), threading.Event()
-        if args.command in {"run", "demo", "simulate", "replay"}:
+        if args.command in {"run", "demo", "simulate", "replay", "gateway"}:
             from vitalwatch.daemon import install_signals, run_daemon
 
             install_signals(stop, reload)
             if args.command == "run":
                 return run_daemon(settings, stop, reload=reload)
+            if args.command == "gateway":
+                from vitalwatch.gateway.service import run_hl7_gateway
+
+                return run_hl7_gateway(settings, stop)
             handler = {"demo": _demo, "simulate": _simulate, "replay": _replay}[args.command]
             return handler(settings, args, stop)
         if args.command == "kafka":

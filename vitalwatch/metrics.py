@@ -14,6 +14,8 @@ _LATENCY_BUCKETS = (0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60, 120, 300)
 # An alert's way to a clinician, stage by stage: from a tenth of a second (a Kafka hop, a
 # notifier tick) through the seconds a high-priority alert should take in all (target: 3 s) to
 # the two minutes past which an advisory alarm has missed its purpose.
+# A gateway's answer: a Kafka round trip with acks=all (milliseconds) up to its delivery timeout.
+_ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 _STAGE_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 7.5, 10, 15, 30, 60, 120)
 # The stages, in order (``vitalwatch.notify.stages.latency``).
 ALERT_STAGES = ("released", "written", "read", "flushed", "accepted")
@@ -217,6 +219,40 @@ class Metrics:
             "vitalwatch_state_rows",
             "Keys held in the query's state store (one per patient and state variable)",
             ["operator"],
+            registry=r,
+        )
+        # Gateways (vitalwatch.gateway), labelled by protocol (hl7).
+        self.gateway_messages = Counter(
+            "vitalwatch_gateway_messages_total",
+            "Messages received by a gateway, by protocol, outcome (accepted: AA; rejected: AR, "
+            "dead-lettered if malformed; failed: AE, not written) and reason",
+            ["protocol", "outcome", "reason"],
+            registry=r,
+        )
+        self.gateway_readings = Counter(
+            "vitalwatch_gateway_readings_total",
+            "Readings a gateway wrote to Kafka (confirmed by the brokers), by protocol and signal",
+            ["protocol", "signal"],
+            registry=r,
+        )
+        self.gateway_skipped = Counter(
+            "vitalwatch_gateway_observations_skipped_total",
+            "Observations of accepted messages not written, by protocol and reason (unknown_code, "
+            "no_result, superseded: another code of the signal at that time is preferred)",
+            ["protocol", "reason"],
+            registry=r,
+        )
+        self.gateway_ack_latency = Histogram(
+            "vitalwatch_gateway_ack_seconds",
+            "From a message received whole to its answer written, by protocol and answer",
+            ["protocol", "ack"],
+            buckets=_ACK_BUCKETS,
+            registry=r,
+        )
+        self.gateway_connections = Gauge(
+            "vitalwatch_gateway_connections",
+            "Open connections of senders to a gateway, by protocol",
+            ["protocol"],
             registry=r,
         )
         self.alerts_firing = Gauge(

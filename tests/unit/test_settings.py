@@ -158,3 +158,21 @@ def test_true_is_not_a_number_in_the_config_file(tmp_path: Path) -> None:
     config.write_text("topics:\n  partitions: true\n")
     with pytest.raises(ConfigError, match=r"topics.partitions: .*not true/false \(line 2 of"):
         load_settings(config)
+
+
+def test_gateway_defaults_to_loopback_on_the_mllp_port(monkeypatch) -> None:
+    monkeypatch.setenv("VITALWATCH_GATEWAY__DELIVERY_TIMEOUT", "5s")
+    gateway = load_settings().gateway
+    assert (gateway.host, gateway.port, gateway.delivery_timeout) == ("127.0.0.1", 2575, 5000)
+
+
+@pytest.mark.parametrize(
+    ("section", "variable"),
+    [({"port": 70000}, "VITALWATCH_GATEWAY__PORT"),
+     ({"delivery_timeout": "10ms"}, "VITALWATCH_GATEWAY__DELIVERY_TIMEOUT"),
+     ({"max_message_bytes": 10}, "VITALWATCH_GATEWAY__MAX_MESSAGE_BYTES"),
+     ({"tls": True}, "no such setting")],
+)  # fmt: skip
+def test_gateway_settings_are_checked(section, variable) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(gateway=section)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -85,6 +86,14 @@ class CheckpointProbe:
 
 
 Probe = Callable[[], Check]
+
+
+class HealthChecks(Protocol):
+    """What ``/healthz`` and ``/readyz`` answer from: ``Health`` (the daemon), a gateway's own."""
+
+    def liveness(self) -> list[Check]: ...
+
+    def readiness(self) -> list[Check]: ...
 
 
 class Health:

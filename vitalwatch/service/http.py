@@ -15,7 +15,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from vitalwatch.service.health import Check, Health
+from vitalwatch.service.health import Check, HealthChecks
 
 StartResponse = Callable[..., Any]
 
@@ -36,7 +36,9 @@ def _json(checks: list[Check], ok_word: str, bad_word: str) -> tuple[str, bytes]
 
 
 class HttpEndpoint:
-    def __init__(self, host: str, port: int, registry: CollectorRegistry, health: Health) -> None:
+    def __init__(
+        self, host: str, port: int, registry: CollectorRegistry, health: HealthChecks
+    ) -> None:
         self._metrics_app = make_wsgi_app(registry)
         self._health = health
         self._server = make_server(

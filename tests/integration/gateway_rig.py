@@ -1,0 +1,122 @@
+"""The HL7 gateway in this process on a real broker, a real MLLP client, and the topics read."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hl7.mllp import open_hl7_connection
+from prometheus_client import CollectorRegistry
+
+from tests.conftest import free_port
+from tests.integration.conftest import run_settings
+from vitalwatch.gateway.mllp import Hl7Gateway
+from vitalwatch.gateway.publish import KafkaPublisher
+from vitalwatch.infra.broker import LocalBroker
+from vitalwatch.kafka_clients import ensure_topics, make_consumer
+from vitalwatch.metrics import Metrics
+from vitalwatch.settings import Settings
+
+READING_TOPICS = ("heart_rate", "blood_pressure", "spo2", "respiration", "temperature")
+
+
+def gateway_settings(broker: LocalBroker, root: Path) -> Settings:
+    """One test's settings: its own topics (the new signals' too) and gateway port."""
+    settings = run_settings(broker, root)
+    run = uuid.uuid4().hex[:8]
+    for name in ("spo2", "respiration", "temperature", "consciousness"):
+        setattr(settings.topics, name, f"t{run}.{name}")
+    settings.gateway.port = free_port()
+    return settings
+
+
+@dataclass
+class Served:
+    gateway: Hl7Gateway
+    metrics: Metrics
+    port: int
+
+
+@contextlib.contextmanager
+def serving(settings: Settings) -> Iterator[Served]:
+    """The gateway as ``vitalwatch gateway hl7`` runs it, on a thread of this process (its
+    metrics and the broker's state are then at hand, and no process start per test)."""
+    ensure_topics(settings)
+    metrics = Metrics(CollectorRegistry())
+    publisher = KafkaPublisher(settings)
+    gateway = Hl7Gateway(settings, publisher, metrics)
+    stop = threading.Event()
+    thread = threading.Thread(target=asyncio.run, args=(gateway.serve(stop),), daemon=True)
+    thread.start()
+    assert gateway.listening.wait(10), "the gateway did not listen"
+    try:
+        yield Served(gateway, metrics, settings.gateway.port)
+    finally:
+        stop.set()
+        thread.join(30)
+        publisher.close(5)
+
+
+async def _exchange(port: int, blocks: Sequence[bytes], timeout: float) -> list[bytes]:
+    reader, writer = await open_hl7_connection("127.0.0.1", port)
+    answers = []
+    try:
+        for block in blocks:
+            writer.writeblock(block)
+            await writer.drain()
+            answers.append(await asyncio.wait_for(reader.readblock(), timeout))
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return answers
+
+
+def send(port: int, blocks: Sequence[bytes], timeout: float = 30.0) -> list[bytes]:
+    """Each block sent over one MLLP connection with the hl7 library's client, its ACK awaited
+    before the next is sent, as a sender does."""
+    return asyncio.run(_exchange(port, blocks, timeout))
+
+
+def ack_code(answer: bytes) -> str:
+    msa = next(s for s in answer.decode("latin-1").split("\r") if s.startswith("MSA"))
+    return msa.split("|")[1]
+
+
+def ack_text(answer: bytes) -> str:
+    msa = next(s for s in answer.decode("latin-1").split("\r") if s.startswith("MSA"))
+    fields = msa.split("|")
+    return fields[3] if len(fields) > 3 else ""
+
+
+@dataclass(frozen=True)
+class Consumed:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+def read_topics(
+    settings: Settings, topics: Sequence[str], count: int, timeout: float = 30.0
+) -> list[Consumed]:
+    """Records of ``topics`` from the start until ``count`` are read or ``timeout`` passes."""
+    consumer = make_consumer(settings, f"reader-{uuid.uuid4().hex[:8]}")
+    consumer.subscribe(list(topics))
+    got: list[Consumed] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < count and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error():
+                continue
+            headers = {k: v for k, v in (message.headers() or [])}
+            got.append(Consumed(message.topic(), message.key(), message.value(), headers))
+    finally:
+        consumer.close()
+    return got

@@ -1,0 +1,63 @@
+"""ORU^R01 messages as IHE PCD-01 gateways write them, for the gateway's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+HR = ("147842", "MDC_ECG_HEART_RATE", "264864^MDC_DIM_BEAT_PER_MIN^MDC")
+NIBP_SYS = ("150021", "MDC_PRESS_BLD_NONINV_SYS", "266016^MDC_DIM_MMHG^MDC")
+NIBP_DIA = ("150022", "MDC_PRESS_BLD_NONINV_DIA", "266016^MDC_DIM_MMHG^MDC")
+NIBP_MEAN = ("150023", "MDC_PRESS_BLD_NONINV_MEAN", "266016^MDC_DIM_MMHG^MDC")
+SPO2 = ("150456", "MDC_PULS_OXIM_SAT_O2", "262688^MDC_DIM_PERCENT^MDC")
+RESP = ("151562", "MDC_RESP_RATE", "264928^MDC_DIM_RESP_PER_MIN^MDC")
+TEMP = ("150344", "MDC_TEMP", "268192^MDC_DIM_DEGC^MDC")
+
+
+@dataclass(frozen=True)
+class Obx:
+    code: str
+    name: str
+    unit: str
+    value: str
+    time: str = ""
+    status: str = "R"
+    device: str = ""
+
+    def segment(self, index: int) -> str:
+        fields = [
+            "OBX", str(index), "NM", f"{self.code}^{self.name}^MDC", f"1.0.{index}.1", self.value,
+            self.unit, "", "", "", "", self.status, "", "", self.time, "", "", "", self.device,
+        ]  # fmt: skip
+        return "|".join(fields)
+
+
+def obx(kind: tuple[str, str, str], value: object, **extra: str) -> Obx:
+    code, name, unit = kind
+    return Obx(code, name, unit, str(value), **extra)
+
+
+def oru(
+    observations: Sequence[Obx],
+    patient: str = "P-0042",
+    when: str = "20261125140000",
+    control_id: str = "MSG00001",
+    message_type: str = "ORU^R01^ORU_R01",
+) -> bytes:
+    """One ORU^R01 with an OBR at ``when`` and the observations after it."""
+    segments = [
+        f"MSH|^~\\&|GW^0800^EUI-64|ICU|||{when}||{message_type}|{control_id}|P|2.6|||NE|AL",
+        f"PID|||{patient}^^^HOSP^MR||Doe^Jane",
+        f"OBR|1|||182777000^monitoring of patient^SCT|||{when}",
+        *(o.segment(i) for i, o in enumerate(observations, start=1)),
+    ]
+    return "\r".join(segments).encode()
+
+
+def vitals(patient: str = "P-0042", when: str = "20261125140000", **kw: str) -> bytes:
+    """HR 88, NIBP 118/76 (90), SpO2 97, RR 16, temperature 37.2 degC."""
+    return oru(
+        [obx(HR, 88), obx(NIBP_SYS, 118), obx(NIBP_DIA, 76), obx(NIBP_MEAN, 90),
+         obx(SPO2, 97), obx(RESP, 16), obx(TEMP, 37.2)],
+        patient, when, **kw,
+    )  # fmt: skip
