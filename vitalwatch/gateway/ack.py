@@ -70,7 +70,7 @@ def ack(
     field, component = separators[1], separators[3]
     if head is None:
         head = (
-            f"MSH|^~\\&|{APPLICATION}|||||{_now()}||ACK|{_control_id()}|P|2.6\r"
+            f"MSH|^~\\&|{APPLICATION}||||{_now()}||ACK|{_control_id()}|P|2.6\r"
             f"MSA|{code.value}|"
         )  # fmt: skip
     segments = [head + (field + _clean(text, reserved) if text else "")]

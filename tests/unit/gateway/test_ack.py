@@ -39,8 +39,10 @@ def test_reason_text_cannot_break_the_answer() -> None:
 
 
 def test_a_block_that_is_no_message_is_answered_without_control_id() -> None:
-    got = fields(ack(None, AckCode.REJECT, "not_hl7", 100))
+    answer = ack(None, AckCode.REJECT, "not_hl7", 100)
+    got = fields(answer)
     assert got["MSA"] == ["MSA", "AR", "", "not_hl7"]
+    assert str(hl7.parse(answer.decode()).segment("MSH")[9]) == "ACK"
     assert got["ERR"][3] == "100^Segment sequence error^HL70357"
 
 
