@@ -1,7 +1,7 @@
 """The HL7 gateway while its broker is stopped and started again: a message is answered AA
 only once Kafka has its readings, so every AA'd message's readings are on the topics after the
 restart; messages sent while the broker is down are answered AE (the sender sends them again),
-never AA."""
+never AA; a malformed one is answered AE until its dead letter is written, then AR."""
 
 from __future__ import annotations
 
@@ -36,6 +36,9 @@ def broker(
     own.stop()
 
 
+MALFORMED = oru([obx(HR, 999)], patient="P-9999", control_id="BAD")
+
+
 def message(n: int) -> bytes:
     """Message n: one heart rate of its own patient, so the topic tells which arrived."""
     return oru([obx(HR, 60 + n)], patient=f"P-{n:04d}", control_id=f"M{n}")
@@ -64,17 +67,23 @@ def test_no_message_is_acknowledged_and_lost_while_the_broker_is_down(
             send_until_accepted(served.port, n, attempts)
         broker.stop()
         started = time.monotonic()
-        answers = send(served.port, [message(n) for n in down])
-        assert [ack_code(a) for a in answers] == ["AE"] * 3  # none taken, each told to retry
-        assert time.monotonic() - started < 3 * (DELIVERY_TIMEOUT_MS / 1000 + 3)
+        answers = send(served.port, [message(n) for n in down] + [MALFORMED])
+        # None taken, each told to send it again; the malformed one too: its dead letter is
+        # not written, and AR would tell the sender to drop a message nobody has.
+        assert [ack_code(a) for a in answers] == ["AE"] * 4
+        assert time.monotonic() - started < 4 * (DELIVERY_TIMEOUT_MS / 1000 + 3)
         broker.start()
         for n in down + after:
             send_until_accepted(served.port, n, attempts)
+        (refused,) = send(served.port, [MALFORMED])
         not_written = served.metrics.registry.get_sample_value(
             "vitalwatch_gateway_messages_total",
             {"protocol": "hl7", "outcome": "failed", "reason": "not_written"},
         )
     assert not_written is not None and not_written >= 3
+    assert ack_code(refused) == "AR"
+    letters = read_topics(settings, [settings.topics.deadletter], count=1, timeout=10)
+    assert [(d.value, d.headers["reason"]) for d in letters] == [(MALFORMED, b"out_of_range:bpm")]
     accepted = {n for n, code in attempts if code == "AA"}
     assert accepted == set(before + down + after)
     records = read_topics(settings, [settings.topics.heart_rate], count=len(accepted), timeout=30)
