@@ -144,18 +144,20 @@ def settings_env(settings: Settings, receivers: list[str]) -> dict[str, str]:
 
 
 class Daemon:
-    """``vitalwatch run`` as a child process, its JSON log events collected."""
+    """``vitalwatch run`` (or another long-running command: ``args``) as a child process, its
+    JSON log events collected."""
 
     def __init__(
         self,
         env: dict[str, str],
         log_path: Path,
         command: tuple[str, ...] = (sys.executable, "-m", "vitalwatch"),
+        args: tuple[str, ...] = ("run",),
     ) -> None:
         self.events: list[dict[str, Any]] = []
         self._log = log_path.open("a")
         self.process = subprocess.Popen(
-            [*command, "run"],
+            [*command, *args],
             env=env, cwd=REPO, stdout=self._log, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         threading.Thread(target=self._read, daemon=True).start()
