@@ -92,3 +92,23 @@ def test_a_block_without_start_byte_is_refused_and_the_connection_goes_on(
         first, second = asyncio.run(_raw(served.port, b"hello" + MLLP_END, vitals()))
     assert (ack_code(first), ack_code(second)) == ("AR", "AA")
     assert b"not_mllp" in first
+
+
+async def _oversized(port: int, size: int) -> bytes:
+    reader, writer = await open_hl7_connection("127.0.0.1", port)
+    writer.writeblock(b"MSH|" + b"x" * size)
+    rest = await asyncio.wait_for(reader.read(), 10)  # b"": closed without an answer
+    writer.close()
+    return rest
+
+
+def test_a_block_over_the_limit_ends_its_connection(gateway: Settings) -> None:
+    gateway.gateway.max_message_bytes = 1024
+    with serving(gateway) as served:
+        assert asyncio.run(_oversized(served.port, 5000)) == b""
+        (answer,) = send(served.port, [vitals()])  # a new connection is served
+        ended = served.metrics.registry.get_sample_value(
+            "vitalwatch_gateway_messages_total",
+            {"protocol": "hl7", "outcome": "rejected", "reason": "block_too_large"},
+        )
+    assert (ack_code(answer), ended) == ("AA", 1)

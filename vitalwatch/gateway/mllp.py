@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -237,8 +238,11 @@ class Hl7Gateway:
     async def _answer(self, block: bytes, peer: str) -> bytes:
         try:
             return await self.handle(block, peer)
-        except Exception:  # a bug must not end the listener: the sender is told to retry
-            log.exception("gateway.internal_error", protocol=PROTOCOL, peer=peer)
+        except Exception as exc:  # a bug must not end the listener: the sender is told to retry
+            # Where, not the exception's text: that may quote the message (a patient id).
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error("gateway.internal_error", protocol=PROTOCOL, peer=peer,
+                      error=type(exc).__name__, at=f"{where.filename}:{where.lineno}")  # fmt: skip
             self._metrics.gateway_messages.labels(PROTOCOL, "failed", "internal_error").inc()
             return ack(None, AckCode.ERROR, "internal_error", APPLICATION_INTERNAL_ERROR)
 
