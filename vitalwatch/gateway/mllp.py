@@ -22,7 +22,6 @@ import contextlib
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
@@ -59,15 +58,8 @@ class Answer:
 
 
 class Hl7Gateway:
-    def __init__(
-        self,
-        settings: Settings,
-        publisher: KafkaPublisher,
-        metrics: Metrics,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, settings: Settings, publisher: KafkaPublisher, metrics: Metrics) -> None:
         self._settings, self._publisher, self._metrics = settings, publisher, metrics
-        self._clock = clock
         self._busy: dict[asyncio.Task[None], bool] = {}  # connection -> handling a message
         self.listening = threading.Event()
 
@@ -77,7 +69,7 @@ class Hl7Gateway:
         message = None
         try:
             message = oru.parse(block)
-            now_ms = int(self._clock() * 1000)
+            now_ms = int(time.time() * 1000)
             mapped = oru.readings(message, now_ms, self._settings.rules.max_clock_skew)
         except oru.NotOruR01 as exc:
             answer = Answer(

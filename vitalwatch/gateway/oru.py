@@ -47,10 +47,11 @@ _NO_RESULT = frozenset({"X", "D", "W"})
 # HL7 DTM: YYYYMMDDHHMM[SS[.S[S[S[S]]]]][+/-ZZZZ]. Coarser times (a day, an hour) are no time
 # of a reading. hl7.parse_datetime is not used: it gives "-0030" the sign of its hours (+).
 _DTM = re.compile(
-    r"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(?:(\d{2})(?:\.(\d{1,4}))?)?(?:([+-])(\d{2})(\d{2}))?"
+    r"(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(?:(\d{2})(?:\.(\d{1,4}))?)?(?:([+-])(\d{2})(\d{2}))?",
+    re.ASCII,  # \d is any Unicode digit otherwise, and int() reads them
 )
 # A number as HL7 NM writes it: optional sign, digits, optional decimal point.
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)", re.ASCII)
 _PATIENT_ID = re.compile(PATIENT_ID_PATTERN)
 _RANGES = {**POSSIBLE_RANGE, **PENDING_RANGE}
 
@@ -145,7 +146,10 @@ def event_ms(text: str) -> int:
     if int(zh or 0) > 23 or int(zm or 0) > 59:
         raise Malformed(Refusal.WRONG_TYPE, "time")
     offset = timedelta(hours=int(zh or 0), minutes=int(zm or 0))
-    ms = int((moment - (-offset if sign == "-" else offset)).timestamp()) * 1000
+    try:
+        ms = int((moment - (-offset if sign == "-" else offset)).timestamp()) * 1000
+    except OverflowError:  # the offset takes it past year 1 or 9999
+        raise Malformed(Refusal.OUT_OF_RANGE, "time") from None
     return ms + int(((fraction or "") + "000")[:3])
 
 

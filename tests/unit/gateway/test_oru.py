@@ -169,6 +169,7 @@ def test_event_time_with_and_without_zone(text: str, expected: str) -> None:
         "20261125140000+01",
         "20261125140000.12345",
         " 20261125140000",
+        "2026112514000\u0660",
     ],
 )
 def test_a_bad_time_refuses_the_message(text: str) -> None:
@@ -187,7 +188,12 @@ def test_no_time_at_all_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("when", "reason"),
-    [("20261125140101", "future"), ("19691231235959", "out_of_range:time")],
+    [
+        ("20261125140101", "future"),
+        ("19691231235959", "out_of_range:time"),
+        ("99991231235959-2359", "out_of_range:time"),
+        ("00010101000000+2359", "out_of_range:time"),
+    ],
 )
 def test_event_time_out_of_range_or_ahead_of_the_clock(when: str, reason: str) -> None:
     assert refusal(oru([obx(HR, 80)], when=when)) == reason
@@ -221,7 +227,9 @@ def test_patient_id_is_the_first_identifier() -> None:
     assert reading.patient_id == "P-7"
 
 
-@pytest.mark.parametrize("value", ["eighty", "80bpm", "0x50", "1e2", "NaN", "8,0", "--8"])
+@pytest.mark.parametrize(
+    "value", ["eighty", "80bpm", "0x50", "1e2", "NaN", "8,0", "--8", "\uff18\uff10", "\u0668"]
+)
 def test_a_value_that_is_not_a_number_is_refused(value: str) -> None:
     assert refusal(oru([obx(HR, value)])) == "wrong_type:MDC_ECG_HEART_RATE"
 
