@@ -221,7 +221,8 @@ def _observation(
     text = part(message, obx, 5)
     if not text:
         raise Malformed(Refusal.MISSING_FIELD, f"{observation.name} value")
-    raw = _number(text, observation.name)
+    # One number: not the first of several repetitions or components.
+    raw = _number(str(obx[5]), observation.name)
     unit = part(message, obx, 6, 1)
     conversions = UNITS[observation.quantity]
     convert = conversions.get(unit) or conversions.get(part(message, obx, 6, 2))

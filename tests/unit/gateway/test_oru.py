@@ -228,7 +228,20 @@ def test_patient_id_is_the_first_identifier() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["eighty", "80bpm", "0x50", "1e2", "NaN", "8,0", "--8", "\uff18\uff10", "\u0668"]
+    "value",
+    [
+        "eighty",
+        "80bpm",
+        "0x50",
+        "1e2",
+        "NaN",
+        "8,0",
+        "--8",
+        "\uff18\uff10",
+        "\u0668",
+        "80~90",
+        "80^x",
+    ],
 )
 def test_a_value_that_is_not_a_number_is_refused(value: str) -> None:
     assert refusal(oru([obx(HR, value)])) == "wrong_type:MDC_ECG_HEART_RATE"
