@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from hl7.mllp import open_hl7_connection
 from prometheus_client import CollectorRegistry
 
@@ -102,21 +103,31 @@ class Consumed:
     headers: dict[str, bytes]
 
 
-def read_topics(
-    settings: Settings, topics: Sequence[str], count: int, timeout: float = 30.0
-) -> list[Consumed]:
-    """Records of ``topics`` from the start until ``count`` are read or ``timeout`` passes."""
+def read_topics(settings: Settings, topics: Sequence[str], timeout: float = 30.0) -> list[Consumed]:
+    """Every record in ``topics`` now: up to each partition's high watermark (what the gateway
+    answered AA or AR for is there before the answer, so nothing more is to be waited for)."""
     consumer = make_consumer(settings, f"reader-{uuid.uuid4().hex[:8]}")
-    consumer.subscribe(list(topics))
+    metadata = consumer.list_topics(timeout=timeout)
+    ends: dict[tuple[str, int], int] = {}
+    for topic in topics:
+        for partition in metadata.topics[topic].partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout)
+            if high > 0:
+                ends[(topic, partition)] = high
+    consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in ends])
     got: list[Consumed] = []
     deadline = time.monotonic() + timeout
     try:
-        while len(got) < count and time.monotonic() < deadline:
+        while ends and time.monotonic() < deadline:
             message = consumer.poll(0.5)
             if message is None or message.error():
                 continue
+            where = (message.topic(), message.partition())
+            if message.offset() + 1 >= ends.get(where, 0):
+                ends.pop(where, None)
             headers = {k: v for k, v in (message.headers() or [])}
             got.append(Consumed(message.topic(), message.key(), message.value(), headers))
     finally:
         consumer.close()
+    assert not ends, f"not read to the end within {timeout} s: {ends}"
     return got

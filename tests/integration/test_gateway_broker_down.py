@@ -82,11 +82,11 @@ def test_no_message_is_acknowledged_and_lost_while_the_broker_is_down(
         )
     assert not_written is not None and not_written >= 3
     assert ack_code(refused) == "AR"
-    letters = read_topics(settings, [settings.topics.deadletter], count=1, timeout=10)
-    assert [(d.value, d.headers["reason"]) for d in letters] == [(MALFORMED, b"out_of_range:bpm")]
+    letters = read_topics(settings, [settings.topics.deadletter])
+    assert {(d.value, d.headers["reason"]) for d in letters} == {(MALFORMED, b"out_of_range:bpm")}
     accepted = {n for n, code in attempts if code == "AA"}
     assert accepted == set(before + down + after)
-    records = read_topics(settings, [settings.topics.heart_rate], count=len(accepted), timeout=30)
+    records = read_topics(settings, [settings.topics.heart_rate])
     on_topic = {r.key: json.loads(r.value)["bpm"] for r in records}
     # Every acknowledged message is there, with its value (an AE'd attempt may be there too:
     # at least once, never lost).

@@ -43,5 +43,5 @@ def test_the_command_serves_until_sigterm(kafka: LocalBroker, tmp_path: Path) ->
     assert [e["event"] for e in gateway.events if e["event"].startswith("gateway.")][-1] == (
         "gateway.stopped"
     )
-    (record,) = read_topics(settings, [settings.topics.temperature], count=1, timeout=10)
+    (record,) = read_topics(settings, [settings.topics.temperature])
     assert (record.key, json.loads(record.value)["celsius"]) == (b"P-0077", 37.2)

@@ -46,7 +46,7 @@ def test_readings_of_every_signal_reach_their_topics_and_each_message_gets_aa(
         ]
         metrics = served.metrics.registry
         topics = [getattr(settings.topics, name) for name in READING_TOPICS]
-        records = read_topics(settings, topics, count=15)
+        records = read_topics(settings, topics)
     by_topic: dict[str, dict[bytes | None, dict[str, object]]] = {}
     for record in records:
         by_topic.setdefault(record.topic, {})[record.key] = json.loads(record.value)
@@ -85,11 +85,11 @@ def test_malformed_messages_are_dead_lettered_and_answered_ar(settings: Settings
         "out_of_range:bpm", "missing_field:diastolic", "not_hl7",
         "not_oru_r01: only ORU?R01 is taken, not ADT?A01",
     ]  # fmt: skip
-    letters = read_topics(settings, [settings.topics.deadletter], count=4, timeout=10)
-    assert [(d.value, d.headers["reason"]) for d in letters] == [
+    letters = read_topics(settings, [settings.topics.deadletter])
+    assert sorted((d.value, d.headers["reason"]) for d in letters) == sorted([
         (out_of_range, b"out_of_range:bpm"), (no_diastolic, b"missing_field:diastolic"),
         (b"garbage", b"not_hl7"),
-    ]  # fmt: skip
+    ])  # fmt: skip
     assert all(d.headers["source.topic"] == b"hl7" for d in letters)
-    written = read_topics(settings, [settings.topics.heart_rate, settings.topics.temperature], 3, 5)
+    written = read_topics(settings, [settings.topics.heart_rate, settings.topics.temperature])
     assert [json.loads(r.value)["bpm"] for r in written] == [80.0]  # nothing of a refused one
