@@ -1,4 +1,6 @@
-"""HL7 v2 acknowledgements (original mode): AA, AE or AR, with the reason in MSA-3 and ERR.
+"""HL7 v2 application acknowledgements: AA, AE or AR, with the reason in MSA-3 and ERR. The
+same answer serves original mode and the enhanced mode PCD-01 senders ask for (MSH-15 NE, no
+commit acknowledgement; MSH-16 AL, always an application one).
 
 MSA-1 (HL7 table 0008): AA the message is taken (every reading of it is in Kafka); AR it is
 refused for what it is (malformed, or not ORU^R01), so sending it again does not help; AE it
