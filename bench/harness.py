@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,12 @@ def drain(
         time.sleep(0.2)
     query.stop()
     return [seen[b] for b in sorted(seen) if records_read(seen[b]) > 0]
+
+
+def batch_end(progress: dict[str, Any]) -> float:
+    """When a micro-batch ended (epoch seconds), from its progress report."""
+    started = datetime.fromisoformat(progress["timestamp"].replace("Z", "+00:00")).timestamp()
+    return float(started + progress["durationMs"]["triggerExecution"] / 1000)
 
 
 def _offsets(value: Any) -> dict[str, dict[str, int]]:

@@ -1,12 +1,19 @@
 """A/B of the latency defaults (issue: an immediate alert within seconds): the whole daemon live,
-alternating the defaults before and after, same code and instrumentation in the same session.
+alternating policies (the defaults before and after, the trigger, the checkpoint), same code and
+instrumentation in the same session.
 
     python -m bench.latency_defaults [--patients 1000] [--seconds 200] [--pairs 1]
+                                     [--policies before,after]
 
+Policies (``--policies``, run in that order in each pair):
 - ``before``: ``rules.allowed_lateness`` 2 s (every reading held 2 s), ``rules.pairing_wait`` 2 s,
   and the embedded routing with one ``group_wait`` of 5 s for every severity;
 - ``after``: the defaults (no hold for one-signal rules, 2 s pairing wait for cross-signal ones,
-  a high alert's first notification sent at once).
+  a high alert's first notification sent at once);
+- ``trigger-<ms>``: the defaults with that processing-time trigger (0: each micro-batch starts
+  as soon as the last ends and there is new input);
+- ``filecontext-checkpoint``: the defaults with Spark's default checkpoint file manager, on
+  Hadoop's FileContext API, instead of the FileSystem-based one vitalwatch sets.
 
 Prints each run's event -> notification p50/p99 and the per-stage breakdown (``bench.stages``).
 """
@@ -27,16 +34,28 @@ _BEFORE_ROUTING = DEFAULT_ROUTING.replace("group_wait: {high: 0s, medium: 5s, lo
                                           "group_wait: 5s")  # fmt: skip
 
 
-def policies(workdir: Path) -> dict[str, dict[str, Any]]:
-    routing = workdir / "routing-before.yaml"
-    routing.write_text(_BEFORE_ROUTING)
-    return {
-        "before": {
+FILE_CONTEXT_CHECKPOINT_MANAGER = (
+    "org.apache.spark.sql.execution.streaming.checkpointing.FileContextBasedCheckpointFileManager"
+)
+
+
+def policy(name: str, workdir: Path) -> dict[str, Any]:
+    """The settings overrides of a named policy (see the module's docstring)."""
+    if name == "before":
+        routing = workdir / "routing-before.yaml"
+        routing.write_text(_BEFORE_ROUTING)
+        return {
             "rules": {"allowed_lateness": 2000, "pairing_wait": 2000},  # ms
             "notify": {"routing_file": str(routing)},
-        },
-        "after": {},
-    }
+        }
+    if name == "after":
+        return {}
+    if name.startswith("trigger-"):
+        return {"spark": {"trigger": int(name.removeprefix("trigger-"))}}
+    if name == "filecontext-checkpoint":
+        conf = {"spark.sql.streaming.checkpointFileManagerClass": FILE_CONTEXT_CHECKPOINT_MANAGER}
+        return {"spark": {"conf": conf}}
+    raise ValueError(f"unknown policy {name!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,13 +63,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--patients", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=200)
     parser.add_argument("--pairs", type=int, default=1)
+    parser.add_argument("--policies", default="before,after", help="comma-separated, in order")
     args = parser.parse_args(argv)
     assert _BEFORE_ROUTING != DEFAULT_ROUTING, "the embedded routing's group_wait has changed"
     configure_logging("console", "warning")
     workdir = Path(tempfile.mkdtemp(prefix="vitalwatch-latency-ab-"))
     with local_broker(workdir) as broker:
         for pair in range(args.pairs):
-            for name, overrides in policies(workdir).items():
+            for name in args.policies.split(","):
+                overrides = policy(name, workdir)
                 run = workdir / f"{name}{pair}"
                 rules = overrides.get("rules", {})
                 others = {k: v for k, v in overrides.items() if k != "rules"}

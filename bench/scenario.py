@@ -10,14 +10,13 @@ import resource
 import subprocess
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from confluent_kafka import Consumer
 
 from bench.alert_match import AlertComparison, compare_alerts, read_alerts
-from bench.harness import ProcessMeter, drain, end_offsets, records_read
+from bench.harness import ProcessMeter, batch_end, drain, end_offsets, records_read
 from bench.quix_venv import start_peers
 from vitalwatch.kafka_clients import client_config, ensure_topics
 from vitalwatch.settings import Settings
@@ -74,24 +73,22 @@ def bare_consumer_rate(settings: Settings, expected: int) -> float:
 
 def job_run(spark: Any, settings: Settings, expected: int) -> dict[str, float]:
     """The query drains the backlog from a fresh checkpoint; sustained rate = records after the
-    first (warm-up) batch / time from its end to the last batch's end."""
+    first batch / time from its end to the last batch's end; start-up = from the query's start
+    to its first batch's end (planning, code generation, the Python workers' first call)."""
     ensure_topics(settings)
+    started = time.time()
     with ProcessMeter({"driver": DRIVER, "workers": WORKERS}) as meter:
         batches = drain(spark, settings, expected)
     warm = sum(records_read(p) for p in batches[1:])
     return {
-        "rate": warm / (_batch_end(batches[-1]) - _batch_end(batches[0])),
+        "rate": warm / (batch_end(batches[-1]) - batch_end(batches[0])),
+        "startup_s": batch_end(batches[0]) - started,
         "batches": len(batches),
         "driver_mib": meter.peak_mib["driver"],
         "workers_mib": meter.peak_mib["workers"],
         "driver_cpu_s": meter.cpu_s["driver"],
         "workers_cpu_s": meter.cpu_s["workers"],
     }
-
-
-def _batch_end(progress: dict[str, Any]) -> float:
-    started = datetime.fromisoformat(progress["timestamp"].replace("Z", "+00:00")).timestamp()
-    return started + progress["durationMs"]["triggerExecution"] / 1000
 
 
 def peer_run(settings: Settings, processes: int, expected: int, workdir: Path) -> dict[str, float]:
@@ -107,6 +104,7 @@ def peer_run(settings: Settings, processes: int, expected: int, workdir: Path) -
                            f"per topic; these have fewer: {few}")  # fmt: skip
     if sum(sum(partitions.values()) for partitions in ends.values()) != expected:
         raise RuntimeError(f"the reading topics do not hold the {expected:,} readings: {ends}")
+    started = time.time()
     peers = start_peers(settings, ends, processes, workdir)
     usages = _wait_all(peers)
     return combine_peer(
@@ -114,6 +112,7 @@ def peer_run(settings: Settings, processes: int, expected: int, workdir: Path) -
           "mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}
          for index, usage in enumerate(usages)],
         expected,
+        started,
     )  # fmt: skip
 
 
@@ -141,13 +140,17 @@ def _wait_all(peers: list[subprocess.Popen[bytes]]) -> list[resource.struct_rusa
     return [usages[index] for index in range(len(peers))]
 
 
-def combine_peer(processes: list[dict[str, float]], expected: int) -> dict[str, float]:
+def combine_peer(
+    processes: list[dict[str, float]], expected: int, started: float
+) -> dict[str, float]:
     """A peer's figures from those of its processes (``count``, ``first_s``, ``last_s`` of the
     records each read, its ``mib`` and ``cpu_s``): the rate over the drain, the backlog's
     readings from the first record any of them read to the last any read (one that read none
-    left out; records read again after a rebalance not counted twice); peak memory and CPU
-    summed (they run side by side: the sum of the peaks bounds the peak of the sum); how many
-    records were read more than once, and the busiest process's share of the records read."""
+    left out; records read again after a rebalance not counted twice); its start-up, from
+    ``started`` (when the processes were launched) to the first record any read; peak memory
+    and CPU summed (they run side by side: the sum of the peaks bounds the peak of the sum); how
+    many records were read more than once, and the busiest process's share of the records
+    read."""
     reading = [p for p in processes if p["count"]]
     read = sum(p["count"] for p in processes)
     if read < expected:
@@ -155,6 +158,7 @@ def combine_peer(processes: list[dict[str, float]], expected: int) -> dict[str, 
     first, last = min(p["first_s"] for p in reading), max(p["last_s"] for p in reading)
     return {
         "rate": (expected - 1) / (last - first),
+        "startup_s": first - started,
         "mib": sum(p["mib"] for p in processes),
         "cpu_s": sum(p["cpu_s"] for p in processes),
         "read_twice": read - expected,
@@ -182,6 +186,7 @@ def one_run(
         result = peer_run(peer_settings, peer.processes, expected, workdir / f"{peer.name}{run}")
         figures[peer.name] = result["rate"]
         figures[f"job/{peer.name}"] = figures["job"] / result["rate"]
+        figures[f"{peer.name}_startup_s"] = result["startup_s"]
         figures[f"{peer.name}_mib"] = result["mib"]
         figures[f"{peer.name}_cpu_s"] = result["cpu_s"]
         figures[f"{peer.name}_cpu_per_k"] = result["cpu_s"] / thousands
