@@ -228,20 +228,41 @@ def _observation(
     convert = conversions.get(unit) or conversions.get(part(message, obx, 6, 2))
     if convert is None:
         raise Malformed(Refusal.UNKNOWN_UNIT, f"{observation.name} {_printable(unit)}")
-    value = round(convert(raw), 2)
-    low, high = _RANGES[observation.field]
-    if not low <= value <= high:
-        raise Malformed(Refusal.OUT_OF_RANGE, observation.field)
+    value = checked_value(observation.field, convert(raw))
     time_text = part(message, obx, 14) or obr_time
     if not time_text:
         raise Malformed(Refusal.MISSING_FIELD, "time")
     ts_ms = event_ms(time_text)
+    check_time(ts_ms, now_ms, max_skew_ms)
+    device_id = part(message, obx, 18) or None
+    return _Value(observation, code, value, ts_ms, device_id)
+
+
+def checked_value(field: str, value: float) -> float:
+    """A value in the contract's unit, to 2 decimals, within what a body can show."""
+    value = round(value, 2)
+    low, high = _RANGES[field]
+    if not low <= value <= high:
+        raise Malformed(Refusal.OUT_OF_RANGE, field)
+    return value
+
+
+def check_time(ts_ms: int, now_ms: int, max_skew_ms: int) -> None:
+    """An event time the stream takes: 1970 to 9999, not ahead of the clock by more than the
+    skew allowed."""
     if not EVENT_TIME_RANGE_MS[0] <= ts_ms <= EVENT_TIME_RANGE_MS[1]:
         raise Malformed(Refusal.OUT_OF_RANGE, "time")
     if ts_ms > now_ms + max_skew_ms:
         raise Malformed(Refusal.FUTURE)
-    device_id = part(message, obx, 18) or None
-    return _Value(observation, code, value, ts_ms, device_id)
+
+
+def check_blood_pressure(values: dict[str, float]) -> None:
+    """A blood pressure has a systolic and a diastolic, the diastolic not above the systolic."""
+    for needed in ("systolic", "diastolic"):
+        if needed not in values:
+            raise Malformed(Refusal.MISSING_FIELD, needed)
+    if values["diastolic"] > values["systolic"]:
+        raise Malformed(Refusal.OUT_OF_RANGE, "diastolic above systolic")
 
 
 def _printable(text: str) -> str:
@@ -281,12 +302,8 @@ def _rank(fields: dict[str, _Value]) -> int:
 def _reading(
     signal: AnySignal, patient_id: str, ts_ms: int, fields: dict[str, _Value]
 ) -> GatewayReading:
-    if signal is Signal.BLOOD_PRESSURE:
-        for needed in ("systolic", "diastolic"):
-            if needed not in fields:
-                raise Malformed(Refusal.MISSING_FIELD, needed)
-        if fields["diastolic"].value > fields["systolic"].value:
-            raise Malformed(Refusal.OUT_OF_RANGE, "diastolic above systolic")
     values = {name: value.value for name, value in fields.items()}
+    if signal is Signal.BLOOD_PRESSURE:
+        check_blood_pressure(values)
     preferred = min(fields.values(), key=lambda value: PREFERENCE[value.code])
     return GatewayReading(signal, patient_id, ts_ms, values, preferred.device_id)
