@@ -1,0 +1,66 @@
+"""FHIR R4 vital-sign Observations and Bundles as senders write them, for the FHIR tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+TIME = "2026-11-25T14:00:00.250Z"
+TIME_MS = 1_795_615_200_250
+
+
+def quantity(value: Any, unit: str | None) -> dict[str, Any]:
+    result: dict[str, Any] = {"value": value, "system": UCUM}
+    if unit is not None:
+        result.update(unit=unit, code=unit)
+    return result
+
+
+def observation(
+    code: str | None = "8867-4",
+    value: Any = 88,
+    unit: str | None = "/min",
+    patient: str | None = "P-0042",
+    time: str | None = TIME,
+    status: str = "final",
+    **extra: Any,
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": status,
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                  "observation-category", "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": LOINC, "code": code}]} if code else {"text": "x"},
+    }  # fmt: skip
+    if patient is not None:
+        resource["subject"] = {"reference": f"Patient/{patient}"}
+    if time is not None:
+        resource["effectiveDateTime"] = time
+    if value is not None:
+        resource["valueQuantity"] = quantity(value, unit)
+    resource.update(extra)
+    return resource
+
+
+def blood_pressure(
+    systolic: Any = 118, diastolic: Any = 76, mean: Any = None, unit: str = "mm[Hg]", **extra: Any
+) -> dict[str, Any]:
+    components = [
+        {"code": {"coding": [{"system": LOINC, "code": code}]}, "valueQuantity": quantity(v, unit)}
+        for code, v in (("8480-6", systolic), ("8462-4", diastolic), ("8478-0", mean))
+        if v is not None
+    ]
+    return observation("85354-9", value=None, component=components, **extra)
+
+
+def bundle(*resources: dict[str, Any], kind: str = "transaction") -> dict[str, Any]:
+    entries = [
+        {"resource": r, "request": {"method": "POST", "url": "Observation"}} for r in resources
+    ]
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}
+
+
+def raw(resource: dict[str, Any]) -> bytes:
+    return json.dumps(resource).encode()
