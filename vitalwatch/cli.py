@@ -87,7 +87,10 @@ def _parser() -> argparse.ArgumentParser:
 
     gateway = commands.add_parser("gateway", help="hospital feeds in, readings to Kafka")
     gateway.add_argument(
-        "protocol", choices=["hl7"], help="hl7: HL7 v2 ORU^R01 (IHE PCD-01) over MLLP"
+        "protocol",
+        choices=["hl7", "fhir"],
+        help="hl7: HL7 v2 ORU^R01 (IHE PCD-01) over MLLP; fhir: FHIR R4 vital-sign "
+        "Observations over HTTP",
     )
 
     rules = commands.add_parser("rules", help="rule files")
@@ -306,8 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "run":
                 return run_daemon(settings, stop, reload=reload)
             if args.command == "gateway":
-                from vitalwatch.gateway.service import run_hl7_gateway
+                from vitalwatch.gateway.service import run_fhir_gateway, run_hl7_gateway
 
+                if args.protocol == "fhir":
+                    return run_fhir_gateway(settings, stop)
                 return run_hl7_gateway(settings, stop)
             handler = {"demo": _demo, "simulate": _simulate, "replay": _replay}[args.command]
             return handler(settings, args, stop)

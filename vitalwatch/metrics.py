@@ -221,11 +221,11 @@ class Metrics:
             ["operator"],
             registry=r,
         )
-        # Gateways (vitalwatch.gateway), labelled by protocol (hl7).
+        # Gateways (vitalwatch.gateway), labelled by protocol (hl7, fhir).
         self.gateway_messages = Counter(
             "vitalwatch_gateway_messages_total",
-            "Messages received by a gateway, by protocol, outcome (accepted: AA; rejected: AR, "
-            "dead-lettered if malformed; failed: AE, not written) and reason",
+            "Messages received by a gateway, by protocol, outcome (accepted: AA, 201; rejected: "
+            "AR, 4xx, dead-lettered if malformed; failed: AE, 503, not written) and reason",
             ["protocol", "outcome", "reason"],
             registry=r,
         )
@@ -244,7 +244,7 @@ class Metrics:
         )
         self.gateway_ack_latency = Histogram(
             "vitalwatch_gateway_ack_seconds",
-            "From a message received whole to its answer written, by protocol and answer",
+            "From a message received to its answer, by protocol and answer (ACK code, HTTP status)",
             ["protocol", "ack"],
             buckets=_ACK_BUCKETS,
             registry=r,

@@ -349,7 +349,8 @@ def _loopback(host: str) -> bool:
 
 
 class GatewaySettings(_Section):
-    """The HL7 v2 gateway (``vitalwatch gateway hl7``): MLLP in, readings to Kafka.
+    """The gateways: HL7 v2 (``vitalwatch gateway hl7``): MLLP in, readings to Kafka; and the
+    FHIR endpoint (``vitalwatch gateway fhir``), which shares ``delivery_timeout``.
 
     MLLP has neither authentication nor encryption; the listener is on loopback unless
     ``host`` names another address (a hospital network segment the monitors' gateway reaches).
@@ -364,6 +365,9 @@ class GatewaySettings(_Section):
     # The largest MLLP block read; a longer one ends its connection (no message boundary to
     # resume from). A PCD-01 message of a full monitor is a few kilobytes.
     max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    # The FHIR endpoint (``vitalwatch gateway fhir``): on ``api.host`` at this port, with the
+    # API's credentials, TLS and limits (``vitalwatch.gateway.fhir_api``).
+    fhir_port: int = Field(default=9466, ge=0, le=65535)
 
 
 class Settings(BaseSettings):

@@ -24,8 +24,10 @@ from vitalwatch.notify.api.bodies import (
     MAX_BODY,
     BadRequest,
     SilenceRequest,
+    TooLarge,
     no_fields,
     parse_object,
+    read_body,
 )
 from vitalwatch.notify.api.credentials import Credential, Credentials
 from vitalwatch.notify.api.links import link_signature
@@ -36,10 +38,6 @@ log = structlog.get_logger(__name__)
 _ALERT_ID = re.compile(r"^[0-9a-f-]{36}$")
 _SILENCE_ID = re.compile(r"^[0-9a-f]{1,32}$")
 _OUTCOMES = {401: "unauthorized", 404: "not_found", 413: "too_large"}
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class ApiApp:
@@ -92,16 +90,8 @@ class ApiApp:
     async def _body(self, request: Request, endpoint: str) -> dict[str, Any] | Response:
         """The JSON object sent, or the reply that refuses it."""
         try:
-            length = request.headers.get("content-length", "")
-            if len(length) > 9 or (length.isdigit() and int(length) > MAX_BODY):
-                raise _TooLarge
-            raw = bytearray()
-            async for chunk in request.stream():
-                raw += chunk
-                if len(raw) > MAX_BODY:
-                    raise _TooLarge
-            return parse_object(bytes(raw))
-        except _TooLarge:
+            return parse_object(await read_body(request))
+        except TooLarge:
             return self._reply(413, {"error": f"the body is over {MAX_BODY} bytes"}, endpoint)
         except ClientDisconnect:  # nobody to answer; nothing is stored
             return Response(status_code=400)

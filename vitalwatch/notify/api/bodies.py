@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
+
 from vitalwatch.durations import parse_duration_ms
 
 MAX_BODY = 16_384
@@ -22,6 +24,24 @@ MAX_TEXT = 1_000
 
 class BadRequest(ValueError):
     """The body is not what the endpoint takes; the message says what to send instead."""
+
+
+class TooLarge(Exception):
+    """The body is over ``MAX_BODY`` bytes (answered 413)."""
+
+
+async def read_body(request: Request) -> bytes:
+    """The body's bytes, read no further than ``MAX_BODY``: ``TooLarge`` beyond, as soon as the
+    ``Content-Length`` says so or the bytes show it. A client gone raises ``ClientDisconnect``."""
+    length = request.headers.get("content-length", "")
+    if len(length) > 9 or (length.isdigit() and int(length) > MAX_BODY):
+        raise TooLarge
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise TooLarge
+    return bytes(raw)
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:
