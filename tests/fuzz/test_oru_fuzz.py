@@ -7,7 +7,6 @@ with the reason, whatever the block held."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 import hl7
@@ -15,17 +14,8 @@ import pytest
 from hypothesis import event, given, settings
 
 from tests.fuzz.config_mutations import HYPOTHESIS
+from tests.fuzz.gateway_readings import check_reading
 from tests.fuzz.hl7_messages import blocks
-from vitalwatch.contracts.readings import (
-    EVENT_TIME_RANGE_MS,
-    PATIENT_ID_PATTERN,
-    PENDING_FIELDS,
-    PENDING_RANGE,
-    POSSIBLE_RANGE,
-    SIGNAL_FIELDS,
-    PendingSignal,
-    Signal,
-)
 from vitalwatch.gateway.ack import ERROR_CODES, AckCode, ack
 from vitalwatch.gateway.oru import Malformed, NotOruR01, Refusal, parse, readings
 
@@ -33,8 +23,6 @@ pytestmark = pytest.mark.fuzz
 
 NOW_MS = int(datetime(2026, 11, 25, 14, 0, 30, tzinfo=timezone.utc).timestamp() * 1000)
 SKEW_MS = 30_000
-RANGES = {**POSSIBLE_RANGE, **PENDING_RANGE}
-FIELDS = {**SIGNAL_FIELDS, **PENDING_FIELDS}
 
 
 def answer_of(block: bytes) -> tuple[bytes, str]:
@@ -49,16 +37,7 @@ def answer_of(block: bytes) -> tuple[bytes, str]:
         assert exc.reason.split(":")[0] in {r.value for r in Refusal}
         return ack(message, AckCode.REJECT, exc.reason, ERROR_CODES[exc.refusal]), "AR"
     for reading in mapped.readings:
-        assert re.match(PATIENT_ID_PATTERN, reading.patient_id)
-        assert EVENT_TIME_RANGE_MS[0] <= reading.ts_ms <= min(EVENT_TIME_RANGE_MS[1],
-                                                              NOW_MS + SKEW_MS)  # fmt: skip
-        assert isinstance(reading.signal, Signal | PendingSignal)
-        assert set(reading.values) <= set(FIELDS[reading.signal])
-        for name, value in reading.values.items():
-            low, high = RANGES[name]
-            assert low <= value <= high, (name, value)
-        if reading.signal is Signal.BLOOD_PRESSURE:
-            assert reading.values["diastolic"] <= reading.values["systolic"]
+        check_reading(reading, NOW_MS, SKEW_MS)
     return ack(message, AckCode.ACCEPT), "AA"
 
 

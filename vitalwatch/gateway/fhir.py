@@ -76,6 +76,12 @@ class Refused(Exception):
         super().__init__(f"{self.reason} at {where}" if where else self.reason)
 
 
+def _refused(exc: Malformed, where: str) -> Refused:
+    """The HL7 mapping's refusal of a value, as this one's: the same reason, with the place."""
+    _, _, detail = exc.reason.partition(":")
+    return Refused(exc.refusal.value, detail, where)
+
+
 @dataclass(frozen=True)
 class _Value:
     signal: codes.AnySignal
@@ -113,6 +119,8 @@ def _observations(document: dict[str, Any], kind: Kind) -> list[tuple[str, Obser
     except ValidationError as exc:
         error = exc.errors()[0]
         raise Refused("not_fhir", _detail(error["msg"]), _path(kind, error["loc"])) from None
+    except Exception as exc:  # the models raise other kinds on some bad input (a null type)
+        raise Refused("not_fhir", type(exc).__name__, kind) from None
     found = []
     for index, entry in enumerate(bundle.entry or []):
         where = f"Bundle.entry[{index}].resource"
@@ -151,7 +159,7 @@ def _values(
     try:
         check_time(ts_ms, now_ms, max_skew_ms)
     except Malformed as exc:
-        raise Refused(exc.reason, where=f"{where}.effective") from None
+        raise _refused(exc, f"{where}.effective") from None
     device_id = _device_id(observation)
     found = []
     for part_where, meaning, quantity in parts:
@@ -212,7 +220,7 @@ def _quantity(meaning: codes.Observation, quantity: Quantity | None, where: str)
     try:
         return checked_value(meaning.field, convert(raw))
     except Malformed as exc:
-        raise Refused(exc.reason, where=f"{where}.value") from None
+        raise _refused(exc, f"{where}.value") from None
 
 
 def _patient_id(observation: Observation, where: str) -> str:
@@ -263,7 +271,7 @@ def _combine(values: list[_Value], skipped: Counter[str]) -> list[GatewayReading
                 check_blood_pressure(numbers)
             except Malformed as exc:
                 where = next(iter(fields.values())).where
-                raise Refused(exc.reason, where=where) from None
+                raise _refused(exc, where) from None
         first = next(iter(fields.values()))
         result.append(GatewayReading(signal, patient_id, ts_ms, numbers, first.device_id))
     return result

@@ -198,3 +198,10 @@ def test_a_non_loinc_coding_of_a_known_code_is_not_read() -> None:
     assert refused(resource).status == 422
     resource["code"]["coding"].append({"system": LOINC, "code": "8867-4"})
     assert one(resource).values == {"bpm": 88.0}
+
+
+def test_fuzz_findings_an_early_time_and_a_null_entry_type_are_refused_by_kind() -> None:
+    early = refused(observation(time="1969-12-31T23:59:59Z"))
+    assert (early.kind, early.reason) == ("out_of_range", "out_of_range:time")
+    null_type = bundle({**observation(), "resourceType": None})
+    assert refused(null_type, "Bundle").kind == "not_fhir"

@@ -1,0 +1,92 @@
+"""Hypothesis strategies: FHIR vital-sign bodies as senders write them (``fhir_resources``),
+then damaged: a key removed, a value replaced by any JSON, the bytes cut or flipped."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import strategies as st
+
+from tests.unit.gateway.fhir_resources import blood_pressure, bundle, observation
+
+CODES = ["8867-4", "59408-5", "2708-6", "9279-1", "8310-5", "8478-0", "3150-0", "85354-9"]
+UNITS = ["/min", "%", "Cel", "[degF]", "mm[Hg]", "kPa", "K", "", "{beats}/min"]
+STATUSES = ["final", "amended", "corrected", "preliminary", "entered-in-error", "cancelled", "x"]
+TIMES = [
+    "2026-11-25T14:00:00.250Z", "2026-11-25T14:00:00+05:30", "2026-11-25T14:00:00",
+    "2026-11-25", "1969-12-31T23:59:59Z", "9999-12-31T23:59:59-14:00", "2026-11-25T15:00:00Z",
+    "0001-01-01T00:00:00+14:00",
+]  # fmt: skip
+PATIENTS = ["P-0042", "P-0043", "P 42", "", "a" * 65, "P/1", "\u00e9"]
+NUMBERS = st.one_of(
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0, 88, 97.5, 37.2, 1e308, -0.0, "88", "eighty"]),
+)
+JSON = st.recursive(
+    st.none() | st.booleans() | NUMBERS | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+
+
+@st.composite
+def observations(draw: st.DrawFn) -> dict[str, Any]:
+    common = {
+        "patient": draw(st.sampled_from(PATIENTS)),
+        "time": draw(st.sampled_from(TIMES)),
+        "status": draw(st.sampled_from(STATUSES)),
+    }
+    if draw(st.booleans()):
+        pressures = draw(st.lists(NUMBERS | st.none(), min_size=3, max_size=3))
+        return blood_pressure(*pressures, unit=draw(st.sampled_from(UNITS)), **common)
+    code = draw(st.sampled_from(CODES))
+    return observation(code, draw(NUMBERS), draw(st.sampled_from(UNITS)), **common)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found += _paths(inner, (*prefix, index))
+    return found
+
+
+@st.composite
+def damaged(draw: st.DrawFn, resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource with up to three of its elements removed or replaced by any JSON value."""
+    for _ in range(draw(st.integers(0, 3))):
+        paths = _paths(resource)
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent: Any = resource
+        for step in path[:-1]:
+            parent = parent[step]
+        if draw(st.booleans()) and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(JSON)
+    return resource
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A kind (Observation, Bundle) and a body for its endpoint, often damaged."""
+    if draw(st.booleans()):
+        kind, resource = "Observation", draw(observations())
+    else:
+        kind, resource = "Bundle", bundle(*draw(st.lists(observations(), max_size=4)))
+    raw = json.dumps(draw(damaged(resource))).encode()
+    cut = draw(st.sampled_from(["whole", "whole", "whole", "truncated", "flipped"]))
+    if cut == "truncated":
+        raw = raw[: draw(st.integers(0, len(raw)))]
+    elif cut == "flipped":
+        at = draw(st.integers(0, len(raw) - 1))
+        raw = raw[:at] + bytes([raw[at] ^ draw(st.integers(1, 255))]) + raw[at + 1 :]
+    return kind, raw
