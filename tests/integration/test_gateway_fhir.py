@@ -1,6 +1,8 @@
 """The FHIR endpoint on the real broker, spoken to by a real HTTP client (urllib): an
 Observation and a Bundle of every signal answered 201 once their readings are on their topics,
-keyed by patient; no token 401; a malformed body an OperationOutcome 400, dead-lettered."""
+keyed by patient; no token 401; a malformed body an OperationOutcome 400, dead-lettered; with
+no broker to confirm, 503 for readings and for a refusal's dead letter alike; and
+``vitalwatch gateway fhir`` as the console command runs it."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.conftest import free_port
+from tests.integration.conftest import Daemon, scrape, settings_env
 from tests.integration.gateway_rig import READING_TOPICS, gateway_settings, read_topics
 from tests.unit.gateway.fhir_resources import TIME, blood_pressure, bundle, observation, raw
 from vitalwatch.gateway.fhir_api import FhirApp
@@ -31,19 +35,23 @@ pytestmark = pytest.mark.integration
 TOKEN = "fhir-test-token-0123456789"
 
 
-@pytest.fixture
-def settings(kafka: LocalBroker, tmp_path: Path) -> Settings:
-    settings = gateway_settings(kafka, tmp_path)
-    tokens = tmp_path / "tokens"
+def with_token(settings: Settings, root: Path) -> Settings:
+    tokens = root / "tokens"
     tokens.write_text(f"monitor-gateway:{TOKEN}\n")
     settings.api = settings.api.model_copy(update={"tokens_file": tokens, "port": 0})
     return settings
 
 
+@pytest.fixture
+def settings(kafka: LocalBroker, tmp_path: Path) -> Settings:
+    return with_token(gateway_settings(kafka, tmp_path), tmp_path)
+
+
 @contextlib.contextmanager
-def serving(settings: Settings) -> Iterator[str]:
+def serving(settings: Settings, create_topics: bool = True) -> Iterator[str]:
     """The endpoint as ``vitalwatch gateway fhir`` serves it, in this process; its base URL."""
-    ensure_topics(settings)
+    if create_topics:
+        ensure_topics(settings)
     publisher = KafkaPublisher(settings)
     credentials = load_credentials(settings.api)
     assert credentials is not None
@@ -57,8 +65,10 @@ def serving(settings: Settings) -> Iterator[str]:
         publisher.close(5)
 
 
-def post(url: str, body: bytes, token: str | None = TOKEN) -> tuple[int, dict[str, Any]]:
-    headers = {"Content-Type": "application/fhir+json"}
+def post(
+    url: str, body: bytes, token: str | None = TOKEN, media: str = "application/fhir+json"
+) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": media}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(url, body, headers, method="POST")
@@ -107,7 +117,9 @@ def test_no_token_401_and_malformed_400_dead_lettered(settings: Settings) -> Non
         wrong_token = post(f"{base}/fhir/Observation", raw(observation()), token="x" * 20)
         refused = post(f"{base}/fhir", bad_unit)
         garbage = post(f"{base}/fhir/Observation", b"{not json")
-    assert (no_token[0], wrong_token[0]) == (401, 401)
+        xml = post(f"{base}/fhir/Observation", raw(observation()), media="application/fhir+xml")
+        too_big = post(f"{base}/fhir", raw(bundle(*[observation()] * 40)))
+    assert (no_token[0], wrong_token[0], xml[0], too_big[0]) == (401, 401, 415, 413)
     assert no_token[1]["resourceType"] == "OperationOutcome"
     assert refused[0] == 400
     issue = refused[1]["issue"][0]
@@ -123,3 +135,40 @@ def test_no_token_401_and_malformed_400_dead_lettered(settings: Settings) -> Non
     assert all(d.headers["source.topic"] == b"fhir" for d in letters)
     heart_rate = read_topics(settings, [settings.topics.heart_rate])
     assert heart_rate == []  # nothing of a refused bundle, nothing unauthenticated
+
+
+def test_without_a_broker_every_answer_is_503_and_nothing_is_201(tmp_path: Path) -> None:
+    """Nothing listens at the bootstrap address: neither readings nor a dead letter can be
+    confirmed, so the sender is told to send again (no Java here: a real producer, no broker)."""
+    settings = with_token(Settings(state_dir=tmp_path), tmp_path)
+    settings.kafka.bootstrap_servers = f"127.0.0.1:{free_port()}"
+    settings.gateway.delivery_timeout = 1000
+    with serving(settings, create_topics=False) as base:
+        readings = post(f"{base}/fhir/Observation", raw(observation()))
+        malformed = post(f"{base}/fhir/Observation", raw(observation(value=400)))
+    assert readings[0] == 503
+    assert readings[1]["issue"][0]["code"] == "transient"
+    assert readings[1]["issue"][0]["diagnostics"].startswith("not_written:")
+    assert malformed[0] == 503
+    assert "dead letter not written" in malformed[1]["issue"][0]["diagnostics"]
+
+
+def test_the_command_serves_until_sigterm(settings: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    env = settings_env(settings, [])
+    env["VITALWATCH_API__TOKENS_FILE"] = str(settings.api.tokens_file)
+    env["VITALWATCH_GATEWAY__FHIR_PORT"] = str(port)
+    for name in ("spo2", "respiration", "temperature", "consciousness"):
+        env[f"VITALWATCH_TOPICS__{name.upper()}"] = getattr(settings.topics, name)
+    gateway = Daemon(env, tmp_path / "gateway.log", args=("gateway", "fhir"))
+    try:
+        gateway.wait_for_event("gateway.listening", timeout=60)
+        status, _ = post(f"http://127.0.0.1:{port}/fhir/Observation", raw(observation()))
+        samples = scrape(settings)
+    finally:
+        code = gateway.stop(timeout=30)
+    assert (status, code) == (201, 0)
+    key = 'vitalwatch_gateway_messages_total{outcome="accepted",protocol="fhir",reason=""}'
+    assert samples[key] == 1
+    (record,) = read_topics(settings, [settings.topics.heart_rate])
+    assert (record.key, json.loads(record.value)["bpm"]) == (b"P-0042", 88.0)
