@@ -155,11 +155,7 @@ def _values(
     if not parts:
         return []
     patient_id = _patient_id(observation, where)
-    ts_ms = _event_ms(observation, where)
-    try:
-        check_time(ts_ms, now_ms, max_skew_ms)
-    except Malformed as exc:
-        raise _refused(exc, f"{where}.effective") from None
+    ts_ms = _event_ms(observation, where, now_ms, max_skew_ms)
     device_id = _device_id(observation)
     found = []
     for part_where, meaning, quantity in parts:
@@ -233,7 +229,7 @@ def _patient_id(observation: Observation, where: str) -> str:
     return found.group(1)
 
 
-def _event_ms(observation: Observation, where: str) -> int:
+def _event_ms(observation: Observation, where: str, now_ms: int, max_skew_ms: int) -> int:
     moment: object = observation.effectiveDateTime or observation.effectiveInstant
     path = f"{where}.effectiveDateTime"
     if moment is None and observation.effectivePeriod is not None:
@@ -242,7 +238,12 @@ def _event_ms(observation: Observation, where: str) -> int:
         raise Refused("missing_field", "time", f"{where}.effective")
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise Refused("wrong_type", "time: a date and time with a zone", path)
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
+    ts_ms = (moment - _EPOCH) // timedelta(milliseconds=1)
+    try:
+        check_time(ts_ms, now_ms, max_skew_ms)
+    except Malformed as exc:
+        raise _refused(exc, path) from None
+    return ts_ms
 
 
 def _device_id(observation: Observation) -> str | None:

@@ -101,7 +101,7 @@ def test_a_mean_arterial_pressure_joins_the_panel_of_its_time_or_is_skipped_alon
         (observation(value=400), "out_of_range:bpm", "Observation.valueQuantity.value"),
         (observation(time="2026-11-25"), "wrong_type:time: a date and time with a zone",
          "Observation.effectiveDateTime"),
-        (observation(time="2026-11-26T14:00:00Z"), "future", "Observation.effective"),
+        (observation(time="2026-11-26T14:00:00Z"), "future", "Observation.effectiveDateTime"),
         (observation(status="done"), "wrong_type:status", "Observation.status"),
     ],
 )  # fmt: skip
