@@ -51,7 +51,8 @@ def policy(name: str, workdir: Path) -> dict[str, Any]:
     if name == "after":
         return {}
     if name.startswith("trigger-"):
-        return {"spark": {"trigger": int(name.removeprefix("trigger-"))}}
+        # With its unit: a bare number in the settings is seconds.
+        return {"spark": {"trigger": f"{int(name.removeprefix('trigger-'))}ms"}}
     if name == "filecontext-checkpoint":
         conf = {"spark.sql.streaming.checkpointFileManagerClass": FILE_CONTEXT_CHECKPOINT_MANAGER}
         return {"spark": {"conf": conf}}
