@@ -28,11 +28,13 @@ from pyspark.sql.streaming import StreamingQuery
 
 from bench.harness import (
     REPO,
+    batch_time_rate,
     bench_settings,
     drain,
     earlier_runs,
     local_broker,
     machine,
+    one_second_of_ward,
     publish_backlog,
     records_read,
     spread,
@@ -57,7 +59,7 @@ def one_run(
         "batches": len(steady),
         "readings_per_batch": statistics.median(records_read(p) for p in steady),
         "batch_s": statistics.median(durations),
-        "rate": sum(records_read(p) for p in steady) / sum(durations),
+        "rate": batch_time_rate(steady),
         **{
             f"{phase}_s": statistics.median(p["durationMs"].get(phase, 0) / 1000 for p in steady)
             for phase in PHASES
@@ -84,7 +86,7 @@ def main() -> int:
         with local_broker(workdir) as broker:
             settings = bench_settings(broker, workdir, spark={"starting_offsets": "earliest"})
             backlog = publish_backlog(settings, args.patients, args.seconds)
-            settings.spark.max_offsets_per_trigger = args.patients + args.patients // 60
+            settings.spark.max_offsets_per_trigger = one_second_of_ward(args.patients)
             spark = start_spark(settings)
             runs = []
             for i in range(args.runs):

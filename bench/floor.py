@@ -56,6 +56,7 @@ from bench.harness import (
     earlier_runs,
     local_broker,
     machine,
+    one_second_of_ward,
     publish_backlog,
     spread,
 )
@@ -152,7 +153,7 @@ def measure(patients: int, seconds: int, runs: int) -> dict[str, list[float]]:
         with local_broker(workdir) as broker:
             settings = bench_settings(broker, workdir, spark={"starting_offsets": "earliest"})
             backlog = publish_backlog(settings, patients, seconds)
-            settings.spark.max_offsets_per_trigger = patients + patients // 60
+            settings.spark.max_offsets_per_trigger = one_second_of_ward(patients)
             spark = start_spark(settings)
             rates: dict[str, list[float]] = {name: [] for name in QUERIES}
             for run in range(runs):

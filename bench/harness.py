@@ -174,6 +174,18 @@ def drain(
     return [seen[b] for b in sorted(seen) if records_read(seen[b]) > 0]
 
 
+def one_second_of_ward(patients: int) -> int:
+    """Readings a ward sends in a second (a heart rate a patient, a cuff a minute): the size of a
+    live micro-batch, as ``maxOffsetsPerTrigger`` when a backlog is drained at live sizes."""
+    return patients + patients // 60
+
+
+def batch_time_rate(batches: list[dict[str, Any]]) -> float:
+    """Readings per second of batch time (the trigger's waits between batches left out)."""
+    busy = sum(p["durationMs"]["triggerExecution"] for p in batches) / 1000
+    return sum(records_read(p) for p in batches) / busy
+
+
 def batch_end(progress: dict[str, Any]) -> float:
     """When a micro-batch ended (epoch seconds), from its progress report."""
     started = datetime.fromisoformat(progress["timestamp"].replace("Z", "+00:00")).timestamp()

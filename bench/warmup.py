@@ -20,10 +20,11 @@ from typing import Any
 from bench.harness import (
     ProcessMeter,
     batch_end,
+    batch_time_rate,
     bench_settings,
     drain,
+    one_second_of_ward,
     publish_backlog,
-    records_read,
 )
 from bench.scenario import DRIVER, WORKERS
 from vitalwatch.infra.broker import LocalBroker
@@ -37,24 +38,19 @@ def warm_up(spark: Any, broker: LocalBroker, workdir: Path, seconds: int) -> dic
     of batch time), and the driver's and workers' CPU over it."""
     settings = bench_settings(broker, workdir, spark={"starting_offsets": "earliest"})
     backlog = publish_backlog(settings, WARMUP_PATIENTS, seconds)
-    settings.spark.max_offsets_per_trigger = WARMUP_PATIENTS + WARMUP_PATIENTS // 60
+    settings.spark.max_offsets_per_trigger = one_second_of_ward(WARMUP_PATIENTS)
     settings.spark.trigger = 0  # behind, as a backlog is drained: each batch right after the last
     started = time.time()
     with ProcessMeter({"driver": DRIVER, "workers": WORKERS}) as meter:
         batches = drain(spark, settings, backlog)
     third = max(1, len(batches) // 3)
-
-    def rate(part: list[dict[str, Any]]) -> float:
-        busy = sum(p["durationMs"]["triggerExecution"] for p in part) / 1000
-        return sum(records_read(p) for p in part) / busy
-
     return {
         "patients": WARMUP_PATIENTS,
         "seconds": seconds,
         "batches": len(batches),
         "first_batch_s": batch_end(batches[0]) - started,
-        "cold_rate": rate(batches[:third]),
-        "warm_rate": rate(batches[-third:]),
+        "cold_rate": batch_time_rate(batches[:third]),
+        "warm_rate": batch_time_rate(batches[-third:]),
         "wall_s": batch_end(batches[-1]) - started,
         "driver_cpu_s": meter.cpu_s["driver"],
         "workers_cpu_s": meter.cpu_s["workers"],
