@@ -60,11 +60,7 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> None:
     errors: list[KafkaError] = []
     admin = AdminClient(client_config(settings, error_cb=errors.append))
     topics = settings.topics
-    names = [
-        topics.heart_rate, topics.blood_pressure, topics.alerts, topics.deadletter,
-        topics.heartbeat, topics.spo2, topics.respiration, topics.temperature,
-        topics.consciousness,
-    ]  # fmt: skip
+    names = [*topics.readings(), topics.alerts, topics.deadletter, topics.heartbeat]
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:

@@ -34,6 +34,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from vitalwatch.contracts.readings import Signal
 from vitalwatch.durations import DurationMs
 from vitalwatch.errors import ConfigError
 from vitalwatch.yaml_input import YamlInputError, YamlModel, line_of, load_yaml
@@ -162,10 +163,9 @@ class KafkaSettings(_Section):
 
 
 class TopicSettings(_Section):
+    # The reading topics, one per signal (vitalwatch.contracts.readings), named like it.
     heart_rate: str = "vitals.heart_rate"
     blood_pressure: str = "vitals.blood_pressure"
-    # Contract version 2 (vitalwatch.contracts.readings): written by the gateways, not read by
-    # the streaming query yet.
     spo2: str = "vitals.spo2"
     respiration: str = "vitals.respiration"
     temperature: str = "vitals.temperature"
@@ -177,6 +177,15 @@ class TopicSettings(_Section):
     # Used when vitalwatch creates missing topics (local set-ups); one Spark task per partition.
     partitions: int = Field(default=2, ge=1)
     replication_factor: int = Field(default=1, ge=1)
+
+    def reading(self, signal: Signal) -> str:
+        """The topic of a signal's readings."""
+        topic: str = getattr(self, signal.value)
+        return topic
+
+    def readings(self) -> list[str]:
+        """The reading topics, in ``Signal``'s order."""
+        return [self.reading(signal) for signal in Signal]
 
 
 class SparkSettings(_Section):

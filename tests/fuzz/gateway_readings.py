@@ -6,18 +6,13 @@ import re
 
 from vitalwatch.contracts.readings import (
     EVENT_TIME_RANGE_MS,
+    ON_OXYGEN_FIELD,
     PATIENT_ID_PATTERN,
-    PENDING_FIELDS,
-    PENDING_RANGE,
     POSSIBLE_RANGE,
     SIGNAL_FIELDS,
-    PendingSignal,
     Signal,
 )
 from vitalwatch.gateway.oru import GatewayReading
-
-RANGES = {**POSSIBLE_RANGE, **PENDING_RANGE}
-FIELDS = {**SIGNAL_FIELDS, **PENDING_FIELDS}
 
 
 def check_reading(reading: GatewayReading, now_ms: int, skew_ms: int) -> None:
@@ -26,10 +21,13 @@ def check_reading(reading: GatewayReading, now_ms: int, skew_ms: int) -> None:
     above systolic."""
     assert re.match(PATIENT_ID_PATTERN, reading.patient_id)
     assert EVENT_TIME_RANGE_MS[0] <= reading.ts_ms <= min(EVENT_TIME_RANGE_MS[1], now_ms + skew_ms)
-    assert isinstance(reading.signal, Signal | PendingSignal)
-    assert set(reading.values) <= set(FIELDS[reading.signal])
+    assert isinstance(reading.signal, Signal)
+    assert set(reading.values) <= {*SIGNAL_FIELDS[reading.signal], ON_OXYGEN_FIELD}
     for name, value in reading.values.items():
-        low, high = RANGES[name]
+        if name == ON_OXYGEN_FIELD:
+            assert value in (0.0, 1.0)
+            continue
+        low, high = POSSIBLE_RANGE[name]
         assert low <= value <= high, (name, value)
     if reading.signal is Signal.BLOOD_PRESSURE:
         assert {"systolic", "diastolic"} <= reading.values.keys()

@@ -13,6 +13,12 @@ from vitalwatch.stream.parse import parse_readings
 pytestmark = pytest.mark.spark
 
 HR, BP = "vitals.heart_rate", "vitals.blood_pressure"
+SPO2, RR, TEMP, ACVPU = (
+    "vitals.spo2",
+    "vitals.respiration",
+    "vitals.temperature",
+    "vitals.consciousness",
+)
 T = 1_795_625_150_898
 SCHEMA = "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
 
@@ -26,6 +32,10 @@ def parse(spark, settings, records):
 
 def hr(body: dict, key: bytes | None = b"P-1") -> tuple:
     return (key, json.dumps(body).encode(), HR)
+
+
+def on(topic: str, **fields: object) -> tuple:
+    return (b"P-1", json.dumps({"patient_id": "P-1", "ts": T, **fields}).encode(), topic)
 
 
 CASES = [
@@ -56,6 +66,22 @@ CASES = [
         (b"P-1", json.dumps({"patient_id": "P-1", "ts": T, "systolic": 120}).encode(), BP),
         "missing_field:diastolic",
     ),
+    (on(SPO2, spo2=97, on_oxygen=True), None),
+    (on(SPO2, spo2=97), None),
+    (on(SPO2, on_oxygen=False), "missing_field:spo2"),
+    (on(SPO2, spo2=100.5), "out_of_range:spo2"),
+    (on(SPO2, spo2=97, on_oxygen="yes"), "wrong_type:on_oxygen"),
+    (on(SPO2, spo2=97, on_oxygen=1), "wrong_type:on_oxygen"),
+    (on(RR, rate=18), None),
+    (on(RR, rate=-1), "out_of_range:rate"),
+    (on(RR, bpm=18), "missing_field:rate"),
+    (on(TEMP, celsius=37.2), None),
+    (on(TEMP, celsius=98.6), "out_of_range:celsius"),
+    (on(TEMP, celsius="warm"), "wrong_type:celsius"),
+    (on(ACVPU, acvpu="V"), None),
+    (on(ACVPU, acvpu="v"), "out_of_range:acvpu"),
+    (on(ACVPU, acvpu=2), "out_of_range:acvpu"),
+    (on(ACVPU), "missing_field:acvpu"),
 ]
 
 
@@ -70,6 +96,19 @@ def test_valid_readings_are_normalised(spark, base_settings) -> None:
     assert (iso.signal, iso.event_ms, iso.bpm) == ("heart_rate", 1_795_615_200_250, 88.0)
     assert (epoch.event_ms, epoch.bpm) == (T, 88.0)
     assert pressure.mean == pytest.approx(94.0)  # computed (120 + 2 x 81) / 3 when absent
+
+
+def test_the_news2_observations_are_read_as_numbers(spark, base_settings) -> None:
+    records = [on(SPO2, spo2=91, on_oxygen=True), on(SPO2, spo2=95), on(RR, rate=24),
+               on(TEMP, celsius=38.4), on(ACVPU, acvpu="A"), on(ACVPU, acvpu="U")]  # fmt: skip
+    rows = parse(spark, base_settings, records)
+    assert [r.signal for r in rows] == [
+        "spo2", "spo2", "respiration", "temperature", "consciousness", "consciousness",
+    ]  # fmt: skip
+    assert [(r.spo2, r.on_oxygen) for r in rows[:2]] == [(91.0, 1.0), (95.0, None)]
+    assert (rows[2].rate, rows[3].celsius) == (24.0, 38.4)
+    assert [r.acvpu for r in rows[4:]] == [0.0, 4.0]  # the index in A, C, V, P, U
+    assert all(r.reason is None and r.bpm is None and r.mean is None for r in rows)
 
 
 def test_every_simulated_fault_is_caught_with_its_reason(spark, base_settings) -> None:

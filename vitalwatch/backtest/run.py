@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vitalwatch.contracts.readings import Signal
 from vitalwatch.errors import ConfigError
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.settings import Settings
@@ -37,16 +36,21 @@ def physionet_records(
     files: Sequence[Path], settings: Settings
 ) -> tuple[list[tuple[Any, ...]], dict[str, tuple[int, int]]]:
     """Kafka-shaped rows for every stay, and each patient's (first, last) reading time."""
-    topic = {
-        Signal.HEART_RATE: settings.topics.heart_rate,
-        Signal.BLOOD_PRESSURE: settings.topics.blood_pressure,
-    }
     rows: list[tuple[Any, ...]] = []
     spans: dict[str, tuple[int, int]] = {}
     for path in files:
         times = []
         for message in stay_messages(path, START_MS):
-            rows.append((message.key, message.value, topic[message.signal], 0, len(rows), None))
+            rows.append(
+                (
+                    message.key,
+                    message.value,
+                    settings.topics.reading(message.signal),
+                    0,
+                    len(rows),
+                    None,
+                )
+            )
             times.append(START_MS + message.offset_ms)
         if times:
             spans[f"PN12-{path.stem}"] = (min(times), max(times))
@@ -89,7 +93,7 @@ def kafka_records(
     frame = (
         spark.read.format("kafka")
         .options(**kafka_options(settings))
-        .option("subscribe", f"{settings.topics.heart_rate},{settings.topics.blood_pressure}")
+        .option("subscribe", ",".join(settings.topics.readings()))
         .option(f"starting{start_kind}", start_value)
         .option(f"ending{end_kind}", end_value)
         .load()

@@ -2,24 +2,23 @@
 
 ``vitals.heart_rate``:     {"patient_id", "ts", "bpm", "device_id"?}
 ``vitals.blood_pressure``: {"patient_id", "ts", "systolic", "diastolic", "mean"?, "device_id"?}
+``vitals.spo2``:           {"patient_id", "ts", "spo2", "on_oxygen"?, "device_id"?}  spo2 in %
+``vitals.respiration``:    {"patient_id", "ts", "rate", "device_id"?}  breaths per minute
+``vitals.temperature``:    {"patient_id", "ts", "celsius", "device_id"?}
+``vitals.consciousness``:  {"patient_id", "ts", "acvpu", "device_id"?}  one of A, C, V, P, U
 
 Key = patient id. ``ts`` is event time, ISO-8601 or epoch milliseconds. ``mean`` is computed as
 (systolic + 2 x diastolic) / 3 when absent. The limits below are what a body can show at all
 (not alarm limits): a value outside them is a device or gateway fault and is dead-lettered.
 
-Version 2 adds, without changing the two topics above, the rest of the NEWS2 observations
-(Royal College of Physicians, NEWS2, 2017), written by the gateways (``vitalwatch.gateway``):
-
-``vitals.spo2``:          {"patient_id", "ts", "spo2", "on_oxygen"?, "device_id"?}  spo2 in %
-``vitals.respiration``:   {"patient_id", "ts", "rate", "device_id"?}  breaths per minute
-``vitals.temperature``:   {"patient_id", "ts", "celsius", "device_id"?}
-``vitals.consciousness``: {"patient_id", "ts", "acvpu"}  one of A, C, V, P, U
-
-``on_oxygen`` is NEWS2's "air or oxygen" (true: supplemental oxygen; absent: not known), a field
-of the SpO2 reading because NEWS2 scores SpO2 with it. ``acvpu`` is NEWS2's level of
-consciousness (Alert, new Confusion, Voice, Pain, Unresponsive), a topic of its own because it
-is charted by a nurse, not measured with the SpO2. The streaming query does not read these
-topics yet (``PendingSignal``); keys, ``ts`` and ``device_id`` are as above.
+Version 2 added the last four topics, without changing the first two: the rest of the NEWS2
+observations (Royal College of Physicians, NEWS2, 2017), written by the gateways
+(``vitalwatch.gateway``) or any producer of this contract. A topic per signal, not a field in
+one topic, so that version-1 producers and consumers are untouched and each feed keeps its own
+partitions, retention and ACLs. ``on_oxygen`` is NEWS2's "air or oxygen" (true: supplemental
+oxygen; absent: not known), a field of the SpO2 reading because NEWS2 scores SpO2 with it.
+``acvpu`` is NEWS2's level of consciousness (Alert, new Confusion, Voice, Pain, Unresponsive),
+a topic of its own because it is charted by a nurse, not measured with the SpO2.
 """
 
 from __future__ import annotations
@@ -29,21 +28,54 @@ from enum import Enum
 
 
 class Signal(str, Enum):
-    HEART_RATE = "heart_rate"
+    """The reading topics' signals, in the order the rules are given a call's readings. The
+    stream's state keeps a column per signal in this order, so a new signal goes at the end
+    (state written before it then reads back with the new columns empty)."""
+
     BLOOD_PRESSURE = "blood_pressure"
+    HEART_RATE = "heart_rate"
+    SPO2 = "spo2"
+    RESPIRATION = "respiration"
+    TEMPERATURE = "temperature"
+    CONSCIOUSNESS = "consciousness"
 
 
-# Fields each signal carries, and their physiologically possible range (inclusive).
+# The numeric fields each signal carries, and their physiologically possible range (inclusive):
+# SpO2 is a percentage; a respiration rate of 0 is apnoea and newborns breathe up to ~80/min;
+# body temperatures survived reach from 13.7 degC (accidental hypothermia) to 46.5 degC (heat
+# stroke). The consciousness level is a letter (``ACVPU_FIELD``), not a number.
 SIGNAL_FIELDS: dict[Signal, tuple[str, ...]] = {
-    Signal.HEART_RATE: ("bpm",),
     Signal.BLOOD_PRESSURE: ("systolic", "diastolic", "mean"),
+    Signal.HEART_RATE: ("bpm",),
+    Signal.SPO2: ("spo2",),
+    Signal.RESPIRATION: ("rate",),
+    Signal.TEMPERATURE: ("celsius",),
+    Signal.CONSCIOUSNESS: (),
+}
+# The fields a reading of each signal must have besides ``patient_id`` and ``ts``.
+REQUIRED_FIELDS: dict[Signal, tuple[str, ...]] = {
+    Signal.BLOOD_PRESSURE: ("systolic", "diastolic"),
+    Signal.HEART_RATE: ("bpm",),
+    Signal.SPO2: ("spo2",),
+    Signal.RESPIRATION: ("rate",),
+    Signal.TEMPERATURE: ("celsius",),
+    Signal.CONSCIOUSNESS: ("acvpu",),
 }
 POSSIBLE_RANGE: dict[str, tuple[float, float]] = {
     "bpm": (0.0, 350.0),
     "systolic": (0.0, 350.0),
     "diastolic": (0.0, 300.0),
     "mean": (0.0, 320.0),
+    "spo2": (0.0, 100.0),
+    "rate": (0.0, 150.0),
+    "celsius": (10.0, 47.0),
 }
+# The SpO2 reading's optional JSON boolean, and the consciousness reading's letter. The rules
+# see them as numbers: on_oxygen 1.0 or 0.0 (absent: not known), acvpu its index in
+# ``ACVPU_LEVELS`` (0 = Alert).
+ON_OXYGEN_FIELD = "on_oxygen"
+ACVPU_FIELD = "acvpu"
+ACVPU_LEVELS = ("A", "C", "V", "P", "U")
 # Whole-string patterns, the same in Java (Spark) and Python: "(?![\s\S])" is the absolute end,
 # since "$" also matches before a final line break in both ("P-1\n" would pass).
 PATIENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}(?![\s\S])"
@@ -61,34 +93,6 @@ ISO_TIME_PATTERN = (
 # A number as JSON writes it (a number sent as a JSON string is read as that number, but
 # "88d", "0x1p3" or " 88" are not numbers, though Java would parse them).
 JSON_NUMBER_PATTERN = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?(?![\s\S])"
-
-
-class PendingSignal(str, Enum):
-    """Signals of contract version 2 that the gateways write and the streaming query does not
-    read yet. Kept out of ``Signal`` on purpose: the query iterates ``Signal`` and encodes a
-    signal as its index there, so a member added to it changes the running query."""
-
-    SPO2 = "spo2"
-    RESPIRATION = "respiration"
-    TEMPERATURE = "temperature"
-    CONSCIOUSNESS = "consciousness"
-
-
-# The numeric fields of the pending signals and the range a body can show (inclusive): SpO2 is
-# a percentage; a respiration rate of 0 is apnoea and newborns breathe up to ~80/min; body
-# temperatures survived reach from 13.7 degC (accidental hypothermia) to 46.5 degC (heat stroke).
-PENDING_FIELDS: dict[PendingSignal, tuple[str, ...]] = {
-    PendingSignal.SPO2: ("spo2",),
-    PendingSignal.RESPIRATION: ("rate",),
-    PendingSignal.TEMPERATURE: ("celsius",),
-    PendingSignal.CONSCIOUSNESS: (),
-}
-PENDING_RANGE: dict[str, tuple[float, float]] = {
-    "spo2": (0.0, 100.0),
-    "rate": (0.0, 150.0),
-    "celsius": (10.0, 47.0),
-}
-ACVPU_LEVELS = ("A", "C", "V", "P", "U")
 
 
 class DeadLetterReason(str, Enum):

@@ -20,9 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from vitalwatch.contracts.readings import PendingSignal, Signal
-
-AnySignal = Signal | PendingSignal
+from vitalwatch.contracts.readings import Signal
 
 
 class Quantity(str, Enum):
@@ -38,7 +36,7 @@ class Observation:
     """What one OBX-3 code means: which reading, which of its fields, in which quantity."""
 
     name: str  # the MDC reference id
-    signal: AnySignal
+    signal: Signal
     field: str
     quantity: Quantity
     # Blood pressure: systolic, diastolic and mean pair only within one source (a cuff
@@ -67,11 +65,11 @@ def _bp(prefix: str, first_term: int, source: str) -> dict[str, Observation]:
 
 
 def _temperature(name: str, code: str) -> tuple[str, Observation]:
-    return code, Observation(name, PendingSignal.TEMPERATURE, "celsius", Quantity.TEMPERATURE)
+    return code, Observation(name, Signal.TEMPERATURE, "celsius", Quantity.TEMPERATURE)
 
 
 def _respiration(name: str, term: int) -> tuple[str, Observation]:
-    return _scada(term), Observation(name, PendingSignal.RESPIRATION, "rate", Quantity.BREATHING)
+    return _scada(term), Observation(name, Signal.RESPIRATION, "rate", Quantity.BREATHING)
 
 
 # OBX-3 code (coding system MDC) -> observation, in order of preference per signal.
@@ -86,7 +84,7 @@ OBSERVATIONS: dict[str, Observation] = {
     **_bp("MDC_PRESS_BLD_NONINV", 18949, "nibp"),  # 150021-150023
     **_bp("MDC_PRESS_CUFF", 19229, "cuff"),  # 150301-150303
     _scada(19384): Observation(
-        "MDC_PULS_OXIM_SAT_O2", PendingSignal.SPO2, "spo2", Quantity.PERCENT
+        "MDC_PULS_OXIM_SAT_O2", Signal.SPO2, "spo2", Quantity.PERCENT
     ),  # 150456
     **dict(
         (

@@ -84,7 +84,7 @@ def _refused(exc: Malformed, where: str) -> Refused:
 
 @dataclass(frozen=True)
 class _Value:
-    signal: codes.AnySignal
+    signal: Signal
     field: str
     value: float
     patient_id: str
@@ -254,7 +254,7 @@ def _device_id(observation: Observation) -> str | None:
 
 def _combine(values: list[_Value], skipped: Counter[str]) -> list[GatewayReading]:
     """One reading per patient, signal and time; a field given twice: the first is kept."""
-    groups: dict[tuple[str, codes.AnySignal, int], dict[str, _Value]] = {}
+    groups: dict[tuple[str, Signal, int], dict[str, _Value]] = {}
     for value in values:
         fields = groups.setdefault((value.patient_id, value.signal, value.ts_ms), {})
         if value.field in fields:

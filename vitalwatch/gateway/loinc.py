@@ -14,7 +14,7 @@ are LOINC answer codes to be agreed with the sending systems first.
 
 from __future__ import annotations
 
-from vitalwatch.contracts.readings import PendingSignal, Signal
+from vitalwatch.contracts.readings import Signal
 from vitalwatch.gateway.codes import Observation, Quantity
 
 LOINC = "http://loinc.org"
@@ -29,12 +29,8 @@ OBSERVATIONS: dict[str, Observation] = {
     "8480-6": Observation("systolic blood pressure", _BP, "systolic", Quantity.PRESSURE),
     "8462-4": Observation("diastolic blood pressure", _BP, "diastolic", Quantity.PRESSURE),
     "8478-0": Observation("mean blood pressure", _BP, "mean", Quantity.PRESSURE),
-    "59408-5": Observation("oxygen saturation", PendingSignal.SPO2, "spo2", Quantity.PERCENT),
-    "2708-6": Observation("oxygen saturation", PendingSignal.SPO2, "spo2", Quantity.PERCENT),
-    "9279-1": Observation(
-        "respiratory rate", PendingSignal.RESPIRATION, "rate", Quantity.BREATHING
-    ),
-    "8310-5": Observation(
-        "body temperature", PendingSignal.TEMPERATURE, "celsius", Quantity.TEMPERATURE
-    ),
+    "59408-5": Observation("oxygen saturation", Signal.SPO2, "spo2", Quantity.PERCENT),
+    "2708-6": Observation("oxygen saturation", Signal.SPO2, "spo2", Quantity.PERCENT),
+    "9279-1": Observation("respiratory rate", Signal.RESPIRATION, "rate", Quantity.BREATHING),
+    "8310-5": Observation("body temperature", Signal.TEMPERATURE, "celsius", Quantity.TEMPERATURE),
 }

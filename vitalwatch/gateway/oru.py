@@ -36,11 +36,10 @@ import hl7
 from vitalwatch.contracts.readings import (
     EVENT_TIME_RANGE_MS,
     PATIENT_ID_PATTERN,
-    PENDING_RANGE,
     POSSIBLE_RANGE,
     Signal,
 )
-from vitalwatch.gateway.codes import OBSERVATIONS, PREFERENCE, UNITS, AnySignal, Observation
+from vitalwatch.gateway.codes import OBSERVATIONS, PREFERENCE, UNITS, Observation
 
 MESSAGE_TYPE = ("ORU", "R01")
 _NO_RESULT = frozenset({"X", "D", "W"})
@@ -53,7 +52,7 @@ _DTM = re.compile(
 # A number as HL7 NM writes it: optional sign, digits, optional decimal point.
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)", re.ASCII)
 _PATIENT_ID = re.compile(PATIENT_ID_PATTERN)
-_RANGES = {**POSSIBLE_RANGE, **PENDING_RANGE}
+_RANGES = POSSIBLE_RANGE
 
 
 class Refusal(str, Enum):
@@ -85,7 +84,7 @@ class NotOruR01(Exception):
 class GatewayReading:
     """One reading as the contract writes it; ``values`` in the contract's fields and units."""
 
-    signal: AnySignal
+    signal: Signal
     patient_id: str
     ts_ms: int
     values: dict[str, float]
@@ -273,7 +272,7 @@ def _printable(text: str) -> str:
 def _combine(patient_id: str, values: list[_Value], skipped: Counter[str]) -> list[GatewayReading]:
     """One reading per signal and time: per field the preferred code, and of several blood
     pressure sources the preferred complete one."""
-    groups: dict[tuple[AnySignal, int], dict[str, dict[str, _Value]]] = {}
+    groups: dict[tuple[Signal, int], dict[str, dict[str, _Value]]] = {}
     for value in values:
         key = (value.observation.signal, value.ts_ms)
         fields = groups.setdefault(key, {}).setdefault(value.observation.source, {})
@@ -291,7 +290,7 @@ def _combine(patient_id: str, values: list[_Value], skipped: Counter[str]) -> li
     return result
 
 
-def _complete(signal: AnySignal, fields: dict[str, _Value]) -> bool:
+def _complete(signal: Signal, fields: dict[str, _Value]) -> bool:
     return signal is not Signal.BLOOD_PRESSURE or {"systolic", "diastolic"} <= fields.keys()
 
 
@@ -300,7 +299,7 @@ def _rank(fields: dict[str, _Value]) -> int:
 
 
 def _reading(
-    signal: AnySignal, patient_id: str, ts_ms: int, fields: dict[str, _Value]
+    signal: Signal, patient_id: str, ts_ms: int, fields: dict[str, _Value]
 ) -> GatewayReading:
     values = {name: value.value for name, value in fields.items()}
     if signal is Signal.BLOOD_PRESSURE:

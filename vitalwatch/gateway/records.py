@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS, PendingSignal, Signal
+from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
 from vitalwatch.gateway.oru import GatewayReading
 from vitalwatch.settings import TopicSettings
 
@@ -17,11 +17,6 @@ class Record:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
-
-
-def topic_of(signal: Signal | PendingSignal, topics: TopicSettings) -> str:
-    name: str = getattr(topics, signal.value)
-    return name
 
 
 def iso_time(ts_ms: int) -> str:
@@ -36,7 +31,7 @@ def reading_record(reading: GatewayReading, topics: TopicSettings) -> Record:
     if reading.device_id:
         body["device_id"] = reading.device_id
     key = reading.patient_id.encode()
-    return Record(topic_of(reading.signal, topics), key, json.dumps(body).encode())
+    return Record(topics.reading(reading.signal), key, json.dumps(body).encode())
 
 
 def dead_letter_record(original: bytes, reason: str, source: str, peer: str, topic: str) -> Record:

@@ -229,18 +229,35 @@ class Bucket:
         bucket.ids = [c.patient_id for c in contexts]
         bucket.index = {pid: slot for slot, pid in enumerate(bucket.ids)}
         bucket.patients = Patients(contexts)
-        bucket.watermark, bucket.paired = arrays.pop("watermark"), arrays.pop("paired")
-        bucket.arrived, bucket.released = arrays.pop("arrived"), arrays.pop("released")
+        # State written with fewer signals or value columns (contract version 1) gets the new
+        # ones empty: ``Signal`` and ``VALUE_FIELDS`` only ever grow at the end.
+        bucket.watermark = _rows(arrays.pop("watermark"), NO_TIME)
+        bucket.paired = _rows(arrays.pop("paired"), NO_TIME)
+        bucket.arrived = _rows(arrays.pop("arrived"), NO_TIME)
+        bucket.released = _rows(arrays.pop("released"), 0)
         for index in range(len(SIGNALS)):
+            if f"held{index}.slot" not in arrays:
+                continue
+            values = arrays.pop(f"held{index}.values")
+            missing = len(VALUE_FIELDS) - values.shape[1]
+            if missing:
+                values = np.hstack([values, np.full((len(values), missing), np.nan)])
             bucket.held[index] = Held(
-                arrays.pop(f"held{index}.slot"),
-                arrays.pop(f"held{index}.ts"),
-                arrays.pop(f"held{index}.values"),
+                arrays.pop(f"held{index}.slot"), arrays.pop(f"held{index}.ts"), values
             )
         for name, column in arrays.items():
             _, key, field = name.split(":", 2)
             bucket.rules.setdefault(key, {})[field] = column
         return bucket
+
+
+def _rows(per_signal: IntArray, blank: int) -> IntArray:
+    """A per-signal array with a row for each of ``SIGNALS``, those it lacks ``blank``."""
+    missing = len(SIGNALS) - len(per_signal)
+    if not missing:
+        return per_signal
+    pad = np.full((missing, per_signal.shape[1]), blank, np.int64)
+    return np.concatenate([per_signal, pad])
 
 
 def _state_key(kernel: Kernel) -> str:

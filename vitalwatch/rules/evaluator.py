@@ -84,6 +84,11 @@ class Evaluation:
     late: list[int]  # indices into the input readings
 
 
+def _in_order(state: PatientState) -> list[tuple[Signal, SignalBuffer]]:
+    """The patient's signal buffers in ``Signal``'s order (the order of release)."""
+    return [(s, state.signals[s.value]) for s in Signal if s.value in state.signals]
+
+
 def _overrides(rule: RuleKind[Any], method: str) -> bool:
     return getattr(type(rule), method) is not getattr(RuleKind, method)
 
@@ -139,7 +144,7 @@ class PatientEvaluator:
             buffer.arrived_ms = now_ms
             touched.add(reading.signal)
         alerts: list[Alert] = []
-        for signal in sorted(touched):
+        for signal in (s for s in Signal if s in touched):
             buffer = state.signals[signal.value]
             newest = max(ts for ts, _ in buffer.pending)
             watermark = newest - self.allowed_lateness_ms
@@ -161,10 +166,10 @@ class PatientEvaluator:
     def flush(self, state: PatientState, patient: PatientContext) -> list[Alert]:
         """End of input (a batch over history): release everything still held."""
         alerts: list[Alert] = []
-        for name, buffer in sorted(state.signals.items()):
+        for signal, buffer in _in_order(state):
             if buffer.pending:
                 newest = max(ts for ts, _ in buffer.pending)
-                alerts += self._release(state, patient, Signal(name), newest, newest)
+                alerts += self._release(state, patient, signal, newest, newest)
         return alerts + self._finish(state, patient, frozenset(Signal))
 
     def _finish(
@@ -184,10 +189,9 @@ class PatientEvaluator:
         then also evaluate what they hold), and run the silence deadlines that have passed."""
         alerts: list[Alert] = []
         quiet: set[Signal] = set()
-        for name, buffer in sorted(state.signals.items()):
+        for signal, buffer in _in_order(state):
             if buffer.arrived_ms is None:
                 continue
-            signal = Signal(name)
             silent_ms = now_ms - buffer.arrived_ms
             watermark, paired = buffer.watermark_ms, buffer.paired_watermark_ms
             newest = max((ts for ts, _ in buffer.pending), default=None)

@@ -24,14 +24,17 @@ import numpy as np
 import numpy.typing as npt
 
 from vitalwatch.contracts.alerts import Alert
-from vitalwatch.contracts.readings import Reading, Signal
+from vitalwatch.contracts.readings import ACVPU_FIELD, ON_OXYGEN_FIELD, Reading, Signal
 from vitalwatch.rules.kind import PatientContext, RuleKind
 
 # The signals in the order the reference evaluator releases them to the rules within one call
-# (sorted by name), and the value columns every released reading carries (NaN: absent).
-SIGNALS: tuple[Signal, ...] = tuple(sorted(Signal, key=lambda s: s.value))
+# (``Signal``'s), and the value columns every released reading carries (NaN: absent), new ones
+# at the end: a bucket's state stores both in this order (``rules.bucket``).
+SIGNALS: tuple[Signal, ...] = tuple(Signal)
 SIGNAL_INDEX = {signal: index for index, signal in enumerate(SIGNALS)}
-VALUE_FIELDS = ("bpm", "systolic", "diastolic", "mean")
+VALUE_FIELDS = (
+    "bpm", "systolic", "diastolic", "mean", "spo2", ON_OXYGEN_FIELD, "rate", "celsius", ACVPU_FIELD,
+)  # fmt: skip
 VALUE_INDEX = {name: index for index, name in enumerate(VALUE_FIELDS)}
 # An absent time (None in the reference state) in int64 arrays.
 NO_TIME = np.iinfo(np.int64).min

@@ -42,10 +42,6 @@ def publish(
     """
     stop = stop or threading.Event()
     producer = make_producer(settings, **{"linger.ms": 20})
-    topic = {
-        Signal.HEART_RATE: settings.topics.heart_rate,
-        Signal.BLOOD_PRESSURE: settings.topics.blood_pressure,
-    }
     started = time.monotonic()
     count = 0
     for message in messages:
@@ -58,7 +54,7 @@ def publish(
         while True:
             try:
                 producer.produce(
-                    topic[message.signal],
+                    settings.topics.reading(message.signal),
                     key=message.key,
                     value=message.value,
                     timestamp=message.timestamp_ms or 0,  # 0: librdkafka stamps it when produced

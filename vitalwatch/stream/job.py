@@ -74,7 +74,7 @@ def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
     """The reading topics, and the heartbeat topic whose ticks make batches run (dropped in
     ``build_outputs``; see ``vitalwatch.stream.heartbeat``)."""
     topics = settings.topics
-    subscribed = [topics.heart_rate, topics.blood_pressure, topics.heartbeat]
+    subscribed = [*topics.readings(), topics.heartbeat]
     reader = (
         spark.readStream.format("kafka")
         .options(**kafka_options(settings))

@@ -18,19 +18,25 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from vitalwatch.contracts.readings import (
+    ACVPU_FIELD,
+    ACVPU_LEVELS,
     EPOCH_MS_PATTERN,
     EVENT_TIME_RANGE_MS,
     ISO_TIME_PATTERN,
     JSON_NUMBER_PATTERN,
+    ON_OXYGEN_FIELD,
     PATIENT_ID_PATTERN,
     POSSIBLE_RANGE,
+    REQUIRED_FIELDS,
+    SIGNAL_FIELDS,
     DeadLetterReason,
     Signal,
 )
+from vitalwatch.rules.kernel import VALUE_FIELDS
 from vitalwatch.settings import TopicSettings
 
 # Every field is read as text so that a wrong JSON type is told apart from a missing field.
-_FIELDS = ("patient_id", "ts", "bpm", "systolic", "diastolic", "mean", "device_id")
+_FIELDS = ("patient_id", "ts", *VALUE_FIELDS, "device_id")
 _JSON_SCHEMA = StructType(
     [StructField(name, StringType()) for name in _FIELDS] + [StructField("_corrupt", StringType())]
 )
@@ -48,14 +54,10 @@ _JSON_OPTIONS = {
 # samples in regexes run by the query before, 3.3% after).
 _JSON_WHITESPACE = " \t\n\r"
 _MAYBE_MORE_OBJECTS = r"\}[ \t\n\r]*[,{]"
-_REQUIRED = {
-    Signal.HEART_RATE: ("patient_id", "ts", "bpm"),
-    Signal.BLOOD_PRESSURE: ("patient_id", "ts", "systolic", "diastolic"),
-}
+# The signal whose readings carry each numeric field (a field of another signal is ignored).
+_OWNER = {name: signal for signal, names in SIGNAL_FIELDS.items() for name in names}
 
-READING_COLUMNS = (
-    "patient_id", "signal", "event_ms", "bpm", "systolic", "diastolic", "mean", "device_id",
-)  # fmt: skip
+READING_COLUMNS = ("patient_id", "signal", "event_ms", *VALUE_FIELDS, "device_id")
 # Where the record came from; ``source_timestamp``: the Kafka record's time (epoch ms, null when
 # the records have none, as in a backtest over files).
 SOURCE_COLUMNS = (
@@ -79,9 +81,9 @@ def _first(*checks: tuple[Column, Column]) -> Column:
 
 
 def parse_readings(records: DataFrame, topics: TopicSettings) -> DataFrame:
-    signal = F.when(F.col("topic") == topics.heart_rate, F.lit(Signal.HEART_RATE.value)).when(
-        F.col("topic") == topics.blood_pressure, F.lit(Signal.BLOOD_PRESSURE.value)
-    )
+    signal = F.lit(None).cast("string")
+    for each in reversed(Signal):
+        signal = F.when(F.col("topic") == getattr(topics, each.value), each.value).otherwise(signal)
     text = F.when(F.is_valid_utf8("value"), F.col("value").cast("string"))
     df = records.select(
         F.col("key").alias("raw_key"),
@@ -120,6 +122,14 @@ def parse_readings(records: DataFrame, topics: TopicSettings) -> DataFrame:
         numbers["systolic"].alias("systolic"),
         numbers["diastolic"].alias("diastolic"),
         F.when(F.col("signal") == Signal.BLOOD_PRESSURE.value, mean).alias("mean"),
+        *[numbers[name].alias(name) for name in ("spo2", "rate", "celsius")],
+        # A JSON boolean read as text is "true" or "false"; anything else is not a flag.
+        F.when(F.col(f"j.{ON_OXYGEN_FIELD}") == "true", 1.0)
+        .when(F.col(f"j.{ON_OXYGEN_FIELD}") == "false", 0.0)
+        .alias(ON_OXYGEN_FIELD),
+        (F.array_position(F.array(*map(F.lit, ACVPU_LEVELS)), F.col(f"j.{ACVPU_FIELD}")) - 1)
+        .cast("double")
+        .alias(ACVPU_FIELD),
         F.col("j.device_id").alias("device_id"),
     )
     return df.select(*READING_COLUMNS, *SOURCE_COLUMNS, _validation(df).alias("reason"))
@@ -138,7 +148,9 @@ def _not_one_object(text: Column) -> Column:
 
 
 def _validation(df: DataFrame) -> Column:
-    is_hr = F.col("signal") == Signal.HEART_RATE.value
+    def of(signal: Signal) -> Column:
+        return F.col("signal") == signal.value
+
     checks: list[tuple[Column, Column]] = [
         (F.col("text").isNull(), _reason(DeadLetterReason.NOT_UTF8)),
         (
@@ -146,8 +158,8 @@ def _validation(df: DataFrame) -> Column:
             _reason(DeadLetterReason.NOT_JSON),
         ),
     ]
-    for sig, required in _REQUIRED.items():
-        for name in required:
+    for sig, required in REQUIRED_FIELDS.items():
+        for name in ("patient_id", "ts", *required):
             checks.append(
                 (
                     (F.col("signal") == sig.value) & F.col(f"j.{name}").isNull(),
@@ -172,7 +184,7 @@ def _validation(df: DataFrame) -> Column:
     for name, (low, high) in POSSIBLE_RANGE.items():
         present = F.col(f"j.{name}").isNotNull()
         value = F.col(name)
-        applies = is_hr if name == "bpm" else ~is_hr
+        applies = of(_OWNER[name])
         checks += [
             (applies & present & value.isNull(), _reason(DeadLetterReason.WRONG_TYPE, name)),
             (
@@ -180,10 +192,19 @@ def _validation(df: DataFrame) -> Column:
                 _reason(DeadLetterReason.OUT_OF_RANGE, name),
             ),
         ]
-    checks.append(
+    flag = F.col(f"j.{ON_OXYGEN_FIELD}")
+    checks += [
         (
-            ~is_hr & (F.col("diastolic") > F.col("systolic")),
+            of(Signal.BLOOD_PRESSURE) & (F.col("diastolic") > F.col("systolic")),
             _reason(DeadLetterReason.OUT_OF_RANGE, "diastolic above systolic"),
-        )
-    )
+        ),
+        (
+            of(Signal.SPO2) & flag.isNotNull() & F.col(ON_OXYGEN_FIELD).isNull(),
+            _reason(DeadLetterReason.WRONG_TYPE, ON_OXYGEN_FIELD),
+        ),
+        (
+            of(Signal.CONSCIOUSNESS) & (F.col(ACVPU_FIELD) < 0),
+            _reason(DeadLetterReason.OUT_OF_RANGE, ACVPU_FIELD),
+        ),
+    ]
     return _first(*checks)

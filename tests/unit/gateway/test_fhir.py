@@ -15,7 +15,7 @@ from tests.unit.gateway.fhir_resources import (
     observation,
     raw,
 )
-from vitalwatch.contracts.readings import PendingSignal, Signal
+from vitalwatch.contracts.readings import Signal
 from vitalwatch.gateway.fhir import Kind, Refused, readings
 from vitalwatch.gateway.oru import GatewayReading, Mapped
 
@@ -44,11 +44,11 @@ def refused(resource: dict[str, Any] | bytes, kind: Kind = "Observation") -> Ref
     ("code", "value", "unit", "signal", "values"),
     [
         ("8867-4", 88, "/min", Signal.HEART_RATE, {"bpm": 88.0}),
-        ("59408-5", 97, "%", PendingSignal.SPO2, {"spo2": 97.0}),
-        ("2708-6", 93.5, "%", PendingSignal.SPO2, {"spo2": 93.5}),
-        ("9279-1", 18, "/min", PendingSignal.RESPIRATION, {"rate": 18.0}),
-        ("8310-5", 37.2, "Cel", PendingSignal.TEMPERATURE, {"celsius": 37.2}),
-        ("8310-5", 98.6, "[degF]", PendingSignal.TEMPERATURE, {"celsius": 37.0}),
+        ("59408-5", 97, "%", Signal.SPO2, {"spo2": 97.0}),
+        ("2708-6", 93.5, "%", Signal.SPO2, {"spo2": 93.5}),
+        ("9279-1", 18, "/min", Signal.RESPIRATION, {"rate": 18.0}),
+        ("8310-5", 37.2, "Cel", Signal.TEMPERATURE, {"celsius": 37.2}),
+        ("8310-5", 98.6, "[degF]", Signal.TEMPERATURE, {"celsius": 37.0}),
     ],
 )
 def test_every_loinc_code_maps_to_its_signal_in_the_contracts_unit(
@@ -157,9 +157,9 @@ def test_a_bundle_of_several_patients_and_signals() -> None:
     assert got == {
         ("P-0042", Signal.HEART_RATE): {"bpm": 88.0},
         ("P-0042", Signal.BLOOD_PRESSURE): {"systolic": 118.0, "diastolic": 76.0},
-        ("P-0042", PendingSignal.SPO2): {"spo2": 97.0},
-        ("P-0042", PendingSignal.RESPIRATION): {"rate": 18.0},
-        ("P-0042", PendingSignal.TEMPERATURE): {"celsius": 37.2},
+        ("P-0042", Signal.SPO2): {"spo2": 97.0},
+        ("P-0042", Signal.RESPIRATION): {"rate": 18.0},
+        ("P-0042", Signal.TEMPERATURE): {"celsius": 37.2},
         ("P-0043", Signal.HEART_RATE): {"bpm": 120.0},
     }
     assert result.skipped == {"superseded": 1}

@@ -19,7 +19,7 @@ from tests.unit.gateway.messages import (
     oru,
     vitals,
 )
-from vitalwatch.contracts.readings import PendingSignal, Signal
+from vitalwatch.contracts.readings import Signal
 from vitalwatch.gateway.oru import Malformed, Mapped, NotOruR01, event_ms, parse, readings
 
 NOW_MS = int(datetime(2026, 11, 25, 14, 0, 30, tzinfo=timezone.utc).timestamp() * 1000)
@@ -51,9 +51,9 @@ def test_a_pcd01_message_gives_one_reading_per_signal() -> None:
         Signal.HEART_RATE: ("P-0042", AT_MS, {"bpm": 88.0}),
         Signal.BLOOD_PRESSURE: ("P-0042", AT_MS,
                                 {"systolic": 118.0, "diastolic": 76.0, "mean": 90.0}),
-        PendingSignal.SPO2: ("P-0042", AT_MS, {"spo2": 97.0}),
-        PendingSignal.RESPIRATION: ("P-0042", AT_MS, {"rate": 16.0}),
-        PendingSignal.TEMPERATURE: ("P-0042", AT_MS, {"celsius": 37.2}),
+        Signal.SPO2: ("P-0042", AT_MS, {"spo2": 97.0}),
+        Signal.RESPIRATION: ("P-0042", AT_MS, {"rate": 16.0}),
+        Signal.TEMPERATURE: ("P-0042", AT_MS, {"celsius": 37.2}),
     }  # fmt: skip
     assert result.skipped == {}
 
@@ -65,11 +65,11 @@ CODES = [
     ("149514", "MDC_PULS_RATE", Signal.HEART_RATE, "bpm", PER_MIN),
     ("149546", "MDC_PULS_RATE_NON_INV", Signal.HEART_RATE, "bpm", PER_MIN),
     ("149522", "MDC_BLD_PULS_RATE_INV", Signal.HEART_RATE, "bpm", PER_MIN),
-    ("150456", "MDC_PULS_OXIM_SAT_O2", PendingSignal.SPO2, "spo2", "262688^MDC_DIM_PERCENT^MDC"),
-    *[(code, name, PendingSignal.RESPIRATION, "rate", "264928^MDC_DIM_RESP_PER_MIN^MDC")
+    ("150456", "MDC_PULS_OXIM_SAT_O2", Signal.SPO2, "spo2", "262688^MDC_DIM_PERCENT^MDC"),
+    *[(code, name, Signal.RESPIRATION, "rate", "264928^MDC_DIM_RESP_PER_MIN^MDC")
       for code, name in [("151562", "MDC_RESP_RATE"), ("151578", "MDC_TTHOR_RESP_RATE"),
                          ("151594", "MDC_CO2_RESP_RATE"), ("151570", "MDC_AWAY_RESP_RATE")]],
-    *[(code, name, PendingSignal.TEMPERATURE, "celsius", "268192^MDC_DIM_DEGC^MDC")
+    *[(code, name, Signal.TEMPERATURE, "celsius", "268192^MDC_DIM_DEGC^MDC")
       for code, name in [
           ("150344", "MDC_TEMP"), ("150364", "MDC_TEMP_BODY"), ("150368", "MDC_TEMP_CORE"),
           ("150372", "MDC_TEMP_ESOPH"), ("150380", "MDC_TEMP_NASOPH"),
@@ -179,7 +179,7 @@ def test_a_bad_time_refuses_the_message(text: str) -> None:
 def test_observation_time_comes_before_the_obr_time() -> None:
     message = oru([obx(HR, 80, time="20261125140010"), obx(SPO2, 95)])
     times = {r.signal: r.ts_ms for r in mapped(message).readings}
-    assert times == {Signal.HEART_RATE: AT_MS + 10_000, PendingSignal.SPO2: AT_MS}
+    assert times == {Signal.HEART_RATE: AT_MS + 10_000, Signal.SPO2: AT_MS}
 
 
 def test_no_time_at_all_is_refused() -> None:
@@ -309,7 +309,7 @@ def test_a_known_number_of_another_coding_system_is_unknown() -> None:
 @pytest.mark.parametrize("status", ["X", "D", "W"])
 def test_an_observation_without_result_is_skipped(status: str) -> None:
     result = mapped(oru([obx(HR, "", status=status), obx(SPO2, 96)]))
-    assert [r.signal for r in result.readings] == [PendingSignal.SPO2]
+    assert [r.signal for r in result.readings] == [Signal.SPO2]
     assert result.skipped == {"no_result": 1}
 
 

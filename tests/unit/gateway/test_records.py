@@ -9,7 +9,6 @@ from vitalwatch.contracts.readings import (
     ISO_TIME_PATTERN,
     JSON_NUMBER_PATTERN,
     PATIENT_ID_PATTERN,
-    PendingSignal,
     Signal,
 )
 from vitalwatch.gateway.oru import GatewayReading
@@ -34,9 +33,9 @@ def test_a_heart_rate_is_the_contracts_message_keyed_by_patient() -> None:
 
 def test_each_signal_goes_to_its_topic() -> None:
     topics = {
-        Signal.BLOOD_PRESSURE: "vitals.blood_pressure", PendingSignal.SPO2: "vitals.spo2",
-        PendingSignal.RESPIRATION: "vitals.respiration",
-        PendingSignal.TEMPERATURE: "vitals.temperature",
+        Signal.BLOOD_PRESSURE: "vitals.blood_pressure", Signal.SPO2: "vitals.spo2",
+        Signal.RESPIRATION: "vitals.respiration",
+        Signal.TEMPERATURE: "vitals.temperature",
     }  # fmt: skip
     for signal, topic in topics.items():
         record = reading_record(GatewayReading(signal, "P-1", 0, {"x": 1.0}), TOPICS)

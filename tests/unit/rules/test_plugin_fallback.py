@@ -16,7 +16,7 @@ from vitalwatch.contracts.readings import Reading, Signal
 from vitalwatch.rules.bucket import Bucket
 from vitalwatch.rules.engine import ColumnarEngine
 from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
-from vitalwatch.rules.kernel import SIGNAL_INDEX, ReferenceKernel
+from vitalwatch.rules.kernel import SIGNAL_INDEX, VALUE_FIELDS, ReferenceKernel
 from vitalwatch.rules.kind import PatientContext
 from vitalwatch.rules.loader import load_rule_file
 from vitalwatch.rules.registry import ENTRY_POINT_GROUP, registered_kinds
@@ -127,7 +127,7 @@ def test_a_plugin_kind_without_a_kernel_runs_on_the_per_reading_fallback(
             slots,
             np.array([SIGNAL_INDEX[Signal.HEART_RATE]], np.int8),
             np.array([reading.ts_ms], np.int64),
-            np.array([[reading.values["bpm"], np.nan, np.nan, np.nan]]),
+            np.array([[reading.values.get(f, np.nan) for f in VALUE_FIELDS]]),
             now_ms=1,
         )
         assert not late.any()
