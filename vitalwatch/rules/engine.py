@@ -65,6 +65,7 @@ class ColumnarEngine:
         self._pairing = {s: [k for k in kernels if k.pairs] for s, kernels in consumes.items()}
         self._quiet = {s: [k for k in ks if k.has_quiet_deadline] for s, ks in consumes.items()}
         self._holding = {s: [k for k in ks if k.holds_readings] for s, ks in consumes.items()}
+        self._settling = [k for k in self.kernels if k.settles]
 
     def _hold(self, signal: Signal, live: bool) -> int:
         """How long the rules pairing ``signal`` wait for it (as the reference's)."""
@@ -105,6 +106,10 @@ class ColumnarEngine:
                 newest - self._hold(signal, now_ms is not None), bucket.paired[index, touched]
             )
             alerts += self._release(bucket, index, touched, watermark, paired)
+        if self._settling and len(slots):
+            called = np.unique(slots)
+            for kernel in self._settling:
+                alerts += kernel.settle(bucket.state_of(kernel), bucket.patients, called)
         return alerts, late
 
     def _release(

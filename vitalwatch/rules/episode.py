@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from vitalwatch.contracts.alerts import Alert, AlertState
-from vitalwatch.contracts.readings import Reading, Signal
+from vitalwatch.contracts.readings import ACVPU_FIELD, Reading, Signal
 from vitalwatch.durations import DurationMs
 from vitalwatch.rules.kernel import (
     VALUE_INDEX,
@@ -42,6 +42,10 @@ MEASURES: dict[str, tuple[Signal, str]] = {
     "systolic": (Signal.BLOOD_PRESSURE, "systolic"),
     "diastolic": (Signal.BLOOD_PRESSURE, "diastolic"),
     "mean_arterial_pressure": (Signal.BLOOD_PRESSURE, "mean"),
+    "spo2": (Signal.SPO2, "spo2"),
+    "respiration_rate": (Signal.RESPIRATION, "rate"),
+    "temperature": (Signal.TEMPERATURE, "celsius"),
+    "consciousness": (Signal.CONSCIOUSNESS, ACVPU_FIELD),  # 0 = Alert, then C, V, P, U
 }
 
 
@@ -140,7 +144,10 @@ class EpisodeRule(RuleKind[SpecT]):
         return self.alert(state, patient, onset, ts, values, cond.limit, repeat)
 
 
-Measure = Literal["heart_rate", "systolic", "diastolic", "mean_arterial_pressure"]
+Measure = Literal[
+    "heart_rate", "systolic", "diastolic", "mean_arterial_pressure", "spo2", "respiration_rate",
+    "temperature", "consciousness",
+]  # fmt: skip
 
 
 class LimitSpec(EpisodeSpec):

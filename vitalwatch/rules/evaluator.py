@@ -122,6 +122,7 @@ class PatientEvaluator:
             s: [r for r in rules if _overrides(r, "held_until_quiet")]
             for s, rules in by_signal.items()
         }
+        self._settling = [r for r in self.rules if _overrides(r, "settle")]
 
     def process(
         self,
@@ -154,6 +155,10 @@ class PatientEvaluator:
             if buffer.paired_watermark_ms is not None:
                 paired = max(paired, buffer.paired_watermark_ms)
             alerts += self._release(state, patient, signal, watermark, paired)
+        for rule in self._settling:
+            rule_state = state.rules.get(rule.spec.id, {})
+            state.rules[rule.spec.id], fired = rule.settle(rule_state, patient)
+            alerts += fired
         return Evaluation(alerts=alerts, late=late)
 
     def _pairing_hold(self, signal: Signal, live: bool = True) -> int:

@@ -88,6 +88,7 @@ class Kernel:
     # Overridden by kernels that have silence deadlines (saves the engine a call per signal).
     has_quiet_deadline = False
     holds_readings = False
+    settles = False  # has a ``settle`` (saves the engine a call per call)
 
     def __init__(self, rule: RuleKind[Any]) -> None:
         self.rule = rule
@@ -109,6 +110,10 @@ class Kernel:
     def on_quiet(
         self, state: KernelState, patients: Patients, slots: IntArray, now_ms: int
     ) -> list[Alert]:
+        return []
+
+    def settle(self, state: KernelState, patients: Patients, slots: IntArray) -> list[Alert]:
+        """``RuleKind.settle`` for these slots (those of the call's readings)."""
         return []
 
     def finish(
@@ -144,6 +149,7 @@ class ReferenceKernel(Kernel):
         kind = type(rule)
         self.has_quiet_deadline = kind.quiet_deadline is not RuleKind.quiet_deadline
         self.holds_readings = kind.held_until_quiet is not RuleKind.held_until_quiet
+        self.settles = kind.settle is not RuleKind.settle
 
     def blank(self, slots: int) -> KernelState:
         states = np.empty(slots, dtype=object)
@@ -194,6 +200,14 @@ class ReferenceKernel(Kernel):
                     states[slot], patients.contexts[slot], signals
                 )
                 alerts += fired
+        return alerts
+
+    def settle(self, state: KernelState, patients: Patients, slots: IntArray) -> list[Alert]:
+        states = state["state"]
+        alerts: list[Alert] = []
+        for slot in slots.tolist():
+            states[slot], fired = self.rule.settle(states[slot], patients.contexts[slot])
+            alerts += fired
         return alerts
 
     def held_until_quiet(self, state: KernelState, slots: IntArray, signal: Signal) -> BoolArray:

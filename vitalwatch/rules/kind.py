@@ -89,6 +89,12 @@ class RuleKind(ABC, Generic[SpecT]):
         across signals evaluate what they hold."""
         return state, []
 
+    def settle(self, state: RuleState, patient: PatientContext) -> tuple[RuleState, list[Alert]]:
+        """A call's readings of every signal have been given to the rule. Kinds that wait for
+        several signals before they evaluate (``news2_aggregate``) evaluate what is now
+        complete; the evaluator calls it only for kinds that override it."""
+        return state, []
+
     def held_until_quiet(self, state: RuleState) -> frozenset[Signal]:
         """The signals whose silence would make ``finish`` evaluate something this rule holds
         back (none: it holds nothing). Live, the evaluator ticks the patient when one of them

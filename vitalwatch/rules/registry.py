@@ -16,6 +16,7 @@ from vitalwatch.rules.kinds.baseline import BaselineRule
 from vitalwatch.rules.kinds.count_in_window import CountInWindowRule
 from vitalwatch.rules.kinds.derived import DerivedRule
 from vitalwatch.rules.kinds.news2 import News2Rule
+from vitalwatch.rules.kinds.news2_aggregate import News2AggregateRule
 from vitalwatch.rules.kinds.no_data import NoDataRule
 from vitalwatch.rules.kinds.threshold import ThresholdRule
 from vitalwatch.rules.kinds.trend import TrendRule
@@ -31,6 +32,7 @@ def builtin_kinds() -> dict[str, type[RuleKind[Any]]]:
         "derived": DerivedRule,
         "trend": TrendRule,
         "news2": News2Rule,
+        "news2_aggregate": News2AggregateRule,
         "no_data": NoDataRule,
     }
 

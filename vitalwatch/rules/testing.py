@@ -21,7 +21,15 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError
 
-from vitalwatch.contracts.readings import Reading, Signal, mean_arterial_pressure
+from vitalwatch.contracts.readings import (
+    ACVPU_FIELD,
+    ACVPU_LEVELS,
+    ON_OXYGEN_FIELD,
+    REQUIRED_FIELDS,
+    Reading,
+    Signal,
+    mean_arterial_pressure,
+)
 from vitalwatch.durations import DurationMs
 from vitalwatch.errors import RuleFileError
 from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
@@ -34,14 +42,24 @@ class _Strict(YamlModel):
 
 
 class ReadingSpec(_Strict):
-    signal: Literal["heart_rate", "blood_pressure"]
+    signal: Literal[
+        "heart_rate", "blood_pressure", "spo2", "respiration", "temperature", "consciousness"
+    ]
     at: DurationMs | None = None
     start: DurationMs = 0
     step: DurationMs = 1000
-    series: str | None = None  # heart rate: "140x90 80"; blood pressure: "85/45x3"
+    # Values as a series, "value x count" tokens: heart rate "140x90 80"; blood pressure
+    # "85/45x3"; SpO2 "93x5", on oxygen "93/o2x5", on air "93/airx5"; respiration "24";
+    # temperature "38.4"; consciousness a letter of ACVPU, "Ax3 V".
+    series: str | None = None
     bpm: float | None = None
     systolic: float | None = None
     diastolic: float | None = None
+    spo2: float | None = None
+    on_oxygen: bool | None = None
+    rate: float | None = None
+    celsius: float | None = None
+    acvpu: Literal["A", "C", "V", "P", "U"] | None = None
 
     def readings(self) -> list[Reading]:
         signal = Signal(self.signal)
@@ -49,20 +67,26 @@ class ReadingSpec(_Strict):
             return [Reading(signal, self.at if self.at is not None else self.start, self._values())]
         out, t = [], self.start
         for token in self.series.split():
-            value, _, count = token.partition("x")
+            value, _, count = token.rpartition("x") if "x" in token else (token, "", "")
             for _ in range(int(count or 1)):
                 out.append(Reading(signal, t, _series_values(signal, value)))
                 t += self.step
         return out
 
     def _values(self) -> dict[str, float]:
-        if self.signal == "heart_rate":
-            if self.bpm is None:
-                raise ValueError("a heart_rate reading needs bpm")
-            return {"bpm": self.bpm}
-        if self.systolic is None or self.diastolic is None:
-            raise ValueError("a blood_pressure reading needs systolic and diastolic")
-        return _pressure(self.systolic, self.diastolic)
+        signal = Signal(self.signal)
+        if signal is Signal.BLOOD_PRESSURE:
+            if self.systolic is None or self.diastolic is None:
+                raise ValueError("a blood_pressure reading needs systolic and diastolic")
+            return _pressure(self.systolic, self.diastolic)
+        name = REQUIRED_FIELDS[signal][0]
+        given = getattr(self, name)
+        if given is None:
+            raise ValueError(f"a {signal.value} reading needs {name}")
+        values = {name: float(ACVPU_LEVELS.index(given)) if name == ACVPU_FIELD else given}
+        if self.on_oxygen is not None and signal is Signal.SPO2:
+            values[ON_OXYGEN_FIELD] = float(self.on_oxygen)
+        return values
 
 
 def _pressure(systolic: float, diastolic: float) -> dict[str, float]:
@@ -70,11 +94,24 @@ def _pressure(systolic: float, diastolic: float) -> dict[str, float]:
     return {"systolic": systolic, "diastolic": diastolic, "mean": mean}
 
 
+_OXYGEN_SUFFIX = {"o2": 1.0, "air": 0.0}
+
+
 def _series_values(signal: Signal, value: str) -> dict[str, float]:
-    if signal is Signal.HEART_RATE:
-        return {"bpm": float(value)}
-    systolic, _, diastolic = value.partition("/")
-    return _pressure(float(systolic), float(diastolic))
+    if signal is Signal.BLOOD_PRESSURE:
+        systolic, _, diastolic = value.partition("/")
+        return _pressure(float(systolic), float(diastolic))
+    if signal is Signal.CONSCIOUSNESS:
+        if value not in ACVPU_LEVELS:
+            raise ValueError(f"consciousness {value!r} is not one of {', '.join(ACVPU_LEVELS)}")
+        return {ACVPU_FIELD: float(ACVPU_LEVELS.index(value))}
+    number, _, oxygen = value.partition("/")
+    values = {REQUIRED_FIELDS[signal][0]: float(number)}
+    if signal is Signal.SPO2 and oxygen:
+        if oxygen not in _OXYGEN_SUFFIX:
+            raise ValueError(f"SpO2 {value!r}: after '/' comes o2 or air")
+        values[ON_OXYGEN_FIELD] = _OXYGEN_SUFFIX[oxygen]
+    return values
 
 
 class ExpectedAlert(_Strict):

@@ -58,9 +58,12 @@ def rule_set(limits: dict[str, float]) -> list[RuleKind[Any]]:
         {"id": "news2-sbp", "kind": "news2", "parameter": "systolic", "cooldown": "0s"},
         {"id": "shock", "kind": "derived", "signal": "shock_index", "above": limits["shock"],
          "freshness": "6s", "for": "0s", "max_gap": "60s", "cooldown": "5s"},
-        # A freshness the heart-rate steps often reach exactly.
-        {"id": "news2-sum", "kind": "derived", "signal": "news2_aggregate", "above": 3,
-         "freshness": "2s", "for": "2s", "max_gap": "60s"},
+        # Freshnesses the steps often reach exactly.
+        {"id": "news2-sum", "kind": "news2_aggregate", "min_score": limits["news2"],
+         "freshness": {"pulse": "2s", "spo2": "3s", "systolic": "30s", "temperature": "20s"},
+         "for": "2s", "max_gap": "60s", "clear_after": "1s", "cooldown": "3s", "renotify": "5s"},
+        {"id": "news2-red", "kind": "news2_aggregate", "measure": "highest", "min_score": 3,
+         "spo2_scale": 2, "for": "0s", "cooldown": "0s"},
         {"id": "pulse-pressure", "kind": "derived", "signal": "pulse_pressure", "below": 25,
          "for": "0s", "max_gap": "60s"},
         {"id": "hr-silent", "kind": "no_data", "signal": "heart_rate", "for": "7s"},
@@ -212,6 +215,24 @@ def alert_keys(alerts: list[Alert]) -> list[tuple[Any, ...]]:
     return [k[:2] + k[3:] for k in ordered]
 
 
+# Values at NEWS2 band edges (SpO2 on scale 1 and 2, on air, oxygen or not known).
+_news2_observations = st.one_of(
+    st.tuples(
+        st.just(Signal.SPO2),
+        st.fixed_dictionaries(
+            {"spo2": st.sampled_from([83.0, 88.0, 91.5, 93.0, 96.0, 97.0])},
+            optional={"on_oxygen": st.sampled_from([0.0, 1.0])},
+        ),
+    ),
+    st.tuples(st.just(Signal.RESPIRATION), st.fixed_dictionaries(
+        {"rate": st.sampled_from([8.0, 11.5, 16.0, 21.0, 25.0])})),
+    st.tuples(st.just(Signal.TEMPERATURE), st.fixed_dictionaries(
+        {"celsius": st.sampled_from([35.0, 36.05, 37.0, 38.1, 39.1])})),
+    st.tuples(st.just(Signal.CONSCIOUSNESS), st.fixed_dictionaries(
+        {"acvpu": st.sampled_from([0.0, 0.0, 2.0, 4.0])})),
+)  # fmt: skip
+
+
 @st.composite
 def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     lateness = draw(st.sampled_from([0, 0, 2_000]))
@@ -240,6 +261,10 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                 batch.append(
                     (patient, Reading(Signal.BLOOD_PRESSURE, bp_clock[patient] + jitter, values))
                 )
+            elif draw(st.integers(0, 2)) == 0:  # a NEWS2 observation, near the monitor's time
+                signal, values = draw(_news2_observations)
+                at = clock[patient] + draw(st.sampled_from([-3_000, -1_000, 0, 0, 1_000]))
+                batch.append((patient, Reading(signal, at, values)))
             else:
                 # 0: a second heart rate at the same time (a cuff reading at it waits for a
                 # later one).
@@ -263,7 +288,9 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             st.fixed_dictionaries({}, optional={"tachy.above": st.sampled_from([100.0, 150.0]),
                                                "runs.above": st.sampled_from([100.0, 150.0]),
                                                "rising.change": st.sampled_from([5.0, 40.0]),
-                                               "baseline.change": st.sampled_from([-30.0, 15.0])}),
+                                               "baseline.change": st.sampled_from([-30.0, 15.0]),
+                                               "news2-sum.spo2_scale": st.sampled_from([1.0, 2.0]),
+                                               "news2-sum.min_score": st.sampled_from([3.0, 6.0])}),
         )
     )  # fmt: skip
     limits = {
@@ -273,6 +300,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "base": draw(st.sampled_from([15.0, 30.0, -15.0, -30.0])),  # a rise or a fall
         "shock": draw(st.sampled_from([0.9, 1.2])),
         "runs": draw(st.sampled_from([2, 3])),
+        "news2": draw(st.sampled_from([4, 5, 7])),
     }
     reload_at = draw(st.integers(0, len(calls)))
     reloaded = {

@@ -36,6 +36,7 @@ def test_shipped_rules_are_valid() -> None:
         "bradycardia-sustained",
         "heart-rate-no-data",
         "map-below-65",
+        "news2-emergency",
         "news2-urgent",
         "shock-index-high",
         "systolic-falling",
@@ -54,8 +55,8 @@ def test_shipped_rules_are_valid() -> None:
         (("for: 60s", "for: a minute"), "field 'for'"),
         (
             ("kind: threshold", "kind: magic"),
-            "unknown kind 'magic' (allowed: baseline, count_in_window, derived, news2, no_data, "
-            "threshold, trend)",
+            "unknown kind 'magic' (allowed: baseline, count_in_window, derived, news2, "
+            "news2_aggregate, no_data, threshold, trend)",
         ),
         (('"HR {value:.0f}"', '"{value.__class__}"'), "field 'summary'"),
         (("above: 130", "above: 130\n    below: 40"), "exactly one of 'above' or 'below'"),

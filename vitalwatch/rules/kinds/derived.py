@@ -5,10 +5,6 @@ Measures:
     shock_index     heart rate / systolic pressure, at each blood-pressure reading, with the
                     latest heart rate at or before it and at most ``freshness`` older
                     (Allgöwer and Burri 1967; > 1.0 is associated with shock and mortality)
-    news2_aggregate the NEWS2 pulse score + systolic score (RCP 2017 chart 1), paired like the
-                    shock index; the RCP's aggregate trigger bands are 5-6 (urgent response)
-                    and 7 or more (emergency), reached here with the two parameters that
-                    vitalwatch's signals carry (0-6) and more as signals are added
     pulse_pressure  systolic - diastolic of one blood-pressure reading (narrow < 25 mmHg:
                     low stroke volume; wide > 100 mmHg)
 
@@ -62,16 +58,13 @@ from vitalwatch.rules.kernel import (
     Released,
 )
 from vitalwatch.rules.kind import PatientContext, RuleState
-from vitalwatch.rules.kinds.news2 import news2_score
 from vitalwatch.rules.kinds.threshold import ThresholdKernel, ThresholdRule, ThresholdSpec
 
-DerivedMeasure = Literal["shock_index", "news2_aggregate", "pulse_pressure"]
+DerivedMeasure = Literal["shock_index", "pulse_pressure"]
 
 
-def _paired_value(measure: str, heart_rate: float, systolic: float) -> float | None:
-    if measure == "shock_index":
-        return heart_rate / systolic if systolic > 0 else None
-    return float(news2_score("pulse", heart_rate) + news2_score("systolic", systolic))
+def _shock_index(heart_rate: float, systolic: float) -> float | None:
+    return heart_rate / systolic if systolic > 0 else None
 
 
 # How far behind the newest heart rate a blood-pressure reading may be released and still be
@@ -157,7 +150,7 @@ class DerivedRule(ThresholdRule):
             latest = bisect_right(heart.times, bp_ts) - 1  # the last heart rate at or before it
             if latest < 0 or bp_ts - heart.times[latest] > self.derived.freshness:
                 continue
-            value = _paired_value(self.derived.signal, heart.rates[latest], systolic)
+            value = _shock_index(heart.rates[latest], systolic)
             if value is not None:
                 episode, fired = self.advance(episode, int(bp_ts), value, patient)
                 alerts += fired
@@ -399,10 +392,7 @@ class PairingKernel(ThresholdKernel):
             return []
         # The reference's own function per pair: a pair is a cuff reading, rare beside heart
         # rates, and the value is then exactly the reference's.
-        derived = [
-            _paired_value(spec.signal, h, s)
-            for h, s in zip(bpm.tolist(), systolic.tolist(), strict=True)
-        ]
+        derived = [_shock_index(h, s) for h, s in zip(bpm.tolist(), systolic.tolist(), strict=True)]
         valid = np.array([v is not None for v in derived], bool)
         measure = np.array([v for v in derived if v is not None], np.float64)
         cells = state["cells"]

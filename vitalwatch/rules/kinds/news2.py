@@ -1,15 +1,10 @@
-"""``news2``: a National Early Warning Score 2 parameter score, from the RCP 2017 chart.
-
-Implemented parameters (those vitalwatch's signals carry), scored on the whole-number value as
-charted:
-
-    pulse (/min):    <=40: 3 | 41-50: 1 | 51-90: 0 | 91-110: 1 | 111-130: 2 | >=131: 3
-    systolic (mmHg): <=90: 3 | 91-100: 2 | 101-110: 1 | 111-219: 0 | >=220: 3
+"""``news2``: one National Early Warning Score 2 parameter's score, from the RCP 2017 chart
+(``rules.news2_chart``), on each reading of that parameter.
 
 The rule fires when the parameter's score reaches ``min_score``; 3 is the RCP's "red score"
-trigger (a single parameter scoring 3 warrants an urgent ward-based response). Respiration,
-SpO2, temperature and consciousness extend this table when their signals exist; the aggregate
-bands (5-6 urgent, >=7 emergency) need them.
+trigger (a single parameter scoring 3 warrants an urgent ward-based response). SpO2 and air or
+oxygen are scored together, on the scale the patient is on, by ``news2_aggregate``, which also
+scores the aggregate and the highest single parameter over the whole chart.
 
 The kernel (``News2Kernel``) scores a call's values with numpy and keeps one cell per patient,
 the start of the current run of scoring readings (the episode's onset).
@@ -17,7 +12,6 @@ the start of the current run of scoring readings (the episode's onset).
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numba
@@ -35,39 +29,22 @@ from vitalwatch.rules.episode import (
 )
 from vitalwatch.rules.kernel import BoolArray, FloatArray, IntArray, Kernel, Patients, Released
 from vitalwatch.rules.kind import PatientContext, RuleState
+from vitalwatch.rules.news2_chart import band_score, band_scores
 
-# (upper bound inclusive, score) in ascending order; above the last bound scores the last entry.
-BANDS: dict[str, tuple[tuple[float, int], ...]] = {
-    "pulse": ((40, 3), (50, 1), (90, 0), (110, 1), (130, 2), (math.inf, 3)),
-    "systolic": ((90, 3), (100, 2), (110, 1), (219, 0), (math.inf, 3)),
+# Each parameter's measure (``rules.episode.MEASURES``); its chart row has the parameter's name.
+_MEASURE = {
+    "pulse": "heart_rate",
+    "systolic": "systolic",
+    "respiration": "respiration_rate",
+    "temperature": "temperature",
+    "consciousness": "consciousness",
 }
-_MEASURE = {"pulse": "heart_rate", "systolic": "systolic"}
-
-
-def news2_score(parameter: str, value: float) -> int:
-    charted = math.floor(value + 0.5)
-    for upper, score in BANDS[parameter]:
-        if charted <= upper:
-            return score
-    raise AssertionError("the last band is unbounded")
-
-
-# BANDS as arrays, for ``news2_scores``.
-_UPPERS = {name: np.array([upper for upper, _ in bands]) for name, bands in BANDS.items()}
-_SCORES = {name: np.array([score for _, score in bands]) for name, bands in BANDS.items()}
-
-
-def news2_scores(parameter: str, values: FloatArray) -> IntArray:
-    """``news2_score`` of each value: the first band whose upper bound the charted value is at
-    or under (``side="left"``), on the value rounded half up as there."""
-    charted = np.floor(values + 0.5)
-    scores: IntArray = _SCORES[parameter][np.searchsorted(_UPPERS[parameter], charted, "left")]
-    return scores
+Parameter = Literal["pulse", "systolic", "respiration", "temperature", "consciousness"]
 
 
 class News2Spec(EpisodeSpec):
     kind: Literal["news2"]
-    parameter: Literal["pulse", "systolic"]
+    parameter: Parameter
     min_score: int = Field(default=3, ge=1, le=3)
 
 
@@ -81,7 +58,7 @@ class News2Rule(EpisodeRule[News2Spec]):
     def condition(
         self, state: RuleState, ts: int, value: float, patient: PatientContext
     ) -> tuple[RuleState, Condition]:
-        breaching = news2_score(self.spec.parameter, value) >= self.spec.min_score
+        breaching = band_score(self.spec.parameter, value) >= self.spec.min_score
         since: int = ts
         if breaching and state.get("since") is not None:
             since = state["since"]
@@ -132,7 +109,7 @@ class News2Kernel(EpisodeKernel):
     def conditions(self, cells: FloatArray, patients: Patients, released: Released) -> Conditions:
         spec = self.rule.spec
         slot, ts, value = self.measured(released)
-        breaching = news2_scores(spec.parameter, value) >= spec.min_score
+        breaching = band_scores(spec.parameter, value) >= spec.min_score
         since = breach_runs(cells, SINCE, slot, ts, breaching)
         limit = np.full(len(ts), float(spec.min_score))
         return slot, ts, breaching, breaching, since, value, limit

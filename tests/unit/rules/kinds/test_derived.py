@@ -176,16 +176,6 @@ def test_a_held_cuff_reading_waits_for_the_heart_rate_feed_not_for_its_own() -> 
     assert [a.state.value for a in due_ticks(evaluator, state, None)] == ["firing"]
 
 
-def test_news2_aggregate_of_pulse_and_systolic_on_the_rcp_bands() -> None:
-    rule = derived(id="news2-urgent", signal="news2_aggregate", above=4)  # 5 or more
-    # pulse 111 scores 2, systolic 91 scores 2: 4, no alert; pulse 131 scores 3: 5, alert.
-    assert run(rule, [hr(0, 111), bp(1, 91), hr(2, 111)]) == []
-    assert run(rule, [hr(0, 131), bp(1, 91), hr(2, 131)]) == [("firing", 1, 5.0)]
-    # the chart's band edges exactly: pulse 130 scores 2, systolic 100 scores 2.
-    assert run(rule, [hr(0, 130), bp(1, 100), hr(2, 130)]) == []
-    assert run(rule, [hr(0, 130), bp(1, 90), hr(2, 130)]) == [("firing", 1, 5.0)]
-
-
 def test_a_state_stored_before_the_pairing_hold_gives_its_held_readings_to_every_rule() -> None:
     """A checkpoint from before ``pairing_wait`` held readings for all rules at one watermark:
     after the upgrade each held reading reaches the one-signal rules and the pairing rules once."""

@@ -183,12 +183,11 @@ def test_the_derived_kernels_give_the_alerts_of_step_and_finish(
     overrides: dict[int, dict[str, float]],
     steps: list[Step],
 ) -> None:
-    """Shock index (exactly at its limit: 100 / 100; none for a systolic of 0), the NEWS2
-    aggregate, pulse pressure; each patient's cuff feed starting behind its heart rates or not,
+    """Shock index (exactly at its limit: 100 / 100; none for a systolic of 0) and pulse
+    pressure; each patient's cuff feed starting behind its heart rates or not,
     so that cuff readings are paired with heart rates kept back to the edge of the history."""
     rules = [
         derived_rule("shock_index", above=1.0, freshness=freshness, **{"for": "0s"}),
-        derived_rule("news2_aggregate", above=3, freshness=freshness, **{"for": "2s"}),
         derived_rule("pulse_pressure", below=35, **{"for": "0s", "clear_after": "2s"}),
     ]
     with mock.patch.object(derived, "_HISTORY_MS", history):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from vitalwatch.contracts.readings import Signal
-from vitalwatch.rules.kinds.news2 import News2Rule, News2Spec, news2_score
+from vitalwatch.rules.kinds.news2 import News2Rule, News2Spec
+from vitalwatch.rules.news2_chart import band_score
 
 from ..helpers import PATIENT, build, hr, run, sbp
 
@@ -16,7 +17,7 @@ from ..helpers import PATIENT, build, hr, run, sbp
      (130.4, 2), (130.5, 3), (0, 3), (250, 3)],
 )  # fmt: skip
 def test_news2_pulse_bands_at_every_boundary(value: float, score: int) -> None:
-    assert news2_score("pulse", value) == score
+    assert band_score("pulse", value) == score
 
 
 @pytest.mark.parametrize(
@@ -24,7 +25,7 @@ def test_news2_pulse_bands_at_every_boundary(value: float, score: int) -> None:
     [(90, 3), (91, 2), (100, 2), (101, 1), (110, 1), (111, 0), (219, 0), (220, 3)],
 )
 def test_news2_systolic_bands_at_every_boundary(value: float, score: int) -> None:
-    assert news2_score("systolic", value) == score
+    assert band_score("systolic", value) == score
 
 
 def test_news2_red_score_fires_on_the_first_reading_and_resolves() -> None:
