@@ -21,10 +21,14 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, free_port
+from vitalwatch.contracts.readings import Signal
 from vitalwatch.infra.broker import LocalBroker, ScramListener
 from vitalwatch.infra.jarsets import kafka_broker_jars
 from vitalwatch.infra.java import Java
 from vitalwatch.settings import Settings, load_settings
+
+# Every topic of a run: each signal's readings (contract v2), alerts, dead letters, heartbeat.
+TOPICS = (*(signal.value for signal in Signal), "alerts", "deadletter", "heartbeat")
 
 
 def new_broker(
@@ -92,18 +96,13 @@ def settings(kafka: LocalBroker, tmp_path: Path) -> Settings:
 
 
 def run_settings(kafka: LocalBroker, root: Path) -> Settings:
-    """Settings of one test: its own topics, consumer group and state on the shared broker."""
+    """Settings of one test: its own topics (every signal's), consumer group and state on the
+    shared broker."""
     run = uuid.uuid4().hex[:8]
     return load_settings(
         state_dir=root / "state",
         kafka={"bootstrap_servers": kafka.bootstrap_servers},
-        topics={
-            "heart_rate": f"t{run}.hr",
-            "blood_pressure": f"t{run}.bp",
-            "alerts": f"t{run}.alerts",
-            "deadletter": f"t{run}.deadletter",
-            "heartbeat": f"t{run}.heartbeat",
-        },
+        topics={name: f"t{run}.{name}" for name in TOPICS},
         rules={"directory": clinical_rules(root / "rules")},
         http={"port": free_port()},
         notify={"consumer_group": f"notifier-{run}", "retry_backoff": "200ms"},
@@ -138,7 +137,7 @@ def settings_env(settings: Settings, receivers: list[str]) -> dict[str, str]:
         env["VITALWATCH_ROSTER"] = str(settings.roster)
     if settings.notify.routing_file is not None:
         env["VITALWATCH_NOTIFY__ROUTING_FILE"] = str(settings.notify.routing_file)
-    for name in ("heart_rate", "blood_pressure", "alerts", "deadletter", "heartbeat"):
+    for name in TOPICS:
         env[f"VITALWATCH_TOPICS__{name.upper()}"] = getattr(settings.topics, name)
     return env
 

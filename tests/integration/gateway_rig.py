@@ -28,11 +28,8 @@ READING_TOPICS = ("heart_rate", "blood_pressure", "spo2", "respiration", "temper
 
 
 def gateway_settings(broker: LocalBroker, root: Path) -> Settings:
-    """One test's settings: its own topics (the new signals' too) and gateway port."""
+    """One test's settings: its own topics and gateway port."""
     settings = run_settings(broker, root)
-    run = uuid.uuid4().hex[:8]
-    for name in ("spo2", "respiration", "temperature", "consciousness"):
-        setattr(settings.topics, name, f"t{run}.{name}")
     settings.gateway.port = free_port()
     return settings
 

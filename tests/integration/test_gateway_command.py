@@ -21,8 +21,6 @@ def test_the_command_serves_until_sigterm(kafka: LocalBroker, tmp_path: Path) ->
     settings = gateway_settings(kafka, tmp_path)
     env = settings_env(settings, [])
     env["VITALWATCH_GATEWAY__PORT"] = str(settings.gateway.port)
-    for name in ("spo2", "respiration", "temperature", "consciousness"):
-        env[f"VITALWATCH_TOPICS__{name.upper()}"] = getattr(settings.topics, name)
     gateway = Daemon(env, tmp_path / "gateway.log", args=("gateway", "hl7"))
     try:
         gateway.wait_for_event("gateway.listening", timeout=60)

@@ -158,8 +158,6 @@ def test_the_command_serves_until_sigterm(settings: Settings, tmp_path: Path) ->
     env = settings_env(settings, [])
     env["VITALWATCH_API__TOKENS_FILE"] = str(settings.api.tokens_file)
     env["VITALWATCH_GATEWAY__FHIR_PORT"] = str(port)
-    for name in ("spo2", "respiration", "temperature", "consciousness"):
-        env[f"VITALWATCH_TOPICS__{name.upper()}"] = getattr(settings.topics, name)
     gateway = Daemon(env, tmp_path / "gateway.log", args=("gateway", "fhir"))
     try:
         gateway.wait_for_event("gateway.listening", timeout=60)
