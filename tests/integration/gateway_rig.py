@@ -1,15 +1,20 @@
-"""The HL7 gateway in this process on a real broker, a real MLLP client, and the topics read."""
+"""The gateways in this process on a real broker: the HL7 listener with a real MLLP client, the
+FHIR endpoint with a real HTTP client (urllib); and the topics read back."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from hl7.mllp import open_hl7_connection
@@ -17,11 +22,14 @@ from prometheus_client import CollectorRegistry
 
 from tests.conftest import free_port
 from tests.integration.conftest import run_settings
+from vitalwatch.gateway.fhir_api import FhirApp
 from vitalwatch.gateway.mllp import Hl7Gateway
 from vitalwatch.gateway.publish import KafkaPublisher
 from vitalwatch.infra.broker import LocalBroker
 from vitalwatch.kafka_clients import ensure_topics, make_consumer
 from vitalwatch.metrics import Metrics
+from vitalwatch.notify.api.credentials import load_credentials
+from vitalwatch.notify.api.server import ApiServer
 from vitalwatch.settings import Settings
 
 READING_TOPICS = ("heart_rate", "blood_pressure", "spo2", "respiration", "temperature")
@@ -90,6 +98,49 @@ def ack_text(answer: bytes) -> str:
     msa = next(s for s in answer.decode("latin-1").split("\r") if s.startswith("MSA"))
     fields = msa.split("|")
     return fields[3] if len(fields) > 3 else ""
+
+
+FHIR_TOKEN = "fhir-test-token-0123456789"
+
+
+def with_token(settings: Settings, root: Path) -> Settings:
+    """The FHIR endpoint's credentials (``FHIR_TOKEN``) and a free port for it."""
+    tokens = root / "tokens"
+    tokens.write_text(f"monitor-gateway:{FHIR_TOKEN}\n")
+    settings.api = settings.api.model_copy(update={"tokens_file": tokens, "port": 0})
+    return settings
+
+
+@contextlib.contextmanager
+def serving_fhir(settings: Settings, create_topics: bool = True) -> Iterator[str]:
+    """The endpoint as ``vitalwatch gateway fhir`` serves it, in this process; its base URL."""
+    if create_topics:
+        ensure_topics(settings)
+    publisher = KafkaPublisher(settings)
+    credentials = load_credentials(settings.api)
+    assert credentials is not None
+    app = FhirApp(settings, publisher, Metrics(CollectorRegistry()), credentials)
+    server = ApiServer(settings.api, app.starlette())
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.stop()
+        publisher.close(5)
+
+
+def post(
+    url: str, body: bytes, token: str | None = FHIR_TOKEN, media: str = "application/fhir+json"
+) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": media}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, body, headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
 @dataclass(frozen=True)

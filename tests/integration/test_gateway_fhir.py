@@ -6,77 +6,31 @@ no broker to confirm, 503 for readings and for a refusal's dead letter alike; an
 
 from __future__ import annotations
 
-import contextlib
 import json
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
 from tests.conftest import free_port
 from tests.integration.conftest import Daemon, scrape, settings_env
-from tests.integration.gateway_rig import READING_TOPICS, gateway_settings, read_topics
+from tests.integration.gateway_rig import (
+    READING_TOPICS,
+    gateway_settings,
+    post,
+    read_topics,
+    serving_fhir,
+    with_token,
+)
 from tests.unit.gateway.fhir_resources import TIME, blood_pressure, bundle, observation, raw
-from vitalwatch.gateway.fhir_api import FhirApp
-from vitalwatch.gateway.publish import KafkaPublisher
 from vitalwatch.infra.broker import LocalBroker
-from vitalwatch.kafka_clients import ensure_topics
-from vitalwatch.metrics import Metrics
-from vitalwatch.notify.api.credentials import load_credentials
-from vitalwatch.notify.api.server import ApiServer
 from vitalwatch.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-TOKEN = "fhir-test-token-0123456789"
-
-
-def with_token(settings: Settings, root: Path) -> Settings:
-    tokens = root / "tokens"
-    tokens.write_text(f"monitor-gateway:{TOKEN}\n")
-    settings.api = settings.api.model_copy(update={"tokens_file": tokens, "port": 0})
-    return settings
 
 
 @pytest.fixture
 def settings(kafka: LocalBroker, tmp_path: Path) -> Settings:
     return with_token(gateway_settings(kafka, tmp_path), tmp_path)
-
-
-@contextlib.contextmanager
-def serving(settings: Settings, create_topics: bool = True) -> Iterator[str]:
-    """The endpoint as ``vitalwatch gateway fhir`` serves it, in this process; its base URL."""
-    if create_topics:
-        ensure_topics(settings)
-    publisher = KafkaPublisher(settings)
-    credentials = load_credentials(settings.api)
-    assert credentials is not None
-    app = FhirApp(settings, publisher, Metrics(CollectorRegistry()), credentials)
-    server = ApiServer(settings.api, app.starlette())
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.stop()
-        publisher.close(5)
-
-
-def post(
-    url: str, body: bytes, token: str | None = TOKEN, media: str = "application/fhir+json"
-) -> tuple[int, dict[str, Any]]:
-    headers = {"Content-Type": media}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, body, headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_an_observation_and_a_bundle_reach_their_topics_answered_201(settings: Settings) -> None:
@@ -86,7 +40,7 @@ def test_an_observation_and_a_bundle_reach_their_topics_answered_201(settings: S
         observation("9279-1", 18, "/min", patient="P-0043"),
         observation("8310-5", 98.6, "[degF]", patient="P-0043"),
     )
-    with serving(settings) as base:
+    with serving_fhir(settings) as base:
         single = post(f"{base}/fhir/Observation", raw(observation(value=88)))
         several = post(f"{base}/fhir", raw(vitals))
     assert single[0] == 201, single
@@ -112,7 +66,7 @@ def test_an_observation_and_a_bundle_reach_their_topics_answered_201(settings: S
 
 def test_no_token_401_and_malformed_400_dead_lettered(settings: Settings) -> None:
     bad_unit = raw(bundle(observation(), observation("8310-5", 310, "K")))
-    with serving(settings) as base:
+    with serving_fhir(settings) as base:
         no_token = post(f"{base}/fhir/Observation", raw(observation()), token=None)
         wrong_token = post(f"{base}/fhir/Observation", raw(observation()), token="x" * 20)
         refused = post(f"{base}/fhir", bad_unit)
@@ -143,7 +97,7 @@ def test_without_a_broker_every_answer_is_503_and_nothing_is_201(tmp_path: Path)
     settings = with_token(Settings(state_dir=tmp_path), tmp_path)
     settings.kafka.bootstrap_servers = f"127.0.0.1:{free_port()}"
     settings.gateway.delivery_timeout = 1000
-    with serving(settings, create_topics=False) as base:
+    with serving_fhir(settings, create_topics=False) as base:
         readings = post(f"{base}/fhir/Observation", raw(observation()))
         malformed = post(f"{base}/fhir/Observation", raw(observation(value=400)))
     assert readings[0] == 503
