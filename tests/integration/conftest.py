@@ -49,6 +49,17 @@ def kafka(
     broker.stop()
 
 
+@pytest.fixture(scope="module")
+def own_broker(
+    tmp_path_factory: pytest.TempPathFactory, java: Java, base_settings: Settings
+) -> Iterator[LocalBroker]:
+    """A broker for the module alone, for tests that stop it (the session's serves the rest)."""
+    broker = new_broker(tmp_path_factory.mktemp("own-kafka"), java, base_settings)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
 @dataclass
 class Webhook:
     url: str

@@ -32,7 +32,6 @@ from tests.integration.conftest import (
     Daemon,
     Webhook,
     metric_sum,
-    new_broker,
     run_settings,
     scrape,
     serve_webhook,
@@ -61,7 +60,6 @@ from tests.integration.stream_faults import (
 )
 from vitalwatch.contracts.readings import Signal
 from vitalwatch.infra.broker import LocalBroker
-from vitalwatch.infra.java import Java
 from vitalwatch.kafka_clients import make_producer
 from vitalwatch.settings import Settings
 from vitalwatch.simulate.messages import Message, publish
@@ -105,17 +103,6 @@ class Run:
         self.flag.touch()
         publish([*messages, *fault_messages(HOLD_BPM)], self.settings, speed=0)
         return held_worker(self.marker, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def own_broker(
-    tmp_path_factory: pytest.TempPathFactory, java: Java, base_settings: Settings
-) -> Iterator[LocalBroker]:
-    """A broker for this module alone: one test stops it (the session's serves other tests)."""
-    broker = new_broker(tmp_path_factory.mktemp("own-kafka"), java, base_settings)
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture(scope="module")
