@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.unit.gateway.vital_signs import TYPICAL, VitalSigns
+
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 TIME = "2026-11-25T14:00:00.250Z"
@@ -64,3 +66,22 @@ def bundle(*resources: dict[str, Any], kind: str = "transaction") -> dict[str, A
 
 def raw(resource: dict[str, Any]) -> bytes:
     return json.dumps(resource).encode()
+
+
+def vital_signs(
+    patient: str = "P-0042", time: str = TIME, values: VitalSigns = TYPICAL
+) -> dict[str, Any]:
+    """A monitor's observation set (``VitalSigns``) as a Bundle, as ``messages.vitals`` sends
+    it over HL7: pulse, blood pressure panel, SpO2 (pulse oximetry), respiratory rate, body
+    temperature; a value None: no Observation (no panel without a systolic)."""
+    subject = {"patient": patient, "time": time}
+    quantities = (
+        ("8867-4", values.pulse, "/min"), ("59408-5", values.spo2, "%"),
+        ("9279-1", values.respiration, "/min"), ("8310-5", values.celsius, "Cel"),
+    )  # fmt: skip
+    measured = [
+        observation(code, v, unit, **subject) for code, v, unit in quantities if v is not None
+    ]
+    if values.systolic is not None:
+        measured.append(blood_pressure(values.systolic, values.diastolic, values.mean, **subject))
+    return bundle(*measured)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tests.unit.gateway.vital_signs import TYPICAL, VitalSigns
+
 HR = ("147842", "MDC_ECG_HEART_RATE", "264864^MDC_DIM_BEAT_PER_MIN^MDC")
 NIBP_SYS = ("150021", "MDC_PRESS_BLD_NONINV_SYS", "266016^MDC_DIM_MMHG^MDC")
 NIBP_DIA = ("150022", "MDC_PRESS_BLD_NONINV_DIA", "266016^MDC_DIM_MMHG^MDC")
@@ -54,10 +56,17 @@ def oru(
     return "\r".join(segments).encode()
 
 
-def vitals(patient: str = "P-0042", when: str = "20261125140000", **kw: str) -> bytes:
-    """HR 88, NIBP 118/76 (90), SpO2 97, RR 16, temperature 37.2 degC."""
-    return oru(
-        [obx(HR, 88), obx(NIBP_SYS, 118), obx(NIBP_DIA, 76), obx(NIBP_MEAN, 90),
-         obx(SPO2, 97), obx(RESP, 16), obx(TEMP, 37.2)],
-        patient, when, **kw,
+def vitals(
+    patient: str = "P-0042",
+    when: str = "20261125140000",
+    values: VitalSigns = TYPICAL,
+    **kw: str,
+) -> bytes:
+    """A monitor's observation set (``VitalSigns``; a value None: no OBX)."""
+    observations = (
+        (HR, values.pulse), (NIBP_SYS, values.systolic), (NIBP_DIA, values.diastolic),
+        (NIBP_MEAN, values.mean), (SPO2, values.spo2), (RESP, values.respiration),
+        (TEMP, values.celsius),
     )  # fmt: skip
+    measured = [obx(kind, value) for kind, value in observations if value is not None]
+    return oru(measured, patient, when, **kw)
