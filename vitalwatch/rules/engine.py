@@ -182,6 +182,9 @@ class ColumnarEngine:
         for index, signal in enumerate(SIGNALS):
             arrived = bucket.arrived[index, slots]
             some = arrived != NO_TIME
+            if not some.any():  # a signal none of these patients sends: nothing to release
+                quiet[signal] = some
+                continue
             silent = np.where(some, now_ms - np.where(some, arrived, 0), 0)
             newest = _newest(bucket.held[index], slots)
             holding = newest != NO_TIME
@@ -210,6 +213,8 @@ class ColumnarEngine:
         for index, signal in enumerate(SIGNALS):
             arrived = bucket.arrived[index]
             some = arrived != NO_TIME
+            if not some.any():  # a signal none of these patients sends: nothing due
+                continue
             held = np.bincount(bucket.held[index].slot, minlength=size)
             waiting = some & (held > bucket.released[index])
             due = np.minimum(due, np.where(waiting, arrived + self.lateness, NEVER))

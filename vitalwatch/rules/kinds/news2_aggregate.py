@@ -388,9 +388,10 @@ class News2AggregateKernel(ThresholdKernel):
         return self._score(state, patients, slots, matrix)
 
     def held_until_quiet(self, state: KernelState, slots: IntArray, signal: Signal) -> BoolArray:
-        queued = np.isin(slots, state["list.slot"])
+        queued = np.zeros(len(state["cells"]), np.bool_)
+        queued[state["list.slot"]] = True
         sent = ~np.isnan(state["cells"][slots, _NEWEST + SIGNAL_INDEX[signal]])
-        held: BoolArray = queued & sent
+        held: BoolArray = queued[slots] & sent
         return held
 
     def _score(
