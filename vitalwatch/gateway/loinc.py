@@ -11,11 +11,12 @@ NEWS2's "air or oxygen" is ``on_oxygen`` of the SpO2 reading of the same patient
 from inhaled oxygen: 3150-0 "Inhaled oxygen concentration" (FiO2, % or a fraction: above 21 % is
 oxygen) or 3151-8 "Inhaled oxygen flow rate" (L/min: above 0 is oxygen), as Observations of
 their own or as components of the SpO2 Observation. The FHIR R4 oxygen saturation profile
-(http://hl7.org/fhir/StructureDefinition/oxygensat) has no components; the US Core Pulse Oximetry
-Profile on R4 (http://hl7.org/fhir/us/core/StructureDefinition/us-core-pulse-oximetry, US Core
-3.1.0 and later) slices them: component FlowRate, code 3151-8, UCUM L/min, and Concentration,
-code 3150-0, UCUM %; its example Observation satO2-fiO2 is an SpO2 of 95 % on 6 L/min. Oxygen
-without an SpO2 at its time has nothing to set and is skipped (``oxygen_alone``).
+(http://hl7.org/fhir/StructureDefinition/oxygensat) requires only its code (2708-6) and a value
+in %, no components; the US Core Pulse Oximetry Profile on R4 (US Core 3.1.0 and later,
+http://hl7.org/fhir/us/core/StructureDefinition/us-core-pulse-oximetry) slices them: component
+FlowRate, code 3151-8, UCUM L/min, and Concentration, code 3150-0, UCUM %; its example
+Observation satO2-fiO2 is an SpO2 of 95 % on 6 L/min. Oxygen without an SpO2 at its time has
+nothing to set and is skipped (``oxygen_alone``).
 
 NEWS2's level of consciousness is a reading of its own, from 67775-7 "Level of responsiveness"
 with a coded answer (``valueCodeableConcept``; ``acvpu`` below). Its LOINC answers are the AVPU
