@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.unit.test_backtest_report import alert
+from tests.unit.test_physionet2019_replay import psv
 from vitalwatch.backtest.report import as_csv, as_json, as_table
+from vitalwatch.backtest.run import START_MS, is_physionet2019, sepsis_labels, stay_files
 from vitalwatch.backtest.sepsis import sepsis_figures, sepsis_summary
+from vitalwatch.cli import main
 
 HOUR = 3_600_000
 SPANS = {p: (0, 20 * HOUR) for p in ("S1", "S2", "S3", "N1", "N2", "N3")}
@@ -72,3 +76,18 @@ def test_outputs_have_the_burden_then_the_sepsis_columns() -> None:
     table = as_table(rows, "title").splitlines()
     assert table[1].split() == columns.split(",")
     assert table[3].split()[-3:] == ["0.667", "1.750", "0.667"]
+
+
+def test_psv_files_are_found_with_their_labels_and_outcomes_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    psv(tmp_path / "p000002.psv", [{"ICULOS": 1, "HR": 80}, {"ICULOS": 2, "SepsisLabel": 1}])
+    psv(tmp_path / "p000001.psv", [{"ICULOS": 1, "HR": 80}])
+    (tmp_path / "notes.txt").write_text("not a stay")
+    files = stay_files(tmp_path)
+    assert [f.name for f in files] == ["p000001.psv", "p000002.psv"] and is_physionet2019(files)
+    assert sepsis_labels(files) == {"PN19-p000001": None, "PN19-p000002": START_MS + HOUR}
+    assert not is_physionet2019(stay_files(tmp_path / "notes.txt"))
+    # The labels are in the files: an Outcomes-a.txt (PhysioNet 2012) would not match them.
+    assert main(["backtest", "--input", str(tmp_path), "--outcomes", "Outcomes-a.txt"]) == 2
+    assert "sepsis labels" in capsys.readouterr().err
