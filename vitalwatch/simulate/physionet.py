@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from vitalwatch.contracts.readings import Signal
@@ -51,7 +51,17 @@ def stay_messages(path: Path, start_ms: int, patient_prefix: str = "PN12-") -> I
         chosen = kinds.get("invasive") or kinds.get("non_invasive") or {}
         if "systolic" in chosen and "diastolic" in chosen:
             events.append((minute, Signal.BLOOD_PRESSURE, chosen))
-    for minute, signal, values in sorted(events, key=lambda e: (e[0], e[1].value)):
-        offset_ms = minute * 60_000
-        body = {"patient_id": pid, "ts": start_ms + offset_ms, **values, "device_id": "physionet"}
+    yield from reading_messages(pid, start_ms, [(m * 60_000, s, v) for m, s, v in events])
+
+
+def reading_messages(
+    pid: str,
+    start_ms: int,
+    events: Iterable[tuple[int, Signal, dict[str, float]]],
+    device_id: str = "physionet",
+) -> Iterator[Message]:
+    """``events`` (ms since ``start_ms``, signal, values) as reading messages, in time order and,
+    at one time, in the order of the signals' names."""
+    for offset_ms, signal, values in sorted(events, key=lambda e: (e[0], e[1].value)):
+        body = {"patient_id": pid, "ts": start_ms + offset_ms, **values, "device_id": device_id}
         yield Message(offset_ms, signal, pid.encode(), json.dumps(body).encode())
