@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=1.0, help="x real time; 0 = as fast as possible"
     )
     sim.add_argument("--bp-interval", type=float, default=300, help="seconds between BP readings")
+    sim.add_argument(
+        "--observation-interval",
+        type=float,
+        help="seconds between SpO2 and respiration readings (with an hourly temperature); "
+        "default: not sent",
+    )
     sim.add_argument("--malformed-share", type=float, default=0.01)
     sim.add_argument("--seed", type=int, default=7)
 
@@ -149,6 +155,7 @@ def _simulate(settings: Settings, args: argparse.Namespace, stop: threading.Even
         bp_interval_s=args.bp_interval,
         malformed_share=args.malformed_share,
         seed=args.seed,
+        observation_interval_s=args.observation_interval,
     )
     publish(ward.messages(), settings, speed=args.speed, stop=stop)
     return 0
@@ -193,7 +200,7 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
         )
     sim_args = argparse.Namespace(
         patients=args.patients, duration=24 * 3600, speed=1.0, bp_interval=60,
-        malformed_share=0.01, seed=7,
+        malformed_share=0.01, seed=7, observation_interval=5.0,
     )  # fmt: skip
     simulator = threading.Thread(
         target=_simulate, args=(settings, sim_args, stop), name="simulator", daemon=True
