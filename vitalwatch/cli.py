@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         "--speed", type=float, default=1.0, help="x real time; 0 = as fast as possible"
     )
     sim.add_argument("--bp-interval", type=float, default=300, help="seconds between BP readings")
+    sim.add_argument(
+        "--observation-interval",
+        type=float,
+        help="seconds between SpO2 and respiration readings (with an hourly temperature); "
+        "default: not sent",
+    )
     sim.add_argument("--malformed-share", type=float, default=0.01)
     sim.add_argument("--seed", type=int, default=7)
 
@@ -65,18 +71,25 @@ def _parser() -> argparse.ArgumentParser:
     kafka.add_argument("action", choices=["fetch", "start", "stop", "status"])
 
     backtest = commands.add_parser(
-        "backtest", help="run rules over PhysioNet 2012 stays with Spark batch; report per rule"
+        "backtest",
+        help="run rules over PhysioNet 2012 or 2019 stays with Spark batch; report per rule",
     )
     backtest.add_argument(
         "--input",
         required=True,
-        help="a PhysioNet set-a directory or stay file, or kafka:FROM..TO (earliest, latest, "
-        "epoch ms or ISO time) for a range of the reading topics",
+        help="a PhysioNet 2012 set-a directory or stay file (.txt); a PhysioNet 2019 directory "
+        "or patient file (.psv), whose SepsisLabel column adds the sepsis figures (sepsis "
+        "patients alerted before their first positive label, 6 h before onset; median lead; "
+        "non-sepsis patients alerted); or kafka:FROM..TO (earliest, latest, epoch ms or ISO "
+        "time) for a range of the reading topics",
     )
     backtest.add_argument("--rules", type=Path, help="rule directory (default: settings)")
     backtest.add_argument("--compare", type=Path, help="a second rule directory, side by side")
     backtest.add_argument(
-        "--outcomes", type=Path, help="Outcomes-a.txt, to relate alerts to outcome"
+        "--outcomes",
+        type=Path,
+        help="PhysioNet 2012 Outcomes-a.txt, to relate alerts to in-hospital death (not with "
+        ".psv input: its sepsis labels are read from the files)",
     )
     backtest.add_argument("--format", choices=["table", "csv", "json"], default="table")
     backtest.add_argument("--limit", type=int, help="only the first N stays")
@@ -142,6 +155,7 @@ def _simulate(settings: Settings, args: argparse.Namespace, stop: threading.Even
         bp_interval_s=args.bp_interval,
         malformed_share=args.malformed_share,
         seed=args.seed,
+        observation_interval_s=args.observation_interval,
     )
     publish(ward.messages(), settings, speed=args.speed, stop=stop)
     return 0
@@ -186,7 +200,7 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
         )
     sim_args = argparse.Namespace(
         patients=args.patients, duration=24 * 3600, speed=1.0, bp_interval=60,
-        malformed_share=0.01, seed=7,
+        malformed_share=0.01, seed=7, observation_interval=5.0,
     )  # fmt: skip
     simulator = threading.Thread(
         target=_simulate, args=(settings, sim_args, stop), name="simulator", daemon=True
@@ -211,29 +225,39 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
 
 
 def _backtest(settings: Settings, args: argparse.Namespace) -> int:
-    from vitalwatch.backtest.report import RuleFigures, as_csv, as_json, as_table, figures
+    from vitalwatch.backtest.report import BurdenFigures, as_csv, as_json, as_table, figures
     from vitalwatch.backtest.run import (
         KAFKA_PREFIX,
+        is_physionet2019,
         kafka_records,
         physionet_outcomes,
         physionet_records,
         run_rules,
+        sepsis_labels,
         stay_files,
     )
+    from vitalwatch.backtest.sepsis import sepsis_figures, sepsis_summary
+    from vitalwatch.errors import ConfigError
     from vitalwatch.rules.loader import load_rules
     from vitalwatch.stream.session import start_spark
 
     started = time.monotonic()
+    files = [] if args.input.startswith(KAFKA_PREFIX) else stay_files(Path(args.input), args.limit)
+    labels = sepsis_labels(files) if is_physionet2019(files) else None
+    if labels is not None and args.outcomes:
+        raise ConfigError("--outcomes is for PhysioNet 2012; .psv files carry their sepsis labels")
     died = physionet_outcomes(args.outcomes) if args.outcomes else None
     spark = start_spark(settings)
     if args.input.startswith(KAFKA_PREFIX):
         records, spans = kafka_records(spark, settings, args.input)
         source = f"{len(spans)} patients from {args.input}"
     else:
-        files = stay_files(Path(args.input), args.limit)
         records, spans = physionet_records(files, settings)
         source = f"{len(files)} stays from {args.input}"
-    runs: dict[str, list[RuleFigures]] = {}
+    counts = f"{source}, {len(records)} readings"
+    if labels is not None:
+        counts += f"\n{sepsis_summary(spans, labels)}"
+    runs: dict[str, Sequence[BurdenFigures]] = {}
     first_alerts: list[dict[str, Any]] = []
     for directory in [args.rules or settings.rules.directory, args.compare]:
         if directory is None:
@@ -241,9 +265,14 @@ def _backtest(settings: Settings, args: argparse.Namespace) -> int:
         rules = load_rules(directory)
         alerts = run_rules(spark, settings, rules, records)
         first_alerts = first_alerts or alerts
-        rows = figures(alerts, [r.spec.id for r in rules], spans, died)
+        rule_ids = [r.spec.id for r in rules]
+        rows: Sequence[BurdenFigures] = (
+            figures(alerts, rule_ids, spans, died)
+            if labels is None
+            else sepsis_figures(alerts, rule_ids, spans, labels)
+        )
         runs[str(directory)] = rows
-        title = f"{directory}: {source}, {len(records)} readings"
+        title = f"{directory}: {counts}"
         if args.format == "table":
             print(as_table(rows, title) + "\n")
         else:

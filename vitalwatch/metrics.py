@@ -238,7 +238,8 @@ class Metrics:
         self.gateway_skipped = Counter(
             "vitalwatch_gateway_observations_skipped_total",
             "Observations of accepted messages not written, by protocol and reason (unknown_code, "
-            "no_result, superseded: another code of the signal at that time is preferred)",
+            "no_result, superseded: another code of the signal at that time is preferred, "
+            "oxygen_alone: inhaled oxygen without an SpO2 at its time, mean_alone)",
             ["protocol", "reason"],
             registry=r,
         )

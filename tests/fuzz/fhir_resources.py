@@ -3,15 +3,25 @@ then damaged: a key removed, a value replaced by any JSON, the bytes cut or flip
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.unit.gateway.fhir_resources import blood_pressure, bundle, observation
+from tests.unit.gateway.fhir_resources import (
+    blood_pressure,
+    bundle,
+    coding,
+    consciousness,
+    observation,
+    spo2,
+)
 
-CODES = ["8867-4", "59408-5", "2708-6", "9279-1", "8310-5", "8478-0", "3150-0", "85354-9"]
-UNITS = ["/min", "%", "Cel", "[degF]", "mm[Hg]", "kPa", "K", "", "{beats}/min"]
+CODES = ["8867-4", "59408-5", "2708-6", "9279-1", "8310-5", "8478-0", "3150-0", "3151-8",
+         "67775-7", "85354-9"]  # fmt: skip
+UNITS = ["/min", "%", "Cel", "[degF]", "mm[Hg]", "kPa", "K", "", "{beats}/min", "L/min", "1",
+         "mL/min"]  # fmt: skip
 STATUSES = ["final", "amended", "corrected", "preliminary", "entered-in-error", "cancelled", "x"]
 TIMES = [
     "2026-11-25T14:00:00.250Z", "2026-11-25T14:00:00+05:30", "2026-11-25T14:00:00",
@@ -24,6 +34,13 @@ NUMBERS = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.sampled_from([0, 88, 97.5, 37.2, 1e308, -0.0, "88", "eighty"]),
 )
+# Level of responsiveness answers: LOINC's, others', text alone (copies: ``damaged`` edits them).
+ANSWERS = st.sampled_from([
+    {"coding": [coding("LA9340-6", "Alert")]}, {"coding": [coding("LA6560-2")]},
+    {"coding": [coding("LA6561-0", "Oriented")]}, {"coding": [coding("V", None, "urn:local")]},
+    {"coding": [coding("x", "Responds to pain", "urn:local")]}, {"text": "New confusion"},
+    {"text": "drowsy"}, {},
+]).map(copy.deepcopy) | st.builds(lambda text: {"text": text}, st.text(max_size=8))  # fmt: skip
 JSON = st.recursive(
     st.none() | st.booleans() | NUMBERS | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
@@ -32,16 +49,52 @@ JSON = st.recursive(
 )  # fmt: skip
 
 
+# NEWS2 observations in a fitting unit, their values up to a little beyond what can be read.
+OXYGEN = st.one_of(
+    st.tuples(st.just("3150-0"), st.floats(5, 105), st.just("%")),
+    st.tuples(st.just("3150-0"), st.floats(0.05, 1.05), st.just("1")),
+    st.tuples(st.just("3151-8"), st.floats(-1, 105), st.sampled_from(["L/min", "l/min"])),
+)
+
+
+@st.composite
+def sound_observations(draw: st.DrawFn) -> dict[str, Any]:
+    """What a sender means to be read (before ``damaged``): a patient, time, status and unit
+    that fit; an SpO2 with inhaled oxygen in its components, inhaled oxygen of its own, a level
+    of responsiveness, a heart rate."""
+    common = {
+        "patient": draw(st.sampled_from(PATIENTS[:2])),
+        "time": draw(st.sampled_from(TIMES[:2])),
+        "status": draw(st.sampled_from(STATUSES[:4])),
+    }
+    kind = draw(st.sampled_from(["spo2", "oxygen", "consciousness", "heart rate"]))
+    if kind == "spo2":
+        return spo2(draw(st.floats(0, 101)), *draw(st.lists(OXYGEN, max_size=2)), **common)
+    if kind == "oxygen":
+        return observation(*draw(OXYGEN), **common)
+    if kind == "consciousness":
+        return consciousness(draw(ANSWERS), **common)
+    return observation("8867-4", draw(st.floats(0, 360)), "/min", **common)
+
+
 @st.composite
 def observations(draw: st.DrawFn) -> dict[str, Any]:
+    if draw(st.integers(0, 2)) == 0:
+        return draw(sound_observations())
     common = {
         "patient": draw(st.sampled_from(PATIENTS)),
         "time": draw(st.sampled_from(TIMES)),
         "status": draw(st.sampled_from(STATUSES)),
     }
-    if draw(st.booleans()):
+    kind = draw(st.sampled_from(["panel", "panel", "spo2", "consciousness", "single", "single"]))
+    if kind == "panel":
         pressures = draw(st.lists(NUMBERS | st.none(), min_size=3, max_size=3))
         return blood_pressure(*pressures, unit=draw(st.sampled_from(UNITS)), **common)
+    if kind == "spo2":  # with components: inhaled oxygen, as US Core puts it, or others
+        component = st.tuples(st.sampled_from(CODES), NUMBERS, st.sampled_from(UNITS))
+        return spo2(draw(NUMBERS), *draw(st.lists(component, max_size=3)), **common)
+    if kind == "consciousness":
+        return consciousness(draw(ANSWERS | st.none()), **common)
     code = draw(st.sampled_from(CODES))
     return observation(code, draw(NUMBERS), draw(st.sampled_from(UNITS)), **common)
 

@@ -6,7 +6,21 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from tests.unit.gateway.messages import HR, NIBP_DIA, NIBP_SYS, RESP, SPO2, TEMP, obx, oru, vitals
+from tests.unit.gateway.messages import (
+    FIO2,
+    HR,
+    LN_FIO2,
+    LN_O2_FLOW,
+    NIBP_DIA,
+    NIBP_SYS,
+    RESP,
+    SPO2,
+    TEMP,
+    acvpu,
+    obx,
+    oru,
+    vitals,
+)
 
 BAD_VALUES = [
     "", " ", "abc", "-1", "0", "351", "1e400", "NaN", "inf", "1,5", "..", "+", "\x00", "^", "~",
@@ -14,7 +28,10 @@ BAD_VALUES = [
     "20261125140000+9999", "20261125140000.123456", "P 1", "ORU^R02", "ADT^A01", "MDC",
     "266560^MDC_DIM_FAHR^MDC", "265987^MDC_DIM_KILO_PASCAL^MDC", "1^x^MDC", "150456^SPO2^MDC",
     "\r", "\n", "\x0b", "\x1c\r", "99991231235959-2359", "00010101000000+1400", "\uff18\uff10",
-    "2026112514000\u0660",
+    "2026112514000\u0660", "0.21", "21", "20.9", "9", "1^1^UCUM", "L/min^L/min^UCUM",
+    "mL/min^mL/min^UCUM", "152196^MDC_CONC_AWAY_O2_INSP^MDC", "3150-0^FiO2^LN", "3151-8^Flow^LN",
+    "67775-7^Level of responsiveness^LN", "LA9340-6^Alert^LN", "LA6561-0^Oriented^LN", "V", "v",
+    "^New confusion", "^^^^^^^^Unresponsive", "A~U", "CWE",
 ]  # fmt: skip
 BASES = [
     vitals(),
@@ -22,6 +39,8 @@ BASES = [
     oru([obx(HR, 70), obx(SPO2, 92)]),
     oru([obx(NIBP_SYS, 16, time="20261125135959"), obx(NIBP_DIA, 9)]),
     oru([obx(TEMP, 38.5), obx(RESP, 24)]),
+    oru([obx(SPO2, 91), obx(FIO2, 28), acvpu("LA9340-6^Alert^LN"), obx(LN_O2_FLOW, 2)]),
+    oru([obx(HR, 70), acvpu("^New confusion"), obx(LN_FIO2, 21), obx(SPO2, 96)]),
 ]
 
 

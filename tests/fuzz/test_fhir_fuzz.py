@@ -41,3 +41,4 @@ def test_every_body_is_mapped_to_valid_readings_or_refused_with_a_reason(
     assert mapped.readings
     for reading in mapped.readings:
         check_reading(reading, NOW_MS, SKEW_MS)
+        event(f"wrote {reading.signal.value} {'+'.join(sorted(reading.values))}")

@@ -38,6 +38,7 @@ def answer_of(block: bytes) -> tuple[bytes, str]:
         return ack(message, AckCode.REJECT, exc.reason, ERROR_CODES[exc.refusal]), "AR"
     for reading in mapped.readings:
         check_reading(reading, NOW_MS, SKEW_MS)
+        event(f"wrote {reading.signal.value} {'+'.join(sorted(reading.values))}")
     return ack(message, AckCode.ACCEPT), "AA"
 
 

@@ -21,7 +21,16 @@ from tests.integration.gateway_rig import (
     serving_fhir,
     with_token,
 )
-from tests.unit.gateway.fhir_resources import TIME, blood_pressure, bundle, observation, raw
+from tests.unit.gateway.fhir_resources import (
+    TIME,
+    blood_pressure,
+    bundle,
+    coding,
+    consciousness,
+    observation,
+    raw,
+    spo2,
+)
 from vitalwatch.infra.broker import LocalBroker
 from vitalwatch.settings import Settings
 
@@ -89,6 +98,34 @@ def test_no_token_401_and_malformed_400_dead_lettered(settings: Settings) -> Non
     assert all(d.headers["source.topic"] == b"fhir" for d in letters)
     heart_rate = read_topics(settings, [settings.topics.heart_rate])
     assert heart_rate == []  # nothing of a refused bundle, nothing unauthenticated
+
+
+def test_air_or_oxygen_and_consciousness_reach_their_topics(settings: Settings) -> None:
+    news2 = bundle(
+        spo2(92, ("3151-8", 2, "L/min")), consciousness({"coding": [coding("LA17108-4")]}),
+        observation("3150-0", 40, "%", patient="P-0043"),
+    )  # fmt: skip
+    unknown = raw(consciousness({"text": "drowsy"}))
+    with serving_fhir(settings) as base:
+        written = post(f"{base}/fhir", raw(news2))
+        refused = post(f"{base}/fhir/Observation", unknown)
+    assert written[0] == 201, written
+    diagnostics = written[1]["issue"][0]["diagnostics"]
+    assert diagnostics == "2 readings written; skipped: 1 oxygen_alone"
+    assert refused[0] == 400
+    assert refused[1]["issue"][0]["code"] == "code-invalid"
+    topics = [settings.topics.spo2, settings.topics.consciousness]
+    got = {r.topic: r.value for r in read_topics(settings, topics)}
+    assert got == {
+        settings.topics.spo2: b'{"patient_id": "P-0042", "ts": "2026-11-25T14:00:00.250Z", '
+                              b'"spo2": 92.0, "on_oxygen": true}',
+        settings.topics.consciousness: b'{"patient_id": "P-0042", "ts": '
+                                       b'"2026-11-25T14:00:00.250Z", "acvpu": "V"}',
+    }  # fmt: skip
+    letters = read_topics(settings, [settings.topics.deadletter])
+    assert [(d.value, d.headers["reason"]) for d in letters] == [
+        (unknown, b"unknown_answer:level of responsiveness drowsy")
+    ]
 
 
 def test_without_a_broker_every_answer_is_503_and_nothing_is_201(tmp_path: Path) -> None:

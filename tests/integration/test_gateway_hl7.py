@@ -18,7 +18,18 @@ from tests.integration.gateway_rig import (
     send,
     serving,
 )
-from tests.unit.gateway.messages import HR, NIBP_DIA, NIBP_SYS, TEMP, obx, oru, vitals
+from tests.unit.gateway.messages import (
+    FIO2,
+    HR,
+    NIBP_DIA,
+    NIBP_SYS,
+    SPO2,
+    TEMP,
+    acvpu,
+    obx,
+    oru,
+    vitals,
+)
 from vitalwatch.infra.broker import LocalBroker
 from vitalwatch.settings import Settings
 
@@ -93,3 +104,29 @@ def test_malformed_messages_are_dead_lettered_and_answered_ar(settings: Settings
     assert all(d.headers["source.topic"] == b"hl7" for d in letters)
     written = read_topics(settings, [settings.topics.heart_rate, settings.topics.temperature])
     assert [json.loads(r.value)["bpm"] for r in written] == [80.0]  # nothing of a refused one
+
+
+def test_air_or_oxygen_and_consciousness_reach_their_topics(settings: Settings) -> None:
+    news2 = oru([obx(SPO2, 91), obx(FIO2, 40), acvpu("LA9340-6^Alert^LN")], control_id="N1")
+    alone = oru([obx(HR, 80), obx(FIO2, 35)], control_id="N2")
+    unknown = oru([obx(HR, 80), acvpu("LA6561-0^Oriented^LN")], control_id="N3")
+    with serving(settings) as served:
+        answers = send(served.port, [news2, alone, unknown])
+        metrics = served.metrics.registry
+    assert [ack_code(a) for a in answers] == ["AA", "AA", "AR"]
+    assert ack_text(answers[2]) == "unknown_answer:level of responsiveness LA6561-0"
+    spo2 = read_topics(settings, [settings.topics.spo2])
+    level = read_topics(settings, [settings.topics.consciousness])
+    assert [(r.key, r.value) for r in spo2] == [(b"P-0042", b'{"patient_id": "P-0042", '
+        b'"ts": "2026-11-25T14:00:00.000Z", "spo2": 91.0, "on_oxygen": true}')]  # fmt: skip
+    assert [json.loads(r.value) for r in level] == [
+        {"patient_id": "P-0042", "ts": "2026-11-25T14:00:00.000Z", "acvpu": "A"}
+    ]
+    letters = read_topics(settings, [settings.topics.deadletter])
+    assert [(d.value, d.headers["reason"]) for d in letters] == [
+        (unknown, b"unknown_answer:level of responsiveness LA6561-0")
+    ]
+    skipped = {"protocol": "hl7", "reason": "oxygen_alone"}
+    assert metrics.get_sample_value("vitalwatch_gateway_observations_skipped_total", skipped) == 1
+    written = {"protocol": "hl7", "signal": "consciousness"}
+    assert metrics.get_sample_value("vitalwatch_gateway_readings_total", written) == 1

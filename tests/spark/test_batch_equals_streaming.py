@@ -1,9 +1,12 @@
-"""The same rules give the same alerts in batch and in streaming, over both signals.
+"""The same rules give the same alerts in batch and in streaming, over every signal.
 
-Readings: per patient, a heart rate about every second and a cuff reading (systolic, diastolic,
-mean sent or left to the parser to compute) every 1-5 min, in phases of levels that drive every
+Readings: per patient, a heart rate about every second, a cuff reading (systolic, diastolic,
+mean sent or left to the parser to compute) every 1-5 min, and the other NEWS2 observations
+(SpO2 with or without its air or oxygen and respiration rate every 5-15 s, a temperature every
+10 min, a level of consciousness at each phase's start), in phases of levels that drive every
 default rule (``rules/``: thresholds on heart rate and MAP, NEWS2 on systolic, the systolic
-trend, shock index and NEWS2 aggregate pairing heart rate with the cuff, no_data on heart rate)
+trend, shock index pairing heart rate with the cuff, the NEWS2 aggregate over every signal,
+no_data on heart rate)
 and extra rules (``EXTRA_RULES``) of the kinds the defaults lack: baseline, count_in_window (in a
 window and consecutive), derived pulse pressure, a trend on heart rate, a shock index with a
 short ``for`` and ``freshness``, no_data on the cuff, some with re-notification. Gaps at the
@@ -23,6 +26,9 @@ Batch: the same readings as Kafka records through ``build_outputs`` as a Spark b
 
 The alerts are the same within what the rules promise, and the readings are generated within it:
 
+- The NEWS2 aggregate scores a time once every signal the patient sends has caught up with it
+  or gone quiet for the pairing wait (``rules/kinds/news2_aggregate.py``): exact while each
+  reading arrives within the pairing wait (2 s) of its event time, as here.
 - Cross-signal pairing (``derived``) is exact while a cuff reading reaches the rule within
   ``_HISTORY_MS`` (15 s) of the heart rates it holds (``rules/kinds/derived.py``). Here a cuff
   reading arrives within a delay (2 s), is taken in by the next trigger and released once the
@@ -66,10 +72,11 @@ from tests.unit.stream.input_rows import (
     PandasTester,
     blood_pressure_row,
     heart_rate_row,
+    observation_row,
     output_rows,
 )
 from vitalwatch.backtest.run import run_rules
-from vitalwatch.contracts.readings import Signal
+from vitalwatch.contracts.readings import ACVPU_FIELD, ACVPU_LEVELS, ON_OXYGEN_FIELD, Signal
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.rules.kinds.no_data import NoDataRule
 from vitalwatch.rules.loader import load_rule_file, load_rules
@@ -196,6 +203,16 @@ LEVELS = (
 # or long (2 min or more, from just over: the next reading may come before the live timer fires,
 # or after); the cuff paused (it resumes more than 6 min after the last cuff reading, its
 # no_data's ``for``, while its normal interval of 1-5 min is at most 5 min 19 s with jitter).
+# The other NEWS2 observations of a phase: SpO2 (with air or oxygen: None not sent), respiration
+# rate, temperature and consciousness, from a well patient (0) to an emergency (3 + 3 + 2 +
+# 2 + 3 with the pulse and systolic above) and around the band edges (91/92 %, 20/21, 38.0/38.1).
+OBSERVATIONS = (
+    (97.0, None, 16.0, 37.0, "A"),
+    (93.0, True, 22.0, 38.1, "A"),
+    (91.0, True, 26.0, 39.2, "V"),
+    (92.0, False, 20.0, 38.0, "C"),
+    (95.0, None, 10.0, 35.4, "A"),
+)
 HEART_GAPS = st.one_of(st.just(0), st.just(0), st.integers(3, 110), st.integers(120, 300))
 CUFF_GAPS = st.one_of(st.just(0), st.just(0), st.integers(360, 540))
 
@@ -211,6 +228,8 @@ class Phase:
     cuff_gap_s: int  # silence of the cuff from the start of the phase (into the next ones)
     cuff_every_s: int
     mean_sent: bool  # the cuff reports its mean (else the parser computes it)
+    observations: tuple[float, bool | None, float, float, str]  # OBSERVATIONS
+    monitor_every_s: int  # SpO2 and respiration rate
 
 
 phases = st.lists(
@@ -224,6 +243,8 @@ phases = st.lists(
         CUFF_GAPS,
         st.integers(60, 300),
         st.booleans(),
+        st.sampled_from(OBSERVATIONS),
+        st.sampled_from([5, 15]),
     ),
     min_size=2,
     max_size=3,
@@ -233,16 +254,29 @@ Heart = tuple[int, float]  # ts, bpm
 Cuff = tuple[int, float, float, float | None]  # ts, systolic, diastolic, mean (None: not sent)
 
 
+Observation = tuple[int, dict[str, float]]  # ts, values as the parser gives them
+
+NEWS2_SIGNALS = (Signal.SPO2, Signal.RESPIRATION, Signal.TEMPERATURE, Signal.CONSCIOUSNESS)
+
+
 @dataclass
 class Feed:
     heart: list[Heart]
     cuff: list[Cuff]
+    observed: dict[Signal, list[Observation]]
+
+    def readings(self) -> list[tuple[Signal, list[Any]]]:
+        return [
+            (Signal.HEART_RATE, self.heart),
+            (Signal.BLOOD_PRESSURE, self.cuff),
+            *self.observed.items(),
+        ]
 
 
 def feed(patient_phases: list[Phase], start: int, rng: random.Random) -> Feed:
     """A patient's readings, cut at MAX_FEED_S; ``rng`` (seeded by hypothesis) spreads values
     and times."""
-    out = Feed([], [])
+    out = Feed([], [], {signal: [] for signal in NEWS2_SIGNALS})
     t = cuff_from = start
     for phase in patient_phases:
         end = min(t + (phase.heart_gap_s + phase.minutes * 60) * 1000, start + MAX_FEED_S * 1000)
@@ -258,8 +292,46 @@ def feed(patient_phases: list[Phase], start: int, rng: random.Random) -> Feed:
             d = float(min(diastolic + rng.randint(-3, 3), s))
             mean = round((s + 2 * d) / 3 + rng.choice([-2, 0, 2]), 1) if phase.mean_sent else None
             out.cuff.append((at + rng.randrange(0, 10) * 1000, s, d, mean))
+        observe(out.observed, phase, t + phase.heart_gap_s * 1000, end, rng)
         t = end
     return out
+
+
+def observe(
+    observed: dict[Signal, list[Observation]],
+    phase: Phase,
+    start: int,
+    end: int,
+    rng: random.Random,
+) -> None:
+    """A phase's NEWS2 observations: the monitor's SpO2 and respiration rate every
+    ``monitor_every_s`` (+-2 s), a temperature every 10 min and the level of consciousness at
+    the start, values spread a little."""
+    spo2, on_oxygen, rate, celsius, level = phase.observations
+    acvpu = {ACVPU_FIELD: float(ACVPU_LEVELS.index(level))}
+    observed[Signal.CONSCIOUSNESS].append((start + rng.randrange(0, 3000), acvpu))
+    for at in range(start, end, phase.monitor_every_s * 1000):
+        saturation = {"spo2": min(100.0, spo2 + rng.choice([-1.0, 0.0, 0.0, 1.0]))}
+        if on_oxygen is not None:
+            saturation[ON_OXYGEN_FIELD] = float(on_oxygen)
+        observed[Signal.SPO2].append((at + rng.randrange(-2000, 2000), saturation))
+        breathing = {"rate": rate + rng.choice([-1.0, 0.0, 1.0])}
+        observed[Signal.RESPIRATION].append((at + rng.randrange(-2000, 2000), breathing))
+    for at in range(start, end, 600_000):
+        degrees = {"celsius": round(celsius + rng.choice([-0.1, 0.0, 0.1]), 1)}
+        observed[Signal.TEMPERATURE].append((at + rng.randrange(0, 60_000), degrees))
+    for readings in observed.values():
+        readings.sort(key=lambda reading: reading[0])
+
+
+def observation_message(patient: str, ts: int, values: dict[str, float]) -> bytes:
+    """As a gateway writes it: on_oxygen a JSON boolean, acvpu its letter."""
+    body: dict[str, Any] = {"patient_id": patient, "ts": ts, **values}
+    if ON_OXYGEN_FIELD in values:
+        body[ON_OXYGEN_FIELD] = values[ON_OXYGEN_FIELD] == 1.0
+    if ACVPU_FIELD in values:
+        body[ACVPU_FIELD] = ACVPU_LEVELS[int(values[ACVPU_FIELD])]
+    return json.dumps(body).encode()
 
 
 def heart_message(patient: str, ts: int, bpm: float) -> bytes:
@@ -274,6 +346,9 @@ def cuff_message(patient: str, ts: int, s: float, d: float, mean: float | None) 
 
 
 def input_row(patient: str, signal: Signal, reading: tuple) -> dict[str, Any]:
+    if signal in NEWS2_SIGNALS:
+        ts, values = reading
+        return observation_row(patient, signal, ts, values, observation_message(patient, *reading))
     if signal is Signal.HEART_RATE:
         ts, bpm = reading
         return heart_rate_row(patient, ts, bpm, heart_message(patient, ts, bpm))
@@ -289,7 +364,7 @@ def arrivals(feeds: dict[str, Feed], in_order: bool, rng: random.Random) -> list
     (``in_order``), or not."""
     out: list[Arrival] = []
     for patient, f in feeds.items():
-        for signal, readings in ((Signal.HEART_RATE, f.heart), (Signal.BLOOD_PRESSURE, f.cuff)):
+        for signal, readings in f.readings():
             arrived = 0
             for reading in readings:
                 at = reading[0] + rng.randrange(0, LATENESS_MS)
@@ -348,6 +423,9 @@ def batch(spark: Any, base_settings: Settings, rules: list, feeds: dict[str, Fee
             records.append(
                 (cuff_message(patient, ts, s, d, mean), base_settings.topics.blood_pressure)
             )
+        for signal in NEWS2_SIGNALS:
+            topic = base_settings.topics.reading(signal)
+            records += [(observation_message(patient, *r), topic) for r in f.observed[signal]]
     rows = [
         (json.loads(value)["patient_id"].encode(), value, topic, 0, offset, None)
         for offset, (value, topic) in enumerate(records)
@@ -391,7 +469,7 @@ def test_batch_and_streaming_give_the_same_alerts(
     last = {
         (p, signal): readings[-1][0]
         for p, f in feeds.items()
-        for signal, readings in ((Signal.HEART_RATE, f.heart), (Signal.BLOOD_PRESSURE, f.cuff))
+        for signal, readings in f.readings()
         if readings
     }
 

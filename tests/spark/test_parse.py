@@ -7,6 +7,11 @@ import json
 
 import pytest
 
+from tests.unit.gateway import messages
+from tests.unit.gateway.fhir_resources import TIME_MS, bundle, consciousness, raw, spo2
+from vitalwatch.gateway import fhir
+from vitalwatch.gateway import oru as hl7
+from vitalwatch.gateway.records import reading_record
 from vitalwatch.simulate.synthetic import FAULTS, SyntheticWard
 from vitalwatch.stream.parse import parse_readings
 
@@ -109,6 +114,25 @@ def test_the_news2_observations_are_read_as_numbers(spark, base_settings) -> Non
     assert (rows[2].rate, rows[3].celsius) == (24.0, 38.4)
     assert [r.acvpu for r in rows[4:]] == [0.0, 4.0]  # the index in A, C, V, P, U
     assert all(r.reason is None and r.bpm is None and r.mean is None for r in rows)
+
+
+def test_the_gateways_news2_readings_pass_the_parse(spark, base_settings) -> None:
+    """What the HL7 and FHIR gateways write of inhaled oxygen and the level of consciousness
+    is read back as the rules see it."""
+    oximeter, fio2 = messages.obx(messages.SPO2, 93), messages.obx(messages.FIO2, 40)
+    message = messages.oru([oximeter, fio2, messages.acvpu("LA17107-6^Painful^LN")])
+    body = bundle(spo2(95, ("3151-8", 0, "L/min")), consciousness({"text": "New confusion"}))
+    now_ms, skew_ms = TIME_MS + 1_000, 30_000
+    readings = [
+        *hl7.readings(hl7.parse(message), now_ms, skew_ms).readings,
+        *fhir.readings(raw(body), "Bundle", now_ms, skew_ms).readings,
+    ]
+    records = [reading_record(reading, base_settings.topics) for reading in readings]
+    rows = parse(spark, base_settings, [(r.key, r.value, r.topic) for r in records])
+    assert [(r.signal, r.reason, r.spo2, r.on_oxygen, r.acvpu) for r in rows] == [
+        ("spo2", None, 93.0, 1.0, None), ("consciousness", None, None, None, 3.0),  # P
+        ("spo2", None, 95.0, 0.0, None), ("consciousness", None, None, None, 1.0),  # C
+    ]  # fmt: skip
 
 
 def test_every_simulated_fault_is_caught_with_its_reason(spark, base_settings) -> None:

@@ -23,6 +23,14 @@ def test_stay_becomes_ordered_readings_with_the_charted_values() -> None:
     pressure = [json.loads(m.value) for m in messages if m.signal is Signal.BLOOD_PRESSURE]
     # 00:07 has only non-invasive pressures: NISysABP 147, NIDiasABP 65, NIMAP 92.33.
     assert pressure[0]["systolic"] == 147.0 and pressure[0]["mean"] == 92.33
+    # 00:07 also charts RespRate 19 and Temp 35.1, each a reading of its signal.
+    for signal, name, field, first in (
+        (Signal.RESPIRATION, "RespRate", "rate", 19.0),
+        (Signal.TEMPERATURE, "Temp", "celsius", 35.1),
+    ):
+        replayed = [json.loads(m.value) for m in messages if m.signal is signal]
+        assert len(replayed) == len([line for line in lines if f",{name}," in line])
+        assert (replayed[0]["ts"], replayed[0][field]) == (7 * 60_000, first)
     offsets = [m.offset_ms for m in messages]
     assert offsets == sorted(offsets)
     assert all(m.key == b"PN12-132539" for m in messages)

@@ -11,13 +11,13 @@ from dataclasses import asdict
 from html import escape
 from typing import Any
 
-from vitalwatch.backtest.report import RuleFigures
+from vitalwatch.backtest.report import BurdenFigures, columns
 
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-def _table(rows: Sequence[RuleFigures]) -> str:
-    header = "".join(f"<th>{escape(h)}</th>" for h in RuleFigures.__dataclass_fields__)
+def _table(rows: Sequence[BurdenFigures]) -> str:
+    header = "".join(f"<th>{escape(h)}</th>" for h in columns(rows))
     body = "".join(
         "<tr>"
         + "".join(
@@ -30,7 +30,7 @@ def _table(rows: Sequence[RuleFigures]) -> str:
     return f"<table><tr>{header}</tr>{body}</table>"
 
 
-def burden_chart(runs: Mapping[str, Sequence[RuleFigures]]) -> str:
+def burden_chart(runs: Mapping[str, Sequence[BurdenFigures]]) -> str:
     """Horizontal bars: alerts per patient-day, one bar per rule set for every rule."""
     rules = list(dict.fromkeys(r.rule for rows in runs.values() for r in rows))
     values = {(name, r.rule): r.alerts_per_patient_day for name, rows in runs.items() for r in rows}
@@ -136,7 +136,7 @@ def episodes_of(
 
 def report(
     title: str,
-    runs: Mapping[str, Sequence[RuleFigures]],
+    runs: Mapping[str, Sequence[BurdenFigures]],
     patient: str,
     series: Mapping[str, Sequence[tuple[int, float]]],
     episodes: Sequence[tuple[str, int, int | None]],

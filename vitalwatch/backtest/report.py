@@ -4,7 +4,8 @@
 - patients alerted: share of patients with at least one episode;
 - median duration: firing to resolved, over resolved episodes;
 - flapping: episodes beyond the first per alerted patient (fire/clear cycles);
-- with outcomes: share of non-survivors and of survivors alerted.
+- with outcomes (PhysioNet 2012's in-hospital death): share of non-survivors and of survivors
+  alerted; PhysioNet 2019's sepsis labels have figures of their own (``backtest.sepsis``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import io
 import json
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,15 +23,60 @@ DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
-class RuleFigures:
+class BurdenFigures:
+    """A rule's alert burden, whatever the outcomes it is related to."""
+
     rule: str
     alerts: int
     alerts_per_patient_day: float
     patients_alerted_share: float
     median_duration_min: float | None
     flapping: int
+
+
+@dataclass(frozen=True)
+class RuleFigures(BurdenFigures):
+    """The burden, and with outcomes (PhysioNet 2012's in-hospital death) the groups alerted."""
+
     non_survivors_alerted_share: float | None
     survivors_alerted_share: float | None
+
+
+# Per rule: patient -> the detected times of its firing alerts.
+Firing = Mapping[str, Sequence[int]]
+
+
+def burden(
+    alerts: Sequence[Mapping[str, Any]],
+    rule_ids: Sequence[str],
+    spans_ms: Mapping[str, tuple[int, int]],
+) -> list[tuple[BurdenFigures, Firing]]:
+    """Each rule's burden and firing alerts; ``spans_ms``: patient -> (first, last) reading."""
+    patient_days = max(sum(last - first for first, last in spans_ms.values()) / DAY_MS, 1e-9)
+    firing: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    resolved: dict[tuple[str, str], int] = {}
+    for alert in alerts:
+        key = (alert["rule_id"], alert["alert_id"])
+        if alert["state"] == "firing":
+            firing[alert["rule_id"]][alert["patient_id"]].append(alert["detected_ms"])
+        elif alert["state"] == "resolved":
+            resolved[key] = alert["detected_ms"] - alert["onset_ms"]
+    out: list[tuple[BurdenFigures, Firing]] = []
+    patients = len(spans_ms) or 1
+    for rule in rule_ids:
+        per_patient = firing.get(rule, {})
+        episodes = sum(len(v) for v in per_patient.values())
+        durations = [ms for (r, _), ms in resolved.items() if r == rule]
+        rule_burden = BurdenFigures(
+            rule=rule,
+            alerts=episodes,
+            alerts_per_patient_day=episodes / patient_days,
+            patients_alerted_share=len(per_patient) / patients,
+            median_duration_min=statistics.median(durations) / 60_000 if durations else None,
+            flapping=sum(len(v) - 1 for v in per_patient.values()),
+        )
+        out.append((rule_burden, per_patient))
+    return out
 
 
 def figures(
@@ -40,44 +86,25 @@ def figures(
     died: Mapping[str, bool] | None = None,
 ) -> list[RuleFigures]:
     """``alerts``: alert messages; ``spans_ms``: patient -> (first, last) reading time."""
-    patient_days = max(sum(last - first for first, last in spans_ms.values()) / DAY_MS, 1e-9)
     if died is not None:  # outcomes of the patients in this backtest only
         died = {p: d for p, d in died.items() if p in spans_ms}
-    firing: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    resolved: dict[tuple[str, str], int] = {}
-    for alert in alerts:
-        key = (alert["rule_id"], alert["alert_id"])
-        if alert["state"] == "firing":
-            firing[alert["rule_id"]][alert["patient_id"]].append(alert["onset_ms"])
-        elif alert["state"] == "resolved":
-            resolved[key] = alert["detected_ms"] - alert["onset_ms"]
-    out = []
-    patients = len(spans_ms) or 1
-    for rule in rule_ids:
-        per_patient = firing.get(rule, {})
-        episodes = sum(len(v) for v in per_patient.values())
-        durations = [ms for (r, _), ms in resolved.items() if r == rule]
-        out.append(
-            RuleFigures(
-                rule=rule,
-                alerts=episodes,
-                alerts_per_patient_day=episodes / patient_days,
-                patients_alerted_share=len(per_patient) / patients,
-                median_duration_min=statistics.median(durations) / 60_000 if durations else None,
-                flapping=sum(len(v) - 1 for v in per_patient.values()),
-                non_survivors_alerted_share=_share(per_patient, died, True),
-                survivors_alerted_share=_share(per_patient, died, False),
-            )
+    return [
+        RuleFigures(
+            **asdict(rule),
+            non_survivors_alerted_share=alerted_share(per_patient, died, True),
+            survivors_alerted_share=alerted_share(per_patient, died, False),
         )
-    return out
+        for rule, per_patient in burden(alerts, rule_ids, spans_ms)
+    ]
 
 
-def _share(
-    alerted: Mapping[str, Any], died: Mapping[str, bool] | None, outcome: bool
+def alerted_share(
+    alerted: Collection[str], outcome_of: Mapping[str, bool] | None, outcome: bool
 ) -> float | None:
-    if not died:
+    """The share of the patients with ``outcome`` who are in ``alerted``."""
+    if not outcome_of:
         return None
-    group = [p for p, d in died.items() if d is outcome]
+    group = [p for p, o in outcome_of.items() if o is outcome]
     return sum(1 for p in group if p in alerted) / len(group) if group else None
 
 
@@ -89,8 +116,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def as_table(rows: Sequence[RuleFigures], title: str = "") -> str:
-    header = list(RuleFigures.__dataclass_fields__)
+def columns(rows: Sequence[BurdenFigures]) -> list[str]:
+    """The rows' column names: those of their figures' class (rules' and outcomes' figures)."""
+    return list((type(rows[0]) if rows else RuleFigures).__dataclass_fields__)
+
+
+def as_table(rows: Sequence[BurdenFigures], title: str = "") -> str:
+    header = columns(rows)
     body = [[_cell(v) for v in asdict(r).values()] for r in rows]
     widths = [
         max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)
@@ -101,13 +133,13 @@ def as_table(rows: Sequence[RuleFigures], title: str = "") -> str:
     return "\n".join(lines)
 
 
-def as_csv(rows: Sequence[RuleFigures]) -> str:
+def as_csv(rows: Sequence[BurdenFigures]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(RuleFigures.__dataclass_fields__))
+    writer = csv.DictWriter(buffer, fieldnames=columns(rows))
     writer.writeheader()
     writer.writerows(asdict(r) for r in rows)
     return buffer.getvalue()
 
 
-def as_json(rows: Sequence[RuleFigures]) -> str:
+def as_json(rows: Sequence[BurdenFigures]) -> str:
     return json.dumps([asdict(r) for r in rows], indent=2)

@@ -1,6 +1,7 @@
 """Run rules over history: records shaped like the Kafka source, through ``build_outputs`` in batch.
 
-Inputs: PhysioNet 2012 stays (a ``set-a`` directory or single files), each replayed from one
+Inputs: PhysioNet 2012 stays (a ``set-a`` directory or single files) or PhysioNet 2019 patients
+(a directory of ``.psv`` files or single ones, with their sepsis labels), each replayed from one
 common start time; or a range of the live topics, ``kafka:FROM..TO`` (each end ``earliest``,
 ``latest``, epoch milliseconds or an ISO-8601 time), read with Spark's Kafka source in batch. The
 records go through the same parsing, validation and rule code as the live stream; only the
@@ -19,6 +20,7 @@ from typing import Any
 from vitalwatch.errors import ConfigError
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.settings import Settings
+from vitalwatch.simulate import physionet2019
 from vitalwatch.simulate.physionet import stay_messages
 
 KAFKA_SCHEMA = (
@@ -28,19 +30,30 @@ START_MS = 1_767_225_600_000  # 2026-01-01T00:00Z, the admission time given to e
 
 
 def stay_files(path: Path, limit: int | None = None) -> list[Path]:
-    files = sorted(path.glob("*.txt")) if path.is_dir() else [path]
+    """A PhysioNet 2012 stay file or ``set-a`` directory (``*.txt``), or a PhysioNet 2019 patient
+    file or directory (``*.psv``)."""
+    if path.is_dir():
+        files = sorted(path.glob(f"*{physionet2019.SUFFIX}")) or sorted(path.glob("*.txt"))
+    else:
+        files = [path]
     return files[:limit] if limit else files
+
+
+def is_physionet2019(files: Sequence[Path]) -> bool:
+    return bool(files) and all(f.suffix == physionet2019.SUFFIX for f in files)
 
 
 def physionet_records(
     files: Sequence[Path], settings: Settings
 ) -> tuple[list[tuple[Any, ...]], dict[str, tuple[int, int]]]:
     """Kafka-shaped rows for every stay, and each patient's (first, last) reading time."""
+    replay = physionet2019.stay_messages if is_physionet2019(files) else stay_messages
     rows: list[tuple[Any, ...]] = []
     spans: dict[str, tuple[int, int]] = {}
     for path in files:
-        times = []
-        for message in stay_messages(path, START_MS):
+        times, key = [], None
+        for message in replay(path, START_MS):
+            key = message.key
             rows.append(
                 (
                     message.key,
@@ -52,8 +65,8 @@ def physionet_records(
                 )
             )
             times.append(START_MS + message.offset_ms)
-        if times:
-            spans[f"PN12-{path.stem}"] = (min(times), max(times))
+        if key is not None:
+            spans[key.decode()] = (min(times), max(times))
     return rows, spans
 
 
@@ -123,6 +136,14 @@ def patient_series(
             if body.get(field) is not None:
                 series[name].append((body["ts"], float(body[field])))
     return series
+
+
+def sepsis_labels(files: Sequence[Path]) -> dict[str, int | None]:
+    """PhysioNet 2019 patients -> when their ``SepsisLabel`` is first 1 (None: no sepsis)."""
+    return {
+        physionet2019.patient_id(path): physionet2019.first_sepsis_label_ms(path, START_MS)
+        for path in files
+    }
 
 
 def physionet_outcomes(path: Path) -> dict[str, bool]:

@@ -12,6 +12,17 @@ Several codes of one signal at one time (ECG heart rate and oximeter pulse rate,
 line and a cuff) give one reading: the code listed first wins, the others are counted as
 superseded. Listed first: the more direct measurement (ECG before pulse; arterial line before
 cuff; core before peripheral temperature sites).
+
+Inspired oxygen (NEWS2's "air or oxygen") is no reading of its own: it sets ``on_oxygen`` of the
+SpO2 reading of its time (``OXYGEN``: above 21 % O2, or any flow, is supplemental oxygen). Its
+MDC terms, as ISO/IEEE 11073-10101 (code system ``urn:iso:std:iso:11073:10101``, version
+2024-12-05) defines them to a terminology server's ``$lookup``: 152196 MDC_CONC_AWAY_O2_INSP
+("oxygen in airway gas measured during inspiration", FiO2 at the airway), 153144
+MDC_CONC_GASDLV_O2_INSP (the same in the circuit conducting gas to the patient, a ventilator's
+FiO2) and 151920 MDC_VENT_CONC_AWAY_O2_INSP (the term 153144 replaced, still sent by older
+ventilators); devices' drivers publish 152196 as FiO2 in % (MDC_DIM_PERCENT). The 10101
+nomenclature has no term for the flow of supplemental oxygen a ward gives (MDC_FLOW_O2_FG is an
+anaesthesia machine's fresh-gas flow), so a flow comes by LOINC only (``loinc``).
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from vitalwatch.contracts.readings import Signal
+from vitalwatch.contracts.readings import ON_OXYGEN_FIELD, Signal
 
 
 class Quantity(str, Enum):
@@ -29,6 +40,9 @@ class Quantity(str, Enum):
     PRESSURE = "pressure"  # mmHg
     PERCENT = "percent"
     TEMPERATURE = "temperature"  # degC
+    INSPIRED_O2 = "inspired O2"  # % O2 of the inhaled gas (FiO2)
+    O2_FLOW = "O2 flow"  # L/min of supplemental oxygen
+    ANSWER = "answer"  # a coded answer (ACVPU), no unit
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,10 @@ def _respiration(name: str, term: int) -> tuple[str, Observation]:
     return _scada(term), Observation(name, Signal.RESPIRATION, "rate", Quantity.BREATHING)
 
 
+def _inspired_o2(name: str, term: int) -> tuple[str, Observation]:
+    return _scada(term), Observation(name, Signal.SPO2, ON_OXYGEN_FIELD, Quantity.INSPIRED_O2)
+
+
 # OBX-3 code (coding system MDC) -> observation, in order of preference per signal.
 OBSERVATIONS: dict[str, Observation] = {
     _scada(16770): Observation("MDC_ECG_HEART_RATE", _HR, "bpm", _PULSE),  # 147842
@@ -86,6 +104,15 @@ OBSERVATIONS: dict[str, Observation] = {
     _scada(19384): Observation(
         "MDC_PULS_OXIM_SAT_O2", Signal.SPO2, "spo2", Quantity.PERCENT
     ),  # 150456
+    # Inspired oxygen: on_oxygen of the SpO2 reading at its time (after SpO2: the reading's
+    # device is the oximeter's). At the airway first, then in the circuit.
+    **dict(
+        (
+            _inspired_o2("MDC_CONC_AWAY_O2_INSP", 21124),  # 152196
+            _inspired_o2("MDC_CONC_GASDLV_O2_INSP", 22072),  # 153144
+            _inspired_o2("MDC_VENT_CONC_AWAY_O2_INSP", 20848),  # 151920, replaced by 153144
+        )
+    ),
     **dict(
         (
             _respiration("MDC_RESP_RATE", 20490),  # 151562
@@ -130,6 +157,14 @@ def _fahrenheit_to_celsius(value: float) -> float:
     return (value - 32.0) * 5.0 / 9.0
 
 
+def _fraction_to_percent(value: float) -> float:
+    return value * 100.0
+
+
+def _per_thousand(value: float) -> float:
+    return value / 1000.0
+
+
 def _unit(
     term: int, name: str, ucum: tuple[str, ...], convert: Conversion = _identity
 ) -> dict[str, Conversion]:
@@ -151,7 +186,30 @@ UNITS: dict[Quantity, dict[str, Conversion]] = {
         **_unit(6048, "MDC_DIM_DEGC", ("Cel",)),  # 268192
         **_unit(4416, "MDC_DIM_FAHR", ("[degF]",), _fahrenheit_to_celsius),  # 266560
     },
+    # FiO2 in %, or as a fraction (UCUM "1": 0.21 is 21 %).
+    Quantity.INSPIRED_O2: {**_unit(544, "MDC_DIM_PERCENT", ("%",)), "1": _fraction_to_percent},
+    # UCUM only (no MDC term carries an oxygen flow, above); "l" and "L" are both the litre.
+    Quantity.O2_FLOW: {
+        **dict.fromkeys(("L/min", "l/min"), _identity),
+        **dict.fromkeys(("mL/min", "ml/min"), _per_thousand),
+    },
 }
 
-# Per signal, the code listed first wins over the others at the same time.
-PREFERENCE: dict[str, int] = {code: rank for rank, code in enumerate(OBSERVATIONS)}
+
+@dataclass(frozen=True)
+class Oxygen:
+    """How an inhaled-oxygen value, in its unit above, is read as NEWS2's air or oxygen."""
+
+    name: str  # in a refusal's reason
+    low: float  # what it can be at all (not limits of care): outside, the value is refused
+    high: float
+    air: float  # at or below: air (on_oxygen false); above: supplemental oxygen
+
+
+# Below 10 % O2 nobody breathes for long, so a lower FiO2 is a fault, such as a fraction sent as
+# a percentage (0.4 %), and is refused rather than read as air. Room air is 20.9 % O2 and reads
+# 21 %. High-flow nasal oxygen reaches 60-80 L/min.
+OXYGEN: dict[Quantity, Oxygen] = {
+    Quantity.INSPIRED_O2: Oxygen("fio2", 10.0, 100.0, 21.0),
+    Quantity.O2_FLOW: Oxygen("o2_flow", 0.0, 100.0, 0.0),
+}

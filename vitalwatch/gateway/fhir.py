@@ -8,13 +8,20 @@ gives its readings, or refuses the whole body (``Refused``: a reason and where, 
 - a Bundle (any ``type``) is all or nothing: every entry is an Observation and every mapped
   entry is valid, else the whole Bundle is refused, naming the entry;
 - code: the first coding of ``Observation.code`` with system LOINC in ``loinc.OBSERVATIONS``;
-  a blood pressure panel (85354-9) is read from its components. Other codes are skipped and
-  counted (``unknown_code``), as are panel components of other codes;
+  a blood pressure panel (85354-9) is read from its components, and an SpO2's inhaled-oxygen
+  components (3150-0, 3151-8) are read with it. Other codes are skipped and counted
+  (``unknown_code``), as are panel and SpO2 components of other codes;
 - status: final, amended, corrected and preliminary are readings (a monitor's values are
   often sent preliminary, unverified, and are what an alert is for); registered, cancelled,
   entered-in-error and unknown carry no reading and are skipped (``no_result``);
 - value: ``valueQuantity.value`` in a UCUM unit (``code``, else ``unit``; ``system``, when
-  given, UCUM) converted to the contract's (``codes.UNITS``); another unit is refused;
+  given, UCUM) converted to the contract's (``codes.UNITS``); another unit is refused. A level of
+  responsiveness (67775-7) is ``valueCodeableConcept`` instead: its codings' codes, else their
+  displays or its text, read as ``loinc.acvpu`` reads them; another answer is refused
+  (``unknown_answer``);
+- inhaled oxygen (3150-0, 3151-8) sets ``on_oxygen`` of the SpO2 reading of its patient and
+  time (``codes.OXYGEN``: above 21 % O2 or 0 L/min is oxygen), as a field of that reading;
+  without an SpO2 there it is skipped (``oxygen_alone``);
 - patient: ``subject.reference`` ``Patient/<id>``, the id as the contract's patient id;
 - event time: ``effectiveDateTime``, ``effectiveInstant`` or ``effectivePeriod.start``, a date
   and time with a zone (FHIR requires one with a time; a date alone is no reading's time);
@@ -33,25 +40,28 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
 from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.observation import Observation, ObservationComponent
 from fhir.resources.R4B.quantity import Quantity
 from pydantic import ValidationError
 
-from vitalwatch.contracts.readings import PATIENT_ID_PATTERN, Signal
+from vitalwatch.contracts.readings import ON_OXYGEN_FIELD, PATIENT_ID_PATTERN, Signal
 from vitalwatch.gateway import codes, loinc
 from vitalwatch.gateway.oru import (
     GatewayReading,
     Malformed,
     Mapped,
+    Value,
     check_blood_pressure,
     check_time,
-    checked_value,
+    converted,
 )
 from vitalwatch.notify.api.bodies import BadRequest, parse_object
 
@@ -86,7 +96,7 @@ def _refused(exc: Malformed, where: str) -> Refused:
 class _Value:
     signal: Signal
     field: str
-    value: float
+    value: Value
     patient_id: str
     ts_ms: int
     device_id: str | None
@@ -158,28 +168,23 @@ def _values(
     ts_ms = _event_ms(observation, where, now_ms, max_skew_ms)
     device_id = _device_id(observation)
     found = []
-    for part_where, meaning, quantity in parts:
-        value = _quantity(meaning, quantity, part_where)
+    for part_where, meaning, element in parts:
+        value = _value(meaning, element, part_where)
         found.append(
             _Value(meaning.signal, meaning.field, value, patient_id, ts_ms, device_id, where)
         )
     return found
 
 
-_Part = tuple[str, codes.Observation, Quantity | None]
+# Where it is, what it means, and the element holding its value[x].
+_Part = tuple[str, codes.Observation, Observation | ObservationComponent]
 
 
 def _parts(observation: Observation, where: str, skipped: Counter[str]) -> list[_Part]:
-    """The observed values to read: the Observation's own, or a panel's components."""
+    """The observed values to read: the Observation's own (with an SpO2's inhaled-oxygen
+    components), or a panel's components."""
     if _has_code(observation.code, loinc.BLOOD_PRESSURE_PANEL):
-        parts = []
-        for index, component in enumerate(observation.component or []):
-            meaning = _meaning(component)
-            part_where = f"{where}.component[{index}]"
-            if meaning is None or meaning.signal is not Signal.BLOOD_PRESSURE:
-                skipped["unknown_code"] += 1
-                continue
-            parts.append((f"{part_where}.valueQuantity", meaning, component.valueQuantity))
+        parts = _components(observation, where, _blood_pressure, skipped)
         if not parts:
             raise Refused("missing_field", "blood pressure components", f"{where}.component")
         return parts
@@ -187,7 +192,35 @@ def _parts(observation: Observation, where: str, skipped: Counter[str]) -> list[
     if meaning is None:
         skipped["unknown_code"] += 1
         return []
-    return [(f"{where}.valueQuantity", meaning, observation.valueQuantity)]
+    parts = [(where, meaning, observation)]
+    if meaning.field == "spo2":
+        parts += _components(observation, where, _inhaled_oxygen, skipped)
+    return parts
+
+
+def _components(
+    observation: Observation,
+    where: str,
+    wanted: Callable[[codes.Observation], bool],
+    skipped: Counter[str],
+) -> list[_Part]:
+    """The components of the codes ``wanted``; the others are skipped (``unknown_code``)."""
+    parts: list[_Part] = []
+    for index, component in enumerate(observation.component or []):
+        meaning = _meaning(component)
+        if meaning is None or not wanted(meaning):
+            skipped["unknown_code"] += 1
+            continue
+        parts.append((f"{where}.component[{index}]", meaning, component))
+    return parts
+
+
+def _blood_pressure(meaning: codes.Observation) -> bool:
+    return meaning.signal is Signal.BLOOD_PRESSURE
+
+
+def _inhaled_oxygen(meaning: codes.Observation) -> bool:
+    return meaning.field == ON_OXYGEN_FIELD
 
 
 def _has_code(concept: Any, code: str) -> bool:
@@ -201,7 +234,30 @@ def _meaning(element: Observation | ObservationComponent) -> codes.Observation |
     return None
 
 
-def _quantity(meaning: codes.Observation, quantity: Quantity | None, where: str) -> float:
+def _value(
+    meaning: codes.Observation, element: Observation | ObservationComponent, where: str
+) -> Value:
+    if meaning.quantity is codes.Quantity.ANSWER:
+        return _answer(meaning, element.valueCodeableConcept, f"{where}.valueCodeableConcept")
+    return _quantity(meaning, element.valueQuantity, f"{where}.valueQuantity")
+
+
+def _answer(meaning: codes.Observation, concept: CodeableConcept | None, where: str) -> str:
+    codings = (concept.coding or []) if concept is not None else []
+    found = [str(coding.code) for coding in codings if coding.code is not None]
+    texts = [str(coding.display) for coding in codings if coding.display is not None]
+    if concept is not None and concept.text is not None:
+        texts.append(str(concept.text))
+    if not found and not texts:
+        raise Refused("missing_field", f"{meaning.name} value", where)
+    letter = loinc.acvpu(found, texts)
+    if letter is None:
+        shown = _detail(next(iter(found + texts)))
+        raise Refused("unknown_answer", f"{meaning.name} {shown}", where)
+    return letter
+
+
+def _quantity(meaning: codes.Observation, quantity: Quantity | None, where: str) -> float | bool:
     if quantity is None or quantity.value is None:
         raise Refused("missing_field", f"{meaning.name} value", where)
     raw = float(quantity.value) if isinstance(quantity.value, Decimal | int | float) else math.nan
@@ -214,7 +270,7 @@ def _quantity(meaning: codes.Observation, quantity: Quantity | None, where: str)
         shown = _detail(str(unit)) if unit is not None else "(none)"
         raise Refused("unknown_unit", f"{meaning.name} {shown}", f"{where}.code")
     try:
-        return checked_value(meaning.field, convert(raw))
+        return converted(meaning, convert(raw))
     except Malformed as exc:
         raise _refused(exc, f"{where}.value") from None
 
@@ -253,7 +309,8 @@ def _device_id(observation: Observation) -> str | None:
 
 
 def _combine(values: list[_Value], skipped: Counter[str]) -> list[GatewayReading]:
-    """One reading per patient, signal and time; a field given twice: the first is kept."""
+    """One reading per patient, signal and time; a field given twice: the first is kept.
+    Inhaled oxygen without an SpO2 is no reading."""
     groups: dict[tuple[str, Signal, int], dict[str, _Value]] = {}
     for value in values:
         fields = groups.setdefault((value.patient_id, value.signal, value.ts_ms), {})
@@ -266,6 +323,9 @@ def _combine(values: list[_Value], skipped: Counter[str]) -> list[GatewayReading
         numbers = {name: value.value for name, value in fields.items()}
         if signal is Signal.BLOOD_PRESSURE and numbers.keys() == {"mean"}:
             skipped["mean_alone"] += 1  # a mean arterial pressure without its panel
+            continue
+        if signal is Signal.SPO2 and "spo2" not in numbers:
+            skipped["oxygen_alone"] += len(numbers)  # on_oxygen is a field of an SpO2 reading
             continue
         if signal is Signal.BLOOD_PRESSURE:
             try:

@@ -53,6 +53,7 @@ _ISSUE_CODES = {
     "missing_field": "required",
     "wrong_type": "value",
     "unknown_unit": "code-invalid",
+    "unknown_answer": "code-invalid",
     "out_of_range": "value",
     "bad_patient_id": "value",
     "future": "business-rule",

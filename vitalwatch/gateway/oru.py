@@ -4,15 +4,22 @@
 ORU^R01 message to readings, or refuses the whole message with a reason:
 
 - patient: PID-3, the first identifier's ID (component 1), as the contract's patient id;
-- observations: every OBX whose OBX-3 code (coding system MDC) is in ``codes.OBSERVATIONS``;
+- observations: every OBX whose OBX-3 code is in ``codes.OBSERVATIONS`` (coding system MDC) or
+  is one of ``loinc.HL7_CODES`` (coding system LN: inhaled oxygen, level of responsiveness);
   others are skipped and counted (``unknown_code``), as are observations whose result status
   (OBX-11) says there is no result: X (cannot be obtained), D (deleted), W (wrong);
-- value: OBX-5, a number; unit: OBX-6, converted to the contract's (``codes.UNITS``);
+- value: OBX-5, a number; unit: OBX-6, converted to the contract's (``codes.UNITS``). A level of
+  responsiveness is a coded answer instead (CWE: code, text; alternate code, alternate text;
+  original text), read as ``loinc.acvpu`` reads it; another answer is refused
+  (``unknown_answer``);
+- inhaled oxygen (FiO2, O2 flow) sets ``on_oxygen`` of the SpO2 reading of its time
+  (``codes.OXYGEN``), as one more field of that reading; without an SpO2 at its time it has no
+  reading to set and is skipped and counted (``oxygen_alone``);
 - event time: OBX-14, else OBR-7 of the OBR it follows; HL7 DTM to the minute at least, a zone
   offset optional (no offset: UTC, as the contract reads a time without zone);
-- one reading per signal, time and (blood pressure) source; the preferred code wins
-  (``codes.PREFERENCE``); a blood pressure needs a systolic and a diastolic of the same time and
-  source, its mean is optional (the stream computes it when absent);
+- one reading per signal, time and (blood pressure) source; the preferred code wins (the
+  table's order, MDC before LOINC); a blood pressure needs a systolic and a diastolic of the
+  same time and source, its mean is optional (the stream computes it when absent);
 - every value within what a body can show (``contracts.readings``), as the stream checks it, and
   the event time from 1970 to 9999 and not further ahead of the gateway's clock than
   ``rules.max_clock_skew`` (the stream would dead-letter it as ``future``).
@@ -30,6 +37,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
+from typing import TypeAlias
 
 import hl7
 
@@ -39,7 +47,8 @@ from vitalwatch.contracts.readings import (
     POSSIBLE_RANGE,
     Signal,
 )
-from vitalwatch.gateway.codes import OBSERVATIONS, PREFERENCE, UNITS, Observation
+from vitalwatch.gateway import loinc
+from vitalwatch.gateway.codes import OBSERVATIONS, OXYGEN, UNITS, Observation, Quantity
 
 MESSAGE_TYPE = ("ORU", "R01")
 _NO_RESULT = frozenset({"X", "D", "W"})
@@ -53,6 +62,16 @@ _DTM = re.compile(
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)", re.ASCII)
 _PATIENT_ID = re.compile(PATIENT_ID_PATTERN)
 _RANGES = POSSIBLE_RANGE
+# OBX-3 coding system (HL7 table 0396) -> the codes read in it.
+_TABLES: dict[str, dict[str, Observation]] = {
+    "MDC": OBSERVATIONS,
+    "LN": {code: loinc.OBSERVATIONS[code] for code in loinc.HL7_CODES},
+}
+# Per signal, the code listed first wins over the others at the same time (MDC before LOINC).
+_PREFERENCE = {code: rank for rank, code in enumerate(code for t in _TABLES.values() for code in t)}
+# CWE components of a coded answer: its codes (identifier, alternate identifier) and its texts
+# (text, alternate text, original text).
+_ANSWER_CODES, _ANSWER_TEXTS = (1, 4), (2, 5, 9)
 
 
 class Refusal(str, Enum):
@@ -62,6 +81,7 @@ class Refusal(str, Enum):
     MISSING_FIELD = "missing_field"
     WRONG_TYPE = "wrong_type"
     UNKNOWN_UNIT = "unknown_unit"
+    UNKNOWN_ANSWER = "unknown_answer"
     OUT_OF_RANGE = "out_of_range"
     BAD_PATIENT_ID = "bad_patient_id"
     FUTURE = "future"
@@ -80,6 +100,10 @@ class NotOruR01(Exception):
     """Another message type or event than ORU^R01: answered AR, not dead-lettered."""
 
 
+# A field's value as the contract writes it: a number, on_oxygen's JSON boolean, or acvpu's letter.
+Value: TypeAlias = float | bool | str
+
+
 @dataclass(frozen=True)
 class GatewayReading:
     """One reading as the contract writes it; ``values`` in the contract's fields and units."""
@@ -87,14 +111,15 @@ class GatewayReading:
     signal: Signal
     patient_id: str
     ts_ms: int
-    values: dict[str, float]
+    values: dict[str, Value]
     device_id: str | None = None
 
 
 @dataclass
 class Mapped:
     readings: list[GatewayReading]
-    # Observations not written, by why: unknown_code, no_result, superseded.
+    # Observations not written, by why: unknown_code, no_result, superseded, oxygen_alone (and
+    # FHIR's mean_alone).
     skipped: Counter[str] = field(default_factory=Counter)
 
 
@@ -165,7 +190,7 @@ def _number(text: str, name: str) -> float:
 class _Value:
     observation: Observation
     code: str
-    value: float
+    value: Value
     ts_ms: int
     device_id: str | None
 
@@ -210,15 +235,28 @@ def _observation(
     skipped: Counter[str],
 ) -> _Value | None:
     code = part(message, obx, 3, 1)
-    observation = OBSERVATIONS.get(code) if part(message, obx, 3, 3) == "MDC" else None
+    observation = _TABLES.get(part(message, obx, 3, 3), {}).get(code)
     if observation is None:
         skipped["unknown_code"] += 1
         return None
     if part(message, obx, 11) in _NO_RESULT:
         skipped["no_result"] += 1
         return None
-    text = part(message, obx, 5)
-    if not text:
+    if observation.quantity is Quantity.ANSWER:
+        value: Value = _answer(message, obx, observation)
+    else:
+        value = _measured(message, obx, observation)
+    time_text = part(message, obx, 14) or obr_time
+    if not time_text:
+        raise Malformed(Refusal.MISSING_FIELD, "time")
+    ts_ms = event_ms(time_text)
+    check_time(ts_ms, now_ms, max_skew_ms)
+    device_id = part(message, obx, 18) or None
+    return _Value(observation, code, value, ts_ms, device_id)
+
+
+def _measured(message: hl7.Message, obx: hl7.Segment, observation: Observation) -> float | bool:
+    if not part(message, obx, 5):
         raise Malformed(Refusal.MISSING_FIELD, f"{observation.name} value")
     # One number: not the first of several repetitions or components.
     raw = _number(str(obx[5]), observation.name)
@@ -227,14 +265,40 @@ def _observation(
     convert = conversions.get(unit) or conversions.get(part(message, obx, 6, 2))
     if convert is None:
         raise Malformed(Refusal.UNKNOWN_UNIT, f"{observation.name} {_printable(unit)}")
-    value = checked_value(observation.field, convert(raw))
-    time_text = part(message, obx, 14) or obr_time
-    if not time_text:
-        raise Malformed(Refusal.MISSING_FIELD, "time")
-    ts_ms = event_ms(time_text)
-    check_time(ts_ms, now_ms, max_skew_ms)
-    device_id = part(message, obx, 18) or None
-    return _Value(observation, code, value, ts_ms, device_id)
+    return converted(observation, convert(raw))
+
+
+def _answer(message: hl7.Message, obx: hl7.Segment, observation: Observation) -> str:
+    """A coded answer's letter: one answer, not the first of several repetitions."""
+    if len(obx) > 5 and message.separators[2] in str(obx[5]):
+        raise Malformed(Refusal.WRONG_TYPE, observation.name)
+    codes = [part(message, obx, 5, i) for i in _ANSWER_CODES]
+    texts = [part(message, obx, 5, i) for i in _ANSWER_TEXTS]
+    if not any(codes) and not any(texts):
+        raise Malformed(Refusal.MISSING_FIELD, f"{observation.name} value")
+    letter = loinc.acvpu(codes, texts)
+    if letter is None:
+        shown = _printable(next(text for text in (*codes, *texts) if text))
+        raise Malformed(Refusal.UNKNOWN_ANSWER, f"{observation.name} {shown}")
+    return letter
+
+
+def converted(observation: Observation, value: float) -> float | bool:
+    """A measured value in the contract's unit, checked: a number of its field, or (inhaled
+    oxygen) NEWS2's air or oxygen."""
+    if observation.quantity in OXYGEN:
+        return on_oxygen(observation.quantity, value)
+    return checked_value(observation.field, value)
+
+
+def on_oxygen(quantity: Quantity, value: float) -> bool:
+    """Supplemental oxygen (True) or air (False), from an inhaled-oxygen value in its unit, to 2
+    decimals, within what it can be (``codes.OXYGEN``)."""
+    scale = OXYGEN[quantity]
+    value = round(value, 2)
+    if not scale.low <= value <= scale.high:
+        raise Malformed(Refusal.OUT_OF_RANGE, scale.name)
+    return value > scale.air
 
 
 def checked_value(field: str, value: float) -> float:
@@ -255,12 +319,13 @@ def check_time(ts_ms: int, now_ms: int, max_skew_ms: int) -> None:
         raise Malformed(Refusal.FUTURE)
 
 
-def check_blood_pressure(values: dict[str, float]) -> None:
+def check_blood_pressure(values: dict[str, Value]) -> None:
     """A blood pressure has a systolic and a diastolic, the diastolic not above the systolic."""
+    pressures = {name: value for name, value in values.items() if isinstance(value, float)}
     for needed in ("systolic", "diastolic"):
-        if needed not in values:
+        if needed not in pressures:
             raise Malformed(Refusal.MISSING_FIELD, needed)
-    if values["diastolic"] > values["systolic"]:
+    if pressures["diastolic"] > pressures["systolic"]:
         raise Malformed(Refusal.OUT_OF_RANGE, "diastolic above systolic")
 
 
@@ -271,7 +336,7 @@ def _printable(text: str) -> str:
 
 def _combine(patient_id: str, values: list[_Value], skipped: Counter[str]) -> list[GatewayReading]:
     """One reading per signal and time: per field the preferred code, and of several blood
-    pressure sources the preferred complete one."""
+    pressure sources the preferred complete one. Inhaled oxygen without an SpO2 is no reading."""
     groups: dict[tuple[Signal, int], dict[str, dict[str, _Value]]] = {}
     for value in values:
         key = (value.observation.signal, value.ts_ms)
@@ -279,13 +344,16 @@ def _combine(patient_id: str, values: list[_Value], skipped: Counter[str]) -> li
         held = fields.get(value.observation.field)
         if held is not None:
             skipped["superseded"] += 1
-        if held is None or PREFERENCE[value.code] < PREFERENCE[held.code]:
+        if held is None or _PREFERENCE[value.code] < _PREFERENCE[held.code]:
             fields[value.observation.field] = value
     result = []
     for (signal, ts_ms), sources in groups.items():
         ranked = sorted(sources.values(), key=lambda f: (not _complete(signal, f), _rank(f)))
         if len(ranked) > 1:
             skipped["superseded"] += sum(len(fields) for fields in ranked[1:])
+        if signal is Signal.SPO2 and "spo2" not in ranked[0]:
+            skipped["oxygen_alone"] += len(ranked[0])  # on_oxygen is a field of an SpO2 reading
+            continue
         result.append(_reading(signal, patient_id, ts_ms, ranked[0]))
     return result
 
@@ -295,7 +363,7 @@ def _complete(signal: Signal, fields: dict[str, _Value]) -> bool:
 
 
 def _rank(fields: dict[str, _Value]) -> int:
-    return min(PREFERENCE[value.code] for value in fields.values())
+    return min(_PREFERENCE[value.code] for value in fields.values())
 
 
 def _reading(
@@ -304,5 +372,5 @@ def _reading(
     values = {name: value.value for name, value in fields.items()}
     if signal is Signal.BLOOD_PRESSURE:
         check_blood_pressure(values)
-    preferred = min(fields.values(), key=lambda value: PREFERENCE[value.code])
+    preferred = min(fields.values(), key=lambda value: _PREFERENCE[value.code])
     return GatewayReading(signal, patient_id, ts_ms, values, preferred.device_id)

@@ -108,9 +108,19 @@ class ColumnarEngine:
             alerts += self._release(bucket, index, touched, watermark, paired)
         if self._settling and len(slots):
             called = np.unique(slots)
-            for kernel in self._settling:
-                alerts += kernel.settle(bucket.state_of(kernel), bucket.patients, called)
+            alerts += self._settle(bucket, called, self._sent(bucket, called))
         return alerts, late
+
+    def _sent(self, bucket: Bucket, slots: IntArray) -> BoolArray:
+        """Per slot and signal, whether the patient has sent the signal (it has a watermark)."""
+        sent: BoolArray = (bucket.watermark[:, slots] != NO_TIME).T
+        return sent
+
+    def _settle(self, bucket: Bucket, slots: IntArray, waiting: BoolArray) -> list[Alert]:
+        alerts: list[Alert] = []
+        for kernel in self._settling:
+            alerts += kernel.settle(bucket.state_of(kernel), bucket.patients, slots, waiting)
+        return alerts
 
     def _release(
         self,
@@ -158,7 +168,9 @@ class ColumnarEngine:
             if some.any():
                 alerts += self._release(bucket, index, slots[some], newest[some], newest[some])
         every = np.ones(len(slots), bool)
-        return alerts + self._finish(bucket, slots, {s: every for s in SIGNALS})
+        alerts += self._finish(bucket, slots, {s: every for s in SIGNALS})
+        nothing = np.zeros((len(slots), len(SIGNALS)), bool)  # at the end nothing more comes
+        return alerts + self._settle(bucket, slots, nothing)
 
     def _finish(
         self, bucket: Bucket, slots: IntArray, quiet: dict[Signal, BoolArray]
@@ -182,6 +194,9 @@ class ColumnarEngine:
         for index, signal in enumerate(SIGNALS):
             arrived = bucket.arrived[index, slots]
             some = arrived != NO_TIME
+            if not some.any():  # a signal none of these patients sends: nothing to release
+                quiet[signal] = some
+                continue
             silent = np.where(some, now_ms - np.where(some, arrived, 0), 0)
             newest = _newest(bucket.held[index], slots)
             holding = newest != NO_TIME
@@ -199,7 +214,11 @@ class ColumnarEngine:
                 passed = (deadline != NO_TIME) & (now_ms >= deadline)
                 if passed.any():
                     alerts += kernel.on_quiet(state, bucket.patients, slots[some][passed], now_ms)
-        return alerts + self._finish(bucket, slots, quiet)
+        alerts += self._finish(bucket, slots, quiet)
+        if self._settling:
+            quiet_now = np.stack([quiet[s] for s in SIGNALS], axis=1)
+            alerts += self._settle(bucket, slots, self._sent(bucket, slots) & ~quiet_now)
+        return alerts
 
     def deadlines(self, bucket: Bucket) -> IntArray:
         """Per slot, the processing time at which ``tick`` has something to do, or the state's
@@ -210,6 +229,8 @@ class ColumnarEngine:
         for index, signal in enumerate(SIGNALS):
             arrived = bucket.arrived[index]
             some = arrived != NO_TIME
+            if not some.any():  # a signal none of these patients sends: nothing due
+                continue
             held = np.bincount(bucket.held[index].slot, minlength=size)
             waiting = some & (held > bucket.released[index])
             due = np.minimum(due, np.where(waiting, arrived + self.lateness, NEVER))

@@ -155,11 +155,8 @@ class PatientEvaluator:
             if buffer.paired_watermark_ms is not None:
                 paired = max(paired, buffer.paired_watermark_ms)
             alerts += self._release(state, patient, signal, watermark, paired)
-        for rule in self._settling:
-            rule_state = state.rules.get(rule.spec.id, {})
-            state.rules[rule.spec.id], fired = rule.settle(rule_state, patient)
-            alerts += fired
-        return Evaluation(alerts=alerts, late=late)
+        sent = frozenset(signal for signal, _ in _in_order(state))
+        return Evaluation(alerts=alerts + self._settle(state, patient, sent), late=late)
 
     def _pairing_hold(self, signal: Signal, live: bool = True) -> int:
         """How long the rules pairing ``signal`` with another wait for it. Over history there
@@ -175,7 +172,18 @@ class PatientEvaluator:
             if buffer.pending:
                 newest = max(ts for ts, _ in buffer.pending)
                 alerts += self._release(state, patient, signal, newest, newest)
-        return alerts + self._finish(state, patient, frozenset(Signal))
+        alerts += self._finish(state, patient, frozenset(Signal))
+        return alerts + self._settle(state, patient, frozenset())
+
+    def _settle(
+        self, state: PatientState, patient: PatientContext, waiting: frozenset[Signal]
+    ) -> list[Alert]:
+        alerts: list[Alert] = []
+        for rule in self._settling:
+            rule_state = state.rules.get(rule.spec.id, {})
+            state.rules[rule.spec.id], fired = rule.settle(rule_state, patient, waiting)
+            alerts += fired
+        return alerts
 
     def _finish(
         self, state: PatientState, patient: PatientContext, quiet: frozenset[Signal]
@@ -213,7 +221,9 @@ class PatientEvaluator:
                 if deadline is not None and now_ms >= deadline:
                     state.rules[rule.spec.id], fired = rule.on_quiet(rule_state, patient, now_ms)
                     alerts += fired
-        return alerts + self._finish(state, patient, frozenset(quiet))
+        alerts += self._finish(state, patient, frozenset(quiet))
+        sent = frozenset(signal for signal, _ in _in_order(state))
+        return alerts + self._settle(state, patient, sent - quiet)
 
     def next_deadline(self, state: PatientState) -> int | None:
         """The processing time at which ``tick`` has something to do, if any."""

@@ -112,8 +112,11 @@ class Kernel:
     ) -> list[Alert]:
         return []
 
-    def settle(self, state: KernelState, patients: Patients, slots: IntArray) -> list[Alert]:
-        """``RuleKind.settle`` for these slots (those of the call's readings)."""
+    def settle(
+        self, state: KernelState, patients: Patients, slots: IntArray, waiting: BoolArray
+    ) -> list[Alert]:
+        """``RuleKind.settle`` for these slots; ``waiting[i, k]``: slot ``slots[i]`` waits for
+        signal ``SIGNALS[k]``."""
         return []
 
     def finish(
@@ -202,11 +205,14 @@ class ReferenceKernel(Kernel):
                 alerts += fired
         return alerts
 
-    def settle(self, state: KernelState, patients: Patients, slots: IntArray) -> list[Alert]:
+    def settle(
+        self, state: KernelState, patients: Patients, slots: IntArray, waiting: BoolArray
+    ) -> list[Alert]:
         states = state["state"]
         alerts: list[Alert] = []
-        for slot in slots.tolist():
-            states[slot], fired = self.rule.settle(states[slot], patients.contexts[slot])
+        for i, slot in enumerate(slots.tolist()):
+            signals = frozenset(s for s, wait in zip(SIGNALS, waiting[i], strict=True) if wait)
+            states[slot], fired = self.rule.settle(states[slot], patients.contexts[slot], signals)
             alerts += fired
         return alerts
 

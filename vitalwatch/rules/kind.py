@@ -89,10 +89,14 @@ class RuleKind(ABC, Generic[SpecT]):
         across signals evaluate what they hold."""
         return state, []
 
-    def settle(self, state: RuleState, patient: PatientContext) -> tuple[RuleState, list[Alert]]:
-        """A call's readings of every signal have been given to the rule. Kinds that wait for
-        several signals before they evaluate (``news2_aggregate``) evaluate what is now
-        complete; the evaluator calls it only for kinds that override it."""
+    def settle(
+        self, state: RuleState, patient: PatientContext, waiting: frozenset[Signal]
+    ) -> tuple[RuleState, list[Alert]]:
+        """A call (readings, a tick or the end of history) has given the rule all it releases.
+        ``waiting``: the signals the patient has sent that may still bring readings at or
+        before what has been released (those not quiet; none at the end). Kinds that wait for
+        several signals before they evaluate (``news2_aggregate``) evaluate what is complete;
+        the evaluator calls it only for kinds that override it."""
         return state, []
 
     def held_until_quiet(self, state: RuleState) -> frozenset[Signal]:

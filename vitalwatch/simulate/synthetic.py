@@ -1,9 +1,11 @@
-"""Synthetic patients: heart rate about every second, blood pressure every few minutes.
+"""Synthetic patients: heart rate about every second, blood pressure every few minutes, and
+(``observation_interval_s``) the monitor's SpO2 and respiration rate and an hourly temperature.
 
 Normal patients wander inside physiological ranges that the default rules never alarm on.
 Scripted episodes make specific patients abnormal (sustained tachycardia, hypotension, a sensor
-dropout), and a share of messages is malformed in each of the ways the parser must catch.
-Deterministic for a given seed, so tests can rely on who alarms.
+dropout, and with the NEWS2 observations a respiratory deterioration: fast breathing, low SpO2
+on oxygen, fever), and a share of messages is malformed in each of the ways the parser must
+catch. Deterministic for a given seed, so tests can rely on who alarms.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Literal
 from vitalwatch.contracts.readings import Signal
 from vitalwatch.simulate.messages import Message
 
-EpisodeKind = Literal["tachycardia", "hypotension", "dropout"]
+EpisodeKind = Literal["tachycardia", "hypotension", "dropout", "deterioration"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,10 @@ DEFAULT_EPISODES = (
     Episode("tachycardia", patient=1, start_s=20, duration_s=150),
     Episode("hypotension", patient=2, start_s=30, duration_s=600),
     Episode("dropout", patient=3, start_s=40, duration_s=60),
+    # Seen only with the NEWS2 observations: RR 3 + SpO2 3 + oxygen 2 + temperature 2 = 10.
+    Episode("deterioration", patient=4, start_s=30, duration_s=600),
 )
+TEMPERATURE_INTERVAL_S = 3600.0
 
 
 def patient_id(index: int) -> str:
@@ -55,6 +60,7 @@ class SyntheticWard:
     malformed_share: float = 0.0
     episodes: tuple[Episode, ...] = DEFAULT_EPISODES
     seed: int = 7
+    observation_interval_s: float | None = None  # SpO2 and respiration; None: not sent
 
     def write_roster(self, path: Path) -> Path:
         """A roster CSV for this ward's patients: bed 1..N, two wards of equal size."""
@@ -75,27 +81,35 @@ class SyntheticWard:
         """All messages in simulated-time order; the same sequence on every call."""
         rng = random.Random(self.seed)
         heart = {p: rng.uniform(65, 90) for p in range(1, self.patients + 1)}
+        intervals = {
+            Signal.HEART_RATE: self.hr_interval_s,
+            Signal.BLOOD_PRESSURE: self.bp_interval_s,
+        }
+        if self.observation_interval_s is not None:
+            intervals[Signal.SPO2] = intervals[Signal.RESPIRATION] = self.observation_interval_s
+            intervals[Signal.TEMPERATURE] = TEMPERATURE_INTERVAL_S
         queue: list[tuple[float, int, Signal]] = []
         for p in range(1, self.patients + 1):
-            queue.append((rng.uniform(0, self.hr_interval_s), p, Signal.HEART_RATE))
-            queue.append((rng.uniform(0, min(self.bp_interval_s, 30)), p, Signal.BLOOD_PRESSURE))
+            for signal, interval in intervals.items():
+                queue.append((rng.uniform(0, min(interval, 30)), p, signal))
         heapq.heapify(queue)
         while queue:
             t_s, p, signal = heapq.heappop(queue)
             if t_s >= self.duration_s:
                 continue
-            interval = self.hr_interval_s if signal is Signal.HEART_RATE else self.bp_interval_s
-            heapq.heappush(queue, (t_s + interval, p, signal))
+            heapq.heappush(queue, (t_s + intervals[signal], p, signal))
             if self._episode(p, t_s, "dropout"):
                 continue
             if signal is Signal.HEART_RATE:
                 heart[p] = min(110.0, max(55.0, heart[p] + rng.gauss(0, 1.5)))
                 bpm = rng.uniform(138, 152) if self._episode(p, t_s, "tachycardia") else heart[p]
                 body: dict[str, object] = {"bpm": round(bpm)}
-            elif self._episode(p, t_s, "hypotension"):
+            elif signal is Signal.BLOOD_PRESSURE and self._episode(p, t_s, "hypotension"):
                 body = {"systolic": rng.randint(74, 84), "diastolic": rng.randint(38, 46)}
-            else:
+            elif signal is Signal.BLOOD_PRESSURE:
                 body = {"systolic": rng.randint(105, 140), "diastolic": rng.randint(62, 85)}
+            else:
+                body = _observation(rng, signal, self._episode(p, t_s, "deterioration"))
             yield self._message(rng, t_s, p, signal, body)
 
     def _message(
@@ -110,6 +124,18 @@ class SyntheticWard:
             key, value = malformed(fault, reading, key)
             return Message(int(t_s * 1000), signal, key, value, fault, timestamp_ms=ts)
         return Message(int(t_s * 1000), signal, key, json.dumps(reading).encode(), timestamp_ms=ts)
+
+
+def _observation(rng: random.Random, signal: Signal, deteriorating: bool) -> dict[str, object]:
+    """An SpO2 (on oxygen while deteriorating), respiration rate or temperature reading."""
+    if signal is Signal.SPO2:
+        if deteriorating:
+            return {"spo2": rng.randint(88, 91), "on_oxygen": True}
+        return {"spo2": rng.randint(95, 99), "on_oxygen": False}
+    if signal is Signal.RESPIRATION:
+        return {"rate": rng.randint(25, 30) if deteriorating else rng.randint(12, 19)}
+    celsius = rng.uniform(39.2, 39.8) if deteriorating else rng.uniform(36.3, 37.6)
+    return {"celsius": round(celsius, 1)}
 
 
 # The faults real gateways produce, and the dead-letter reason each must get.
@@ -129,7 +155,7 @@ def malformed(fault: str, reading: dict[str, object], key: bytes) -> tuple[bytes
         return key, b"\xff\xfe\x00garbage"
     if fault == "truncated":
         return key, json.dumps(broken).encode()[:-7]
-    field_name = "bpm" if "bpm" in broken else "systolic"
+    field_name = next(f for f in ("bpm", "systolic", "spo2", "rate", "celsius") if f in broken)
     if fault == "missing":
         broken.pop(field_name)
     elif fault == "type":

@@ -57,6 +57,31 @@ def blood_pressure(
     return observation("85354-9", value=None, component=components, **extra)
 
 
+def coding(code: str, display: str | None = None, system: str = LOINC) -> dict[str, Any]:
+    result = {"system": system, "code": code}
+    if display is not None:
+        result["display"] = display
+    return result
+
+
+def consciousness(answer: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
+    """A level of responsiveness (LOINC 67775-7) answered ``answer``, a CodeableConcept."""
+    if answer is not None:
+        extra["valueCodeableConcept"] = answer
+    return observation("67775-7", value=None, **extra)
+
+
+def spo2(value: Any = 95, *components: tuple[str, Any, str], **extra: Any) -> dict[str, Any]:
+    """An SpO2 (59408-5) with components (code, value, unit), as the US Core Pulse Oximetry
+    Profile puts inhaled oxygen: 3151-8 in L/min, 3150-0 in %."""
+    if components:
+        extra["component"] = [
+            {"code": {"coding": [coding(code)]}, "valueQuantity": quantity(v, unit)}
+            for code, v, unit in components
+        ]
+    return observation("59408-5", value, "%", **extra)
+
+
 def bundle(*resources: dict[str, Any], kind: str = "transaction") -> dict[str, Any]:
     entries = [
         {"resource": r, "request": {"method": "POST", "url": "Observation"}} for r in resources

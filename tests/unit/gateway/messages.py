@@ -14,6 +14,10 @@ NIBP_MEAN = ("150023", "MDC_PRESS_BLD_NONINV_MEAN", "266016^MDC_DIM_MMHG^MDC")
 SPO2 = ("150456", "MDC_PULS_OXIM_SAT_O2", "262688^MDC_DIM_PERCENT^MDC")
 RESP = ("151562", "MDC_RESP_RATE", "264928^MDC_DIM_RESP_PER_MIN^MDC")
 TEMP = ("150344", "MDC_TEMP", "268192^MDC_DIM_DEGC^MDC")
+FIO2 = ("152196", "MDC_CONC_AWAY_O2_INSP", "262688^MDC_DIM_PERCENT^MDC")
+# LOINC in OBX-3 (coding system LN): what a nurse charts.
+LN_FIO2 = ("3150-0", "Inhaled oxygen concentration", "%^%^UCUM")
+LN_O2_FLOW = ("3151-8", "Inhaled oxygen flow rate", "L/min^L/min^UCUM")
 
 
 @dataclass(frozen=True)
@@ -25,18 +29,28 @@ class Obx:
     time: str = ""
     status: str = "R"
     device: str = ""
+    system: str = "MDC"  # OBX-3's coding system
+    kind: str = "NM"  # OBX-2, the value type
 
     def segment(self, index: int) -> str:
         fields = [
-            "OBX", str(index), "NM", f"{self.code}^{self.name}^MDC", f"1.0.{index}.1", self.value,
-            self.unit, "", "", "", "", self.status, "", "", self.time, "", "", "", self.device,
+            "OBX", str(index), self.kind, f"{self.code}^{self.name}^{self.system}",
+            f"1.0.{index}.1", self.value, self.unit, "", "", "", "", self.status, "", "",
+            self.time, "", "", "", self.device,
         ]  # fmt: skip
         return "|".join(fields)
 
 
 def obx(kind: tuple[str, str, str], value: object, **extra: str) -> Obx:
     code, name, unit = kind
-    return Obx(code, name, unit, str(value), **extra)
+    system = "LN" if "-" in code else "MDC"
+    return Obx(code, name, unit, str(value), **{"system": system, **extra})
+
+
+def acvpu(answer: str, **extra: str) -> Obx:
+    """A level of responsiveness (LOINC 67775-7) with a coded answer, e.g. LA9340-6^Alert^LN."""
+    fields = {"system": "LN", "kind": "CWE", **extra}
+    return Obx("67775-7", "Level of responsiveness", "", answer, **fields)
 
 
 def oru(

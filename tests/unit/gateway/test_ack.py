@@ -6,8 +6,8 @@ import hl7
 import pytest
 
 from tests.unit.gateway.messages import HR, obx, oru
-from vitalwatch.gateway.ack import AckCode, ack
-from vitalwatch.gateway.oru import parse
+from vitalwatch.gateway.ack import ERROR_CODES, TABLE_VALUE_NOT_FOUND, AckCode, ack
+from vitalwatch.gateway.oru import Refusal, parse
 
 
 def fields(answer: bytes) -> dict[str, list[str]]:
@@ -49,3 +49,8 @@ def test_a_block_that_is_no_message_is_answered_without_control_id() -> None:
 def test_a_header_too_short_to_answer_from_is_answered_without_control_id() -> None:
     got = fields(ack(parse(b"MSH|^~\\&|A"), AckCode.REJECT, "not_oru_r01", 200))
     assert got["MSA"][:3] == ["MSA", "AR", ""]
+
+
+def test_every_refusal_has_a_condition_code_an_unknown_answer_a_table_value_not_found() -> None:
+    assert set(ERROR_CODES) == set(Refusal)
+    assert ERROR_CODES[Refusal.UNKNOWN_ANSWER] == TABLE_VALUE_NOT_FOUND == 103

@@ -12,8 +12,11 @@ from tests.unit.gateway.fhir_resources import (
     TIME_MS,
     blood_pressure,
     bundle,
+    coding,
+    consciousness,
     observation,
     raw,
+    spo2,
 )
 from vitalwatch.contracts.readings import Signal
 from vitalwatch.gateway.fhir import Kind, Refused, readings
@@ -103,6 +106,17 @@ def test_a_mean_arterial_pressure_joins_the_panel_of_its_time_or_is_skipped_alon
          "Observation.effectiveDateTime"),
         (observation(time="2026-11-26T14:00:00Z"), "future", "Observation.effectiveDateTime"),
         (observation(status="done"), "wrong_type:status", "Observation.status"),
+        (observation("3150-0", 5, "%"), "out_of_range:fio2", "Observation.valueQuantity.value"),
+        (observation("3150-0", 0.5, "%"), "out_of_range:fio2", "Observation.valueQuantity.value"),
+        (observation("3150-0", 101, "%"), "out_of_range:fio2", "Observation.valueQuantity.value"),
+        (spo2(95, ("3151-8", -1, "L/min")), "out_of_range:o2_flow",
+         "Observation.component[0].valueQuantity.value"),
+        (spo2(95, ("3151-8", 2, "%")), "unknown_unit:inhaled oxygen flow rate %",
+         "Observation.component[0].valueQuantity.code"),
+        (spo2(95, ("3150-0", 40, "mm[Hg]")), "unknown_unit:inhaled oxygen concentration mm[Hg]",
+         "Observation.component[0].valueQuantity.code"),
+        (observation("3151-8", None), "missing_field:inhaled oxygen flow rate value",
+         "Observation.valueQuantity"),
     ],
 )  # fmt: skip
 def test_an_unusable_observation_is_refused_with_reason_and_place(
@@ -139,7 +153,7 @@ def test_statuses_without_a_result_are_skipped_and_alone_refused_422(status: str
 
 
 def test_unknown_codes_are_skipped_and_counted() -> None:
-    other = observation("3150-0", 40, "%")
+    other = observation("8302-2", 172, "cm")  # body height
     result = mapped(bundle(observation(), other, observation(code=None)), "Bundle")
     assert [r.signal for r in result.readings] == [Signal.HEART_RATE]
     assert result.skipped == {"unknown_code": 2}
@@ -205,3 +219,128 @@ def test_fuzz_findings_an_early_time_and_a_null_entry_type_are_refused_by_kind()
     assert (early.kind, early.reason) == ("out_of_range", "out_of_range:time")
     null_type = bundle({**observation(), "resourceType": None})
     assert refused(null_type, "Bundle").kind == "not_fhir"
+
+
+# NEWS2's air or oxygen: on_oxygen of the SpO2 reading of the same patient and time.
+@pytest.mark.parametrize(
+    ("components", "oxygen"),
+    [
+        ((("3151-8", 6, "L/min"),), True),  # US Core's example satO2-fiO2
+        ((("3151-8", 0, "L/min"),), False),
+        ((("3150-0", 21, "%"),), False),
+        ((("3150-0", 35, "%"),), True),
+        ((("3150-0", 21, "%"), ("3151-8", 2, "L/min")), False),  # the first is kept
+    ],
+)
+def test_the_spo2_components_inhaled_oxygen_set_on_oxygen(
+    components: tuple[tuple[str, Any, str], ...], oxygen: bool
+) -> None:
+    result = mapped(spo2(95, *components))
+    (reading,) = result.readings
+    assert reading == GatewayReading(Signal.SPO2, "P-0042", TIME_MS,
+                                     {"spo2": 95.0, "on_oxygen": oxygen})  # fmt: skip
+    assert reading.values["on_oxygen"] is oxygen
+    assert result.skipped == ({"superseded": 1} if len(components) > 1 else {})
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "oxygen"),
+    [
+        ("3150-0", 40, "%", True),
+        ("3150-0", 20.9, "%", False),
+        ("3150-0", 0.21, "1", False),  # a fraction
+        ("3150-0", 0.28, "1", True),
+        ("3151-8", 2, "L/min", True),
+        ("3151-8", 0.5, "l/min", True),
+        ("3151-8", 0, "L/min", False),
+        ("3151-8", 250, "mL/min", True),
+    ],
+)
+def test_inhaled_oxygen_of_its_own_joins_the_spo2_of_its_patient_and_time(
+    code: str, value: float, unit: str, oxygen: bool
+) -> None:
+    result = mapped(bundle(observation(code, value, unit), spo2(92)), "Bundle")
+    assert [r.values for r in result.readings] == [{"spo2": 92.0, "on_oxygen": oxygen}]
+
+
+def test_oxygen_without_an_spo2_of_its_patient_and_time_is_skipped() -> None:
+    body = bundle(
+        spo2(95), observation("3151-8", 2, "L/min", patient="P-0043"),
+        observation("3150-0", 40, "%", time="2026-11-25T14:00:05Z"),
+    )  # fmt: skip
+    result = mapped(body, "Bundle")
+    assert [(r.patient_id, r.values) for r in result.readings] == [("P-0042", {"spo2": 95.0})]
+    assert result.skipped == {"oxygen_alone": 2}
+    alone = refused(observation("3150-0", 40, "%"))
+    assert (alone.kind, alone.status) == ("no_vital_sign", 422)
+
+
+def test_other_components_of_an_spo2_are_skipped_and_counted() -> None:
+    result = mapped(spo2(95, ("8867-4", 80, "/min"), ("3151-8", 3, "L/min"), ("9999-9", 1, "1")))
+    assert [r.values for r in result.readings] == [{"spo2": 95.0, "on_oxygen": True}]
+    assert result.skipped == {"unknown_code": 2}
+
+
+# NEWS2's level of consciousness: LOINC 67775-7 with a coded answer (answers written out).
+@pytest.mark.parametrize(
+    ("answer", "letter"),
+    [
+        ({"coding": [coding("LA9340-6", "Alert")]}, "A"),
+        ({"coding": [coding("LA6560-2", "Confused")]}, "C"),
+        ({"coding": [coding("LA17108-4")]}, "V"),  # the code alone (HL7 Belgium's example)
+        ({"coding": [coding("LA17107-6", "Painful")]}, "P"),
+        ({"coding": [coding("LA9343-0", "Unresponsive")]}, "U"),
+        ({"coding": [coding("LA9340-6", "Unresponsive")]}, "A"),  # the code over the display
+        ({"coding": [coding("U", "Unresponsive", "https://example.org/acvpu")]}, "U"),
+        ({"coding": [coding("248234008", "Mentally alert", "http://snomed.info/sct"),
+                     coding("x", "Alert", "urn:local")]}, "A"),
+        ({"coding": [coding("450847001", "Responds to pain", "http://snomed.info/sct")]}, "P"),
+        ({"text": "New confusion"}, "C"),
+        ({"coding": [coding("9", None, "urn:local")], "text": "voice"}, "V"),
+    ],
+)  # fmt: skip
+def test_a_level_of_responsiveness_is_an_acvpu_reading(answer: dict[str, Any], letter: str) -> None:
+    reading = one(consciousness(answer, device={"reference": "Device/tab-3"}))
+    assert reading == GatewayReading(Signal.CONSCIOUSNESS, "P-0042", TIME_MS, {"acvpu": letter},
+                                     "tab-3")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("resource", "reason"),
+    [
+        (consciousness({"coding": [coding("LA6561-0", "Oriented")]}),
+         "unknown_answer:level of responsiveness LA6561-0"),
+        (consciousness({"text": "drowsy"}), "unknown_answer:level of responsiveness drowsy"),
+        (consciousness({"coding": [coding("a")]}), "unknown_answer:level of responsiveness a"),
+    ],
+)  # fmt: skip
+def test_another_answer_is_refused_naming_it(resource: dict[str, Any], reason: str) -> None:
+    refusal = refused(bundle(observation(), resource), "Bundle")
+    assert (refusal.kind, refusal.reason, refusal.status) == ("unknown_answer", reason, 400)
+    assert refusal.where == "Bundle.entry[1].resource.valueCodeableConcept"
+
+
+def test_a_level_of_responsiveness_without_a_coded_answer_is_refused() -> None:
+    quantity = refused(observation("67775-7", 1, "1"))
+    assert (quantity.reason, quantity.where) == (
+        "missing_field:level of responsiveness value", "Observation.valueCodeableConcept",
+    )  # fmt: skip
+    no_value = refused(consciousness(None))
+    assert no_value.reason == "missing_field:level of responsiveness value"
+
+
+def test_a_bundle_of_the_news2_observations() -> None:
+    body = bundle(
+        observation(), spo2(93, ("3151-8", 2, "L/min")),
+        consciousness({"coding": [coding("LA9340-6", "Alert")]}),
+        consciousness({"text": "Alert"}, patient="P-0043", time="2026-11-25T13:59:00Z"),
+    )  # fmt: skip
+    result = mapped(body, "Bundle")
+    got = {(r.patient_id, r.signal, r.ts_ms): r.values for r in result.readings}
+    assert got == {
+        ("P-0042", Signal.HEART_RATE, TIME_MS): {"bpm": 88.0},
+        ("P-0042", Signal.SPO2, TIME_MS): {"spo2": 93.0, "on_oxygen": True},
+        ("P-0042", Signal.CONSCIOUSNESS, TIME_MS): {"acvpu": "A"},
+        ("P-0043", Signal.CONSCIOUSNESS, TIME_MS - 60_250): {"acvpu": "A"},
+    }
+    assert result.skipped == {}

@@ -7,7 +7,10 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.unit.gateway.messages import (
+    FIO2,
     HR,
+    LN_FIO2,
+    LN_O2_FLOW,
     NIBP_DIA,
     NIBP_MEAN,
     NIBP_SYS,
@@ -15,6 +18,7 @@ from tests.unit.gateway.messages import (
     SPO2,
     TEMP,
     Obx,
+    acvpu,
     obx,
     oru,
     vitals,
@@ -355,3 +359,165 @@ def test_what_is_no_hl7_message_is_refused(block: bytes) -> None:
 def test_line_feeds_between_segments_are_read_as_segment_ends() -> None:
     assert len(mapped(vitals().replace(b"\r", b"\r\n")).readings) == 5
     assert len(mapped(vitals().replace(b"\r", b"\n")).readings) == 5
+
+
+# Inspired oxygen: on_oxygen of the SpO2 reading at its time (IEEE 11073-10101 terms, written out).
+PERCENT = "262688^MDC_DIM_PERCENT^MDC"
+FIO2_CODES = [
+    ("152196", "MDC_CONC_AWAY_O2_INSP"),
+    ("153144", "MDC_CONC_GASDLV_O2_INSP"),
+    ("151920", "MDC_VENT_CONC_AWAY_O2_INSP"),
+]
+
+
+def spo2_with(*oxygen: Obx) -> dict[str, object]:
+    """The SpO2 reading's values of a message with an SpO2 of 95 and ``oxygen`` at its time."""
+    (reading,) = mapped(oru([obx(SPO2, 95), *oxygen])).readings
+    assert reading.signal is Signal.SPO2
+    return reading.values
+
+
+@pytest.mark.parametrize(("code", "name"), FIO2_CODES)
+def test_every_inspired_oxygen_code_sets_on_oxygen(code: str, name: str) -> None:
+    assert spo2_with(Obx(code, name, PERCENT, "40")) == {"spo2": 95.0, "on_oxygen": True}
+    assert spo2_with(Obx(code, name, PERCENT, "21")) == {"spo2": 95.0, "on_oxygen": False}
+
+
+@pytest.mark.parametrize(
+    ("kind", "unit", "value", "oxygen"),
+    [
+        (FIO2, "%^%^UCUM", "21.01", True),
+        (FIO2, PERCENT, "20.9", False),  # room air as a sensor reads it
+        (FIO2, PERCENT, "10", False),
+        (FIO2, PERCENT, "100", True),
+        (LN_FIO2, "%^%^UCUM", "28", True),
+        (LN_FIO2, "1^1^UCUM", "0.21", False),  # a fraction
+        (LN_FIO2, "1^1^UCUM", "0.5", True),
+        (LN_O2_FLOW, "L/min^L/min^UCUM", "2", True),
+        (LN_O2_FLOW, "l/min^l/min^UCUM", "0", False),
+        (LN_O2_FLOW, "mL/min^mL/min^UCUM", "500", True),
+        (LN_O2_FLOW, "ml/min^ml/min^UCUM", "30", True),
+    ],
+)
+def test_inhaled_oxygen_above_air_is_on_oxygen(
+    kind: tuple[str, str, str], unit: str, value: str, oxygen: bool
+) -> None:
+    values = spo2_with(obx(kind[:2] + (unit,), value))
+    assert values == {"spo2": 95.0, "on_oxygen": oxygen}
+    assert values["on_oxygen"] is oxygen  # a bool, written as a JSON boolean
+
+
+def test_oxygen_without_an_spo2_at_its_time_is_skipped_and_counted() -> None:
+    alone = mapped(oru([obx(HR, 80), obx(FIO2, 40)]))
+    assert [r.signal for r in alone.readings] == [Signal.HEART_RATE]
+    assert alone.skipped == {"oxygen_alone": 1}
+    later = mapped(oru([obx(SPO2, 95), obx(LN_O2_FLOW, 2, time="20261125140005")]))
+    assert [r.values for r in later.readings] == [{"spo2": 95.0}]
+    assert later.skipped == {"oxygen_alone": 1}
+    only = mapped(oru([obx(FIO2, 40)]))
+    assert (only.readings, only.skipped) == ([], {"oxygen_alone": 1})
+
+
+def test_the_preferred_oxygen_code_wins_mdc_before_loinc() -> None:
+    circuit = Obx("153144", "MDC_CONC_GASDLV_O2_INSP", PERCENT, "40")
+    result = mapped(oru([obx(SPO2, 95), circuit, obx(FIO2, 21), obx(LN_O2_FLOW, 2)]))
+    assert [r.values for r in result.readings] == [{"spo2": 95.0, "on_oxygen": False}]
+    assert result.skipped == {"superseded": 2}
+
+
+def test_the_spo2_reading_keeps_the_oximeters_device() -> None:
+    message = oru([obx(FIO2, 40, device="vent-1"), obx(SPO2, 95, device="oxi-2")])
+    (reading,) = mapped(message).readings
+    assert (reading.values, reading.device_id) == ({"spo2": 95.0, "on_oxygen": True}, "oxi-2")
+
+
+def test_oxygen_without_result_is_skipped_and_the_spo2_written_without_it() -> None:
+    result = mapped(oru([obx(SPO2, 95), obx(FIO2, "", status="X")]))
+    assert [r.values for r in result.readings] == [{"spo2": 95.0}]
+    assert result.skipped == {"no_result": 1}
+
+
+@pytest.mark.parametrize(
+    ("observation", "reason"),
+    [
+        (obx(FIO2, 9.99), "out_of_range:fio2"),
+        (obx(FIO2, 0.4), "out_of_range:fio2"),  # a fraction sent as a percentage: not air
+        (obx(FIO2, 100.5), "out_of_range:fio2"),
+        (obx(LN_FIO2[:2] + ("1^1^UCUM",), 1.2), "out_of_range:fio2"),
+        (obx(LN_O2_FLOW, -1), "out_of_range:o2_flow"),
+        (obx(LN_O2_FLOW, 101), "out_of_range:o2_flow"),
+        (obx(FIO2[:2] + ("266016^MDC_DIM_MMHG^MDC",), 150), "unknown_unit:MDC_CONC_AWAY_O2_INSP"),
+        (obx(LN_O2_FLOW[:2] + ("%^%^UCUM",), 2), "unknown_unit:inhaled oxygen flow rate %"),
+        (obx(FIO2, "high"), "wrong_type:MDC_CONC_AWAY_O2_INSP"),
+        (obx(FIO2, ""), "missing_field:MDC_CONC_AWAY_O2_INSP value"),
+    ],
+)
+def test_an_unusable_oxygen_value_refuses_the_message(observation: Obx, reason: str) -> None:
+    assert refusal(oru([obx(SPO2, 95), observation])).startswith(reason)
+
+
+def test_loinc_codes_are_read_only_for_what_is_charted() -> None:
+    result = mapped(oru([obx(("8867-4", "Heart rate", PER_MIN), 80), obx(SPO2, 95)]))
+    assert (len(result.readings), result.skipped) == (1, {"unknown_code": 1})
+    as_mdc = mapped(oru([Obx("3150-0", "FiO2", "%", "40"), obx(SPO2, 95)]))
+    assert as_mdc.skipped == {"unknown_code": 1}
+
+
+# Level of responsiveness (LOINC 67775-7), its answers written out.
+@pytest.mark.parametrize(
+    ("answer", "letter"),
+    [
+        ("LA9340-6^Alert^LN", "A"),
+        ("LA6560-2^Confused^LN", "C"),
+        ("LA17108-4^Verbal^LN", "V"),
+        ("LA17107-6^Painful^LN", "P"),
+        ("LA9343-0^Unresponsive^LN", "U"),
+        ("LA9340-6^Unresponsive^LN", "A"),  # the code over the text
+        ("V", "V"),
+        ("C^New confusion^L", "C"),
+        ("^New confusion", "C"),
+        ("^confusion", "C"),
+        ("^ Responds to  PAIN ", "P"),
+        ("X7^Voice^L", "V"),  # a local code, its text
+        ("X7^Awake^L^LA9343-0^Unresponsive^LN", "U"),  # the alternate code
+        ("^^^^^^^^Alert", "A"),  # the original text
+    ],
+)
+def test_a_level_of_responsiveness_is_an_acvpu_reading(answer: str, letter: str) -> None:
+    result = mapped(oru([acvpu(answer, time="20261125140010")]))
+    (reading,) = result.readings
+    assert (reading.signal, reading.patient_id, reading.ts_ms) == (
+        Signal.CONSCIOUSNESS, "P-0042", AT_MS + 10_000,
+    )  # fmt: skip
+    assert (reading.values, result.skipped) == ({"acvpu": letter}, {})
+
+
+def test_a_level_of_responsiveness_joins_the_vitals_as_its_own_reading() -> None:
+    message = oru([obx(HR, 88), obx(SPO2, 97), acvpu("LA17108-4^Verbal^LN"), obx(RESP, 16)])
+    got = {r.signal: (r.ts_ms, r.values) for r in mapped(message).readings}
+    assert got == {
+        Signal.HEART_RATE: (AT_MS, {"bpm": 88.0}), Signal.SPO2: (AT_MS, {"spo2": 97.0}),
+        Signal.CONSCIOUSNESS: (AT_MS, {"acvpu": "V"}), Signal.RESPIRATION: (AT_MS, {"rate": 16.0}),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("LA6561-0^Oriented^LN", "unknown_answer:level of responsiveness LA6561-0"),
+        ("^Drowsy", "unknown_answer:level of responsiveness Drowsy"),
+        ("a", "unknown_answer:level of responsiveness a"),
+        ("2^^L", "unknown_answer:level of responsiveness 2"),
+        ("", "missing_field:level of responsiveness value"),
+        ("^^^", "missing_field:level of responsiveness value"),
+        ("LA9340-6^Alert^LN~LA9343-0^Unresponsive^LN", "wrong_type:level of responsiveness"),
+    ],
+)
+def test_another_answer_refuses_the_message(answer: str, reason: str) -> None:
+    assert refusal(oru([obx(HR, 80), acvpu(answer)])) == reason
+
+
+def test_a_level_of_responsiveness_without_result_or_in_mdc_is_skipped() -> None:
+    result = mapped(oru([obx(HR, 80), acvpu("", status="X"), acvpu("A", system="MDC")]))
+    assert [r.signal for r in result.readings] == [Signal.HEART_RATE]
+    assert result.skipped == {"no_result": 1, "unknown_code": 1}

@@ -35,12 +35,26 @@ def test_each_signal_goes_to_its_topic() -> None:
     topics = {
         Signal.BLOOD_PRESSURE: "vitals.blood_pressure", Signal.SPO2: "vitals.spo2",
         Signal.RESPIRATION: "vitals.respiration",
-        Signal.TEMPERATURE: "vitals.temperature",
+        Signal.TEMPERATURE: "vitals.temperature", Signal.CONSCIOUSNESS: "vitals.consciousness",
     }  # fmt: skip
     for signal, topic in topics.items():
         record = reading_record(GatewayReading(signal, "P-1", 0, {"x": 1.0}), TOPICS)
         assert record.topic == topic
         assert "device_id" not in json.loads(record.value)
+
+
+def test_on_oxygen_is_a_json_boolean_and_acvpu_a_letter() -> None:
+    on_air = GatewayReading(Signal.SPO2, "P-1", 0, {"spo2": 95.0, "on_oxygen": False}, "oxi")
+    on_oxygen = GatewayReading(Signal.SPO2, "P-1", 0, {"spo2": 91.0, "on_oxygen": True})
+    assert reading_record(on_air, TOPICS).value == (
+        b'{"patient_id": "P-1", "ts": "1970-01-01T00:00:00.000Z", "spo2": 95.0, '
+        b'"on_oxygen": false, "device_id": "oxi"}'
+    )
+    assert json.loads(reading_record(on_oxygen, TOPICS).value)["on_oxygen"] is True
+    level = reading_record(GatewayReading(Signal.CONSCIOUSNESS, "P-1", 0, {"acvpu": "V"}), TOPICS)
+    assert (level.topic, level.key) == ("vitals.consciousness", b"P-1")
+    assert json.loads(level.value) == {"patient_id": "P-1", "ts": "1970-01-01T00:00:00.000Z",
+                                       "acvpu": "V"}  # fmt: skip
 
 
 def test_a_dead_letter_keeps_the_original_bytes_and_says_where_from() -> None:

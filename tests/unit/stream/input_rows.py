@@ -54,6 +54,13 @@ def blood_pressure_row(
     )
 
 
+def observation_row(
+    patient: str, signal: Signal, ts: int, values: dict[str, float], raw_value: bytes = b"{}"
+) -> dict[str, Any]:
+    """A reading of any signal, its values as the parser gives them (``VALUE_FIELDS``)."""
+    return _reading_row(patient, signal, ts, values, raw_value, signal.value, 0, None)
+
+
 def _reading_row(
     patient: str,
     signal: Signal,

@@ -14,11 +14,13 @@ SpO2 is scored on scale 1, or scale 2 for a patient the roster flags (column
 
 Exact in event time, whatever the batching, like the pairing of ``derived``: the parameters
 come on different topics in no order relative to each other, so a time ``t`` is scored once
-every other signal the patient has sent has had a reading at or after ``t`` released, or has
-gone quiet (live: no arrival for the pairing wait; over history: the end). Until then its
-readings wait in a queue, and the score at ``t`` is the one of history. A reading released
-behind the last scored time (a feed stamped long before it arrives, after its feed was quiet)
-still becomes its parameter's latest, but is not scored at its own time.
+every signal the patient has sent has had a reading at or after ``t`` released to the rule, or
+has gone quiet (live: no arrival for the pairing wait; over history: the end). The engine says
+which signals a patient waits for (``settle``, after each call's readings and each tick). Until
+then readings wait in a queue, and the score at ``t`` is the one of history while every reading
+reaches the stream within the pairing wait of its event time. A reading released behind the
+last scored time (one delayed longer) still becomes its parameter's latest, but is not scored
+at its own time.
 
 Per patient the rule keeps each parameter's latest reading, each signal's newest released time,
 the last scored time and the queue: the reference state is a dict, the kernel's is cells and
@@ -28,6 +30,7 @@ list state (``list.ts``, ``list.signal``, ``list.first`` (the signal's scored va
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numba
@@ -142,7 +145,7 @@ class News2AggregateRule(ThresholdRule):
     def step(
         self, state: RuleState, reading: Reading, patient: PatientContext
     ) -> tuple[RuleState, list[Alert]]:
-        """Queue the reading; ``settle`` and ``finish`` score what is complete."""
+        """Queue the reading; ``settle`` scores what is complete."""
         signal = reading.signal.value
         values = {
             field: reading.values[field]
@@ -154,28 +157,21 @@ class News2AggregateRule(ThresholdRule):
         queue = [*state.get("queue", []), [reading.ts_ms, signal, values]]
         return {**state, "newest": newest, "queue": queue}, []
 
-    def settle(self, state: RuleState, patient: PatientContext) -> tuple[RuleState, list[Alert]]:
-        return self._score_ready(state, patient, frozenset())
-
-    def finish(
-        self, state: RuleState, patient: PatientContext, quiet: frozenset[Signal]
-    ) -> tuple[RuleState, list[Alert]]:
-        return self._score_ready(state, patient, quiet)
-
     def held_until_quiet(self, state: RuleState) -> frozenset[Signal]:
-        """Queued readings wait for every signal the patient has sent."""
-        if not state.get("queue"):
-            return frozenset()
-        return frozenset(Signal(name) for name in state.get("newest", {}))
+        """Queued readings wait for every signal the patient sends: the silence of any of them
+        may let them be scored."""
+        return frozenset(Signal) if state.get("queue") else frozenset()
 
-    def _score_ready(
-        self, state: RuleState, patient: PatientContext, quiet: frozenset[Signal]
+    def settle(
+        self, state: RuleState, patient: PatientContext, waiting: frozenset[Signal]
     ) -> tuple[RuleState, list[Alert]]:
+        """Score, in order, the queued times that every ``waiting`` signal has caught up with
+        (a signal with nothing released yet holds everything back)."""
         queue = sorted(state.get("queue", []), key=lambda entry: entry[0])  # stable
         if not queue:
             return state, []
-        waiting = [ts for name, ts in state["newest"].items() if Signal(name) not in quiet]
-        bound = min(waiting, default=None)
+        newest = state["newest"]
+        bound = min((newest.get(s.value, -math.inf) for s in waiting), default=None)
         latest: dict[str, list[float]] = dict(state.get("latest", {}))
         frontier: int | None = state.get("frontier")
         episode: RuleState = state.get("episode", {})
@@ -285,12 +281,12 @@ def _score_ready(
     entry_first: FloatArray,
     entry_second: FloatArray,
     chosen: BoolArray,
-    quiet: BoolArray,
+    waiting: BoolArray,
     freshness: FloatArray,
     scale2: BoolArray,
     highest: bool,
 ) -> tuple[BoolArray, IntArray, FloatArray, FloatArray]:
-    """``_score_ready`` of the reference over the chosen slots' queues (entries sorted by slot,
+    """``settle`` of the reference over the chosen slots' queues (entries sorted by slot,
     then time, queue order among equal times): which entries stay queued, and the scores
     (slot, time, score) in order."""
     n = len(entry_ts)
@@ -309,10 +305,10 @@ def _score_ready(
             continue
         row = cells[s]
         bound = np.inf
-        for k in range(quiet.shape[1]):
-            newest = row[_NEWEST + k]
-            if not np.isnan(newest) and not quiet[s, k]:
-                bound = min(bound, newest)
+        for k in range(waiting.shape[1]):
+            if waiting[s, k]:
+                newest = row[_NEWEST + k]
+                bound = -np.inf if np.isnan(newest) else min(bound, newest)
         while i < end and entry_ts[i] <= bound:
             t = entry_ts[i]
             while i < end and entry_ts[i] == t:
@@ -371,36 +367,22 @@ class News2AggregateKernel(ThresholdKernel):
             state[name] = column[order]
         return []
 
-    def settle(self, state: KernelState, patients: Patients, slots: IntArray) -> list[Alert]:
-        quiet = np.zeros((len(state["cells"]), len(SIGNALS)), np.bool_)
-        return self._score(state, patients, slots, quiet)
-
-    def finish(
-        self,
-        state: KernelState,
-        patients: Patients,
-        slots: IntArray,
-        quiet: dict[Signal, BoolArray],
-    ) -> list[Alert]:
-        matrix = np.zeros((len(state["cells"]), len(SIGNALS)), np.bool_)
-        for index, signal in enumerate(SIGNALS):
-            matrix[slots, index] = quiet[signal]
-        return self._score(state, patients, slots, matrix)
-
     def held_until_quiet(self, state: KernelState, slots: IntArray, signal: Signal) -> BoolArray:
-        queued = np.isin(slots, state["list.slot"])
-        sent = ~np.isnan(state["cells"][slots, _NEWEST + SIGNAL_INDEX[signal]])
-        held: BoolArray = queued & sent
+        queued = np.zeros(len(state["cells"]), np.bool_)
+        queued[state["list.slot"]] = True
+        held: BoolArray = queued[slots]
         return held
 
-    def _score(
-        self, state: KernelState, patients: Patients, slots: IntArray, quiet: BoolArray
+    def settle(
+        self, state: KernelState, patients: Patients, slots: IntArray, waiting: BoolArray
     ) -> list[Alert]:
         if not len(state["list.ts"]):
             return []
         cells = state["cells"]
         chosen = np.zeros(len(cells), np.bool_)
         chosen[slots] = True
+        blocking = np.zeros((len(cells), len(SIGNALS)), np.bool_)
+        blocking[slots] = waiting
         rule = self.rule
         freshness = np.array([float(rule.freshness[name]) for name in PARAMETERS])
         scale2 = patients.settings(rule, "spo2_scale", float(rule.news2.spo2_scale)) > 1.5
@@ -412,7 +394,7 @@ class News2AggregateKernel(ThresholdKernel):
             state["list.first"],
             state["list.second"],
             chosen,
-            quiet,
+            blocking,
             freshness,
             scale2,
             rule.news2.measure == "highest",

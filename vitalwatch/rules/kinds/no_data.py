@@ -34,7 +34,9 @@ TECHNICAL_LABELS = {"category": "technical"}
 
 class NoDataSpec(RuleSpec):
     kind: Literal["no_data"]
-    signal: Literal["heart_rate", "blood_pressure"]
+    signal: Literal[
+        "heart_rate", "blood_pressure", "spo2", "respiration", "temperature", "consciousness"
+    ]
     for_: DurationMs = Field(alias="for", gt=0)
 
 

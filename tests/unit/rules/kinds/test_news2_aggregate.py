@@ -189,6 +189,21 @@ def test_a_quiet_signal_stops_holding_the_others_back() -> None:
     assert live(rule, calls) == [[], [], [("firing", 5, 5)]]
 
 
+def test_a_signal_sent_but_not_released_yet_holds_the_others_back() -> None:
+    # The respiration rate of 0 s arrives after the SpO2 of 1 s has gone quiet; while it is
+    # held back (the pairing wait), 1 s is not scored without it: 3 + 3 + 2, not 3 + 2.
+    rule = news2(min_score=7)
+    evaluator = PatientEvaluator([rule], allowed_lateness_ms=0, pairing_wait_ms=2_000)
+    state = PatientState()
+    assert evaluator.process(state, PATIENT, [spo2(1, 91, on_oxygen=True)], 1_000).alerts == []
+    assert evaluator.process(state, PATIENT, [respiration(0, 26)], 2_500).alerts == []
+    assert evaluator.tick(state, PATIENT, 3_000) == []  # the SpO2 quiet, released: it waits
+    alerts = evaluator.tick(state, PATIENT, 4_500)  # the respiration rate quiet too
+    assert [(a.state.value, a.onset_ms, a.values) for a in alerts] == [
+        ("firing", 1_000, {"news2_aggregate": 8.0})
+    ]
+
+
 def test_the_kernel_gives_the_reference_alerts_and_state() -> None:
     rule = news2(min_score=4, clear_after="2s", freshness={"pulse": "3s"})
     flagged = PatientContext("P-2", overrides={"r.spo2_scale": 2.0, "r.min_score": 6.0})

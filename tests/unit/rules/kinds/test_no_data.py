@@ -78,3 +78,13 @@ def test_tick_releases_held_readings_once_the_feed_is_quiet_for_the_lateness() -
     assert states(evaluator.tick(state, PATIENT, 15_000)) == [("firing", 0, 2)]
     late = evaluator.process(state, PATIENT, [hr(2.5, 140)], now_ms=16_000).late
     assert late == [0]  # behind the released readings: late, returned to be dead-lettered
+
+
+def test_every_signal_of_the_contract_can_be_watched_for_silence() -> None:
+    import typing
+
+    from vitalwatch.contracts.readings import Signal
+    from vitalwatch.rules.kinds.no_data import NoDataSpec
+
+    watched = typing.get_args(NoDataSpec.model_fields["signal"].annotation)
+    assert sorted(watched) == sorted(signal.value for signal in Signal)
