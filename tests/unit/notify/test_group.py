@@ -49,3 +49,27 @@ def test_groups_are_independent_and_forgettable() -> None:
     assert [k for k, _, _ in g.due(10)] == ["p1"]
     g.forget("p1")
     assert g.keys() == ["p2"]
+
+
+def test_an_alert_more_severe_than_any_the_group_announced_does_not_wait_for_the_fold() -> None:
+    medium, high = (Timing(0, 60_000, 600_000, escalation=rank) for rank in (1, 2))
+    g = Grouper()
+    g.offer("p1", "urgent", medium, 0)
+    g.flushed("p1", 0)
+    g.offer("p1", "urgent-again", medium, 5)  # as severe as what went: folded
+    assert g.due(5) == []
+    g.offer("p1", "emergency", high, 10)  # more severe: at once, taking the other along
+    assert g.due(10) == [("p1", Flush.NEW, frozenset({"urgent-again", "emergency"}))]
+    g.flushed("p1", 10)
+    g.offer("p1", "emergency-2", high, 20)  # high was announced: folded again
+    assert g.due(69) == []
+    assert g.due(70) == [("p1", Flush.NEW, frozenset({"emergency-2"}))]
+
+
+def test_a_resolution_or_a_reminder_never_escalates() -> None:
+    g = Grouper()
+    g.offer("p1", "a", Timing(0, 60_000, 0, escalation=0), 0)
+    g.flushed("p1", 0)
+    g.offer("p1", "b", Timing(0, 60_000, 0), 1)  # not news: NOT_NEWS
+    assert g.due(59) == []
+    assert g.due(60) == [("p1", Flush.NEW, frozenset({"b"}))]

@@ -8,7 +8,7 @@ from pathlib import Path
 from vitalwatch.contracts.alerts import Severity
 from vitalwatch.notify.config.routing import DEFAULT_ROUTING
 
-from .harness import Harness, alert
+from .harness import Harness, alert, resolved
 
 # The embedded default, with the harness's in-memory receiver in place of notify.urls.
 ROUTING = DEFAULT_ROUTING.replace("use_notify_urls: true", 'urls: ["nurse://"]')
@@ -65,3 +65,16 @@ def test_medium_and_low_wait_their_group_wait_and_a_high_one_takes_them_along(
     h.publish(alert(patient="P-0004", rule="tachycardia-sustained"), at=42)
     h.tick(42)
     assert len(h.sent("nurse://")) == 4 and "2 alerts:" in h.sent("nurse://")[3][1]
+
+
+def test_an_emergency_after_an_urgent_alert_of_the_patient_leaves_at_once(tmp_path: Path) -> None:
+    h = harness(tmp_path)
+    h.publish(alert(rule="news2-urgent", severity=Severity.MEDIUM), at=0)
+    h.run(0, 5)
+    assert [title for title, _ in h.sent("nurse://")] == ["[MEDIUM] firing: news2-urgent"]
+    h.publish(alert(rule="news2-emergency", onset_s=1), at=10)
+    h.tick(10)  # within group_interval of the first message, but more severe than it
+    assert [title for title, _ in h.sent("nurse://")][1:] == ["[HIGH] firing: news2-emergency"]
+    h.publish(resolved(alert(rule="news2-urgent", severity=Severity.MEDIUM)), at=20)
+    h.run(20, 69)  # a resolution is a follow-up: folded (if sent at all)
+    assert len(h.sent("nurse://")) == 2

@@ -11,18 +11,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vitalwatch.contracts.alerts import Alert, AlertState
+from vitalwatch.contracts.alerts import Alert, AlertState, Severity
 from vitalwatch.notify.config.matchers import alert_labels
 from vitalwatch.notify.config.receivers import NamedReceiver
 from vitalwatch.notify.config.routing import Route
 from vitalwatch.notify.config.routing_table import RoutingTable
+from vitalwatch.notify.stages.group import NOT_NEWS, Grouper, Timing
 from vitalwatch.notify.stages.group import Flush as Why
-from vitalwatch.notify.stages.group import Grouper, Timing
 from vitalwatch.notify.stages.latency import StageClock
 from vitalwatch.notify.stages.mute import Mutes
 from vitalwatch.notify.stages.open_alerts import OpenAlerts
 from vitalwatch.notify.stages.submit import Submit
 from vitalwatch.notify.stores.alerts import StoredAlert
+
+# A firing alert's rank as news for its group (``Timing.escalation``).
+_SEVERITY_RANK = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2}
 
 
 def delivery_key(alert: Alert) -> str:
@@ -49,7 +52,8 @@ class Groups:
     def offer(self, route: Route, receiver: NamedReceiver, alert: Alert, now: float) -> None:
         key = route.group_key(alert_labels(alert))
         wait = route.group_wait.ms(alert.severity)
-        timing = Timing(wait, route.group_interval_ms, route.repeat_interval_ms)
+        news = _SEVERITY_RANK[alert.severity] if alert.state is AlertState.FIRING else NOT_NEWS
+        timing = Timing(wait, route.group_interval_ms, route.repeat_interval_ms, news)
         self.grouper.offer(key, alert.alert_id, timing, now)
         self.groups.setdefault(key, _Group(route, receiver)).members.add(alert.alert_id)
 

@@ -6,7 +6,11 @@ message; the wait is each alert's own (the route's ``group_wait`` for its severi
 group goes out when the wait of any pending alert is over, taking the others along (a ``high``
 alert with no wait sends at once the ``medium`` one waiting beside it). After a flush, newly
 pending alerts wait until ``group_interval`` has passed since it (and at least their
-``group_wait`` from when they arrived, so a burst after a quiet spell is still one message);
+``group_wait`` from when they arrived, so a burst after a quiet spell is still one message),
+except an *escalation*: a newly firing alert more severe than any the group has announced as
+firing (``Timing.escalation``) goes once its own group wait is over. Unlike a
+server, a patient whose urgent NEWS2 alert went out a moment ago and who now meets the
+emergency band must not wait a minute for the fold;
 with nothing new, a group whose alerts still fire unacknowledged is sent again after
 ``repeat_interval`` (0: never). Pure timing logic over the clock the caller passes in; what is
 pending is decided by the stages before it.
@@ -28,14 +32,22 @@ class Timing:
     wait_ms: int  # the offered alert's own group wait
     interval_ms: int
     repeat_ms: int
+    # How severe the offered alert is as news: its severity's rank (low 0, medium 1, high 2)
+    # when it fires, else NOT_NEWS (a resolution or a reminder never escalates).
+    escalation: int = -1
+
+
+NOT_NEWS = -1
 
 
 @dataclass
 class _Group:
     timing: Timing
-    # alert id -> (when it was first offered since the last flush, its group wait in ms)
-    pending: dict[str, tuple[float, int]] = field(default_factory=dict)
+    # alert id -> (when it was first offered since the last flush, its group wait in ms, its
+    # escalation rank)
+    pending: dict[str, tuple[float, int, int]] = field(default_factory=dict)
     last_flush: float | None = None
+    announced: int = NOT_NEWS  # the highest escalation rank the group has sent
 
 
 class Grouper:
@@ -47,7 +59,7 @@ class Grouper:
         group = self._groups.setdefault(key, _Group(timing))
         group.timing = timing
         since = group.pending[alert_id][0] if alert_id in group.pending else now
-        group.pending[alert_id] = (since, timing.wait_ms)
+        group.pending[alert_id] = (since, timing.wait_ms, timing.escalation)
 
     def due(self, now: float) -> list[tuple[str, Flush, frozenset[str]]]:
         """Groups to send now: key, why, and the pending alert ids (empty for a repeat)."""
@@ -55,9 +67,15 @@ class Grouper:
         for key, group in self._groups.items():
             t = group.timing
             if group.pending:
-                ready = any(now >= since + wait / 1000 for since, wait in group.pending.values())
+                waited = [
+                    (rank, now >= since + wait / 1000)
+                    for since, wait, rank in group.pending.values()
+                ]
+                ready = any(done for _, done in waited)
                 if group.last_flush is not None:
-                    ready = ready and now >= group.last_flush + t.interval_ms / 1000
+                    escalated = any(done and rank > group.announced for rank, done in waited)
+                    folded = now >= group.last_flush + t.interval_ms / 1000
+                    ready = ready and (folded or escalated)
                 if ready:
                     due.append((key, Flush.NEW, frozenset(group.pending)))
             elif (
@@ -70,6 +88,8 @@ class Grouper:
 
     def flushed(self, key: str, now: float) -> None:
         group = self._groups[key]
+        ranks = [rank for _, _, rank in group.pending.values()]
+        group.announced = max([group.announced, *ranks])
         group.pending.clear()
         group.last_flush = now
 
