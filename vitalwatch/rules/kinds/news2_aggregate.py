@@ -57,6 +57,7 @@ from vitalwatch.rules.kind import PatientContext, RuleState
 from vitalwatch.rules.kinds.threshold import ThresholdKernel, ThresholdRule
 from vitalwatch.rules.news2_chart import (
     OXYGEN_SCORE,
+    ROUNDING_SLACK,
     band_score,
     band_table,
     spo2_band,
@@ -244,7 +245,7 @@ _FRONTIER = _NEWEST + len(SIGNALS)
 
 @numba.njit(cache=True)
 def _band_score(row: int, value: float) -> int:
-    written = np.floor(value * _BAND_SCALES[row] + 0.5 + 1e-9)
+    written = np.floor(value * _BAND_SCALES[row] + 0.5 + ROUNDING_SLACK)
     for k in range(_UPPERS.shape[1]):
         if written <= _UPPERS[row, k]:
             return int(_BAND_SCORES[row, k])
@@ -352,7 +353,7 @@ class News2AggregateKernel(ThresholdKernel):
         return state
 
     def run(self, state: KernelState, patients: Patients, released: Released) -> list[Alert]:
-        """Queue the released readings (``settle`` and ``finish`` score)."""
+        """Queue the released readings (``settle`` scores them)."""
         signal = released.signal
         rows = np.arange(len(signal))
         first = released.values[rows, _SIGNAL_FIELD[signal]]
