@@ -11,11 +11,13 @@ counts it), never silently dropped. One stamped at the watermark itself is not l
 it would come after the released readings of that time too.
 
 Only the rules that pair signals (``derived``: a cuff reading with the heart rate at or before
-it) wait longer. The two signals come on different topics, in no order relative to each other,
-so those rules get each signal's readings through a second hold of ``pairing_wait`` (at least the
-lateness): the readings as they would be released with that lateness. A cuff reading is then
-evaluated once a later heart rate has come through it, or the heart-rate feed has been quiet for
-as long, so that its pairing is the one of history (property-tested).
+it; ``news2_aggregate``: every parameter's latest reading) wait longer. The signals come on
+different topics, in no order relative to each other, so those rules get each signal's readings
+through a second hold of ``pairing_wait`` (at least the lateness): the readings as they would be
+released with that lateness. A cuff reading is then evaluated once a later heart rate has come
+through it, or the heart-rate feed has been quiet for as long, so that its pairing is the one of
+history (property-tested); rules that wait for several signals are told which the patient still
+waits for after each call (``settle``).
 
 The watermark is kept per patient and signal, not globally: a bedside device whose clock runs
 behind must not make every other patient's readings late, and a blood-pressure cuff's clock must
