@@ -157,8 +157,7 @@ class PatientEvaluator:
             if buffer.paired_watermark_ms is not None:
                 paired = max(paired, buffer.paired_watermark_ms)
             alerts += self._release(state, patient, signal, watermark, paired)
-        sent = frozenset(signal for signal, _ in _in_order(state))
-        return Evaluation(alerts=alerts + self._settle(state, patient, sent), late=late)
+        return Evaluation(alerts=alerts + self._settle(state, patient, frozenset()), late=late)
 
     def _pairing_hold(self, signal: Signal, live: bool = True) -> int:
         """How long the rules pairing ``signal`` with another wait for it. Over history there
@@ -175,11 +174,18 @@ class PatientEvaluator:
                 newest = max(ts for ts, _ in buffer.pending)
                 alerts += self._release(state, patient, signal, newest, newest)
         alerts += self._finish(state, patient, frozenset(Signal))
-        return alerts + self._settle(state, patient, frozenset())
+        return alerts + self._settle(state, patient, None)
 
     def _settle(
-        self, state: PatientState, patient: PatientContext, waiting: frozenset[Signal]
+        self, state: PatientState, patient: PatientContext, quiet: frozenset[Signal] | None
     ) -> list[Alert]:
+        """The rules that settle, told which signals the patient still waits for: those sent
+        and not ``quiet`` (None: the end of history, nothing)."""
+        if not self._settling:
+            return []
+        waiting: frozenset[Signal] = frozenset()
+        if quiet is not None:
+            waiting = frozenset(signal for signal, _ in _in_order(state)) - quiet
         alerts: list[Alert] = []
         for rule in self._settling:
             rule_state = state.rules.get(rule.spec.id, {})
@@ -224,8 +230,7 @@ class PatientEvaluator:
                     state.rules[rule.spec.id], fired = rule.on_quiet(rule_state, patient, now_ms)
                     alerts += fired
         alerts += self._finish(state, patient, frozenset(quiet))
-        sent = frozenset(signal for signal, _ in _in_order(state))
-        return alerts + self._settle(state, patient, sent - quiet)
+        return alerts + self._settle(state, patient, frozenset(quiet))
 
     def next_deadline(self, state: PatientState) -> int | None:
         """The processing time at which ``tick`` has something to do, if any."""

@@ -146,17 +146,18 @@ class News2AggregateRule(ThresholdRule):
     def step(
         self, state: RuleState, reading: Reading, patient: PatientContext
     ) -> tuple[RuleState, list[Alert]]:
-        """Queue the reading; ``settle`` scores what is complete."""
-        signal = reading.signal.value
+        """Queue the reading (in place: over history a patient's whole stay queues in one call);
+        ``settle`` scores what is complete."""
+        signal, ts = reading.signal.value, reading.ts_ms
         values = {
             field: reading.values[field]
-            for name, (source, field) in SOURCES.items()
+            for source, field in SOURCES.values()
             if source is reading.signal and field in reading.values
         }
-        newest = dict(state.get("newest", {}))
-        newest[signal] = max(newest.get(signal, reading.ts_ms), reading.ts_ms)
-        queue = [*state.get("queue", []), [reading.ts_ms, signal, values]]
-        return {**state, "newest": newest, "queue": queue}, []
+        newest = state.setdefault("newest", {})
+        newest[signal] = max(newest.get(signal, ts), ts)
+        state.setdefault("queue", []).append([ts, signal, values])
+        return state, []
 
     def held_until_quiet(self, state: RuleState) -> frozenset[Signal]:
         """Queued readings wait for every signal the patient sends: the silence of any of them
