@@ -65,7 +65,7 @@ from vitalwatch.rules.loader import load_rules
 from vitalwatch.settings import Settings
 from vitalwatch.stream import job
 from vitalwatch.stream.parse import READING_COLUMNS, parse_readings
-from vitalwatch.stream.processor import OUTPUT_SCHEMA, STATE_BUCKETS
+from vitalwatch.stream.processor import OUTPUT_SCHEMA
 from vitalwatch.stream.session import start_spark
 
 
@@ -100,7 +100,7 @@ def _without_rules_via_pandas(
 ) -> StreamingQuery:
     """The readings' columns (all, or ``columns``) unpacked to ``transformWithStateInPandas``."""
     readings = parse_readings(job.read_kafka(spark, settings), settings.topics)
-    grouped = readings.select(_bucket(), *(columns or readings.columns)).groupBy("bucket")
+    grouped = readings.select(_bucket(settings), *(columns or readings.columns)).groupBy("bucket")
     return _to_kafka(
         grouped.transformWithStateInPandas(NoRules(), OUTPUT_SCHEMA, "Append", "None"), settings
     )
@@ -118,13 +118,14 @@ def _to_kafka(evaluated: DataFrame, settings: Settings) -> StreamingQuery:
     )
 
 
-def _bucket() -> Any:
-    return F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS)).alias("bucket")
+def _bucket(settings: Settings) -> Any:
+    """The product's state bucket (``spark.state_buckets``: the floor's checkpoints are new)."""
+    return job.state_bucket(settings.spark.state_buckets).alias("bucket")
 
 
 def _without_python(spark: SparkSession, settings: Settings) -> StreamingQuery:
     readings: DataFrame = parse_readings(job.read_kafka(spark, settings), settings.topics)
-    counted = readings.groupBy(_bucket()).agg(
+    counted = readings.groupBy(_bucket(settings)).agg(
         F.count("*").alias("readings"), F.max("event_ms").alias("newest")
     )
     return (

@@ -13,7 +13,9 @@ Policies (``--policies``, run in that order in each pair):
 - ``trigger-<ms>``: the defaults with that processing-time trigger (0: each micro-batch starts
   as soon as the last ends and there is new input);
 - ``filecontext-checkpoint``: the defaults with Spark's default checkpoint file manager, on
-  Hadoop's FileContext API, instead of the FileSystem-based one vitalwatch sets.
+  Hadoop's FileContext API, instead of the FileSystem-based one vitalwatch sets;
+- ``fetch-wait-<ms>``: the defaults with the source's consumers' ``fetch.max.wait.ms`` at that
+  (the Java client's default: 500; vitalwatch's: ``job.SOURCE_FETCH_MAX_WAIT_MS``).
 
 Prints each run's event -> notification p50/p99 and the per-stage breakdown (``bench.stages``).
 """
@@ -24,6 +26,8 @@ import argparse
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from bench.harness import bench_settings, local_broker
 from bench.live import live_latency
@@ -56,6 +60,10 @@ def policy(name: str, workdir: Path) -> dict[str, Any]:
     if name == "filecontext-checkpoint":
         conf = {"spark.sql.streaming.checkpointFileManagerClass": FILE_CONTEXT_CHECKPOINT_MANAGER}
         return {"spark": {"conf": conf}}
+    if name.startswith("fetch-wait-"):
+        wait_ms = str(int(name.removeprefix("fetch-wait-")))
+        # As validated settings hold it (the overrides are applied without validation).
+        return {"kafka": {"java_client_properties": {"fetch.max.wait.ms": SecretStr(wait_ms)}}}
     raise ValueError(f"unknown policy {name!r}")
 
 
@@ -74,12 +82,14 @@ def main(argv: list[str] | None = None) -> None:
             for name in args.policies.split(","):
                 overrides = policy(name, workdir)
                 run = workdir / f"{name}{pair}"
-                rules = overrides.get("rules", {})
-                others = {k: v for k, v in overrides.items() if k != "rules"}
+                merged = ("rules", "kafka")  # over bench_settings' (rule directory, broker)
+                others = {k: v for k, v in overrides.items() if k not in merged}
                 settings = bench_settings(broker, run, **others)
-                # Applied over bench_settings' rules (its rule directory kept).
                 settings = settings.model_copy(
-                    update={"rules": settings.rules.model_copy(update=rules)}
+                    update={
+                        k: getattr(settings, k).model_copy(update=overrides.get(k, {}))
+                        for k in merged
+                    }
                 )
                 result = live_latency(settings, args.patients, args.seconds)
                 shown = ", ".join(f"{k} {v:,.3g}" for k, v in result.items())

@@ -184,7 +184,7 @@ def run_daemon(
     from vitalwatch.service.query import QuerySupervisor
     from vitalwatch.stream.driver_jvm import spark_log_file
     from vitalwatch.stream.heartbeat import run_heartbeat
-    from vitalwatch.stream.job import QUERY_NAME, check_checkpoint_layout, start_query
+    from vitalwatch.stream.job import QUERY_NAME, checkpoint_buckets, start_query
     from vitalwatch.stream.listener import MetricsListener
     from vitalwatch.stream.session import start_spark
 
@@ -220,7 +220,8 @@ def run_daemon(
     routing = RoutingReloads(routing_watcher, notifier, metrics, alarm)
     reloads = _Reloads(settings, rules, rule_watcher, routing, alarm, metrics)
     log.info("rules.loaded", count=len(rules), rules=_rule_ids(rules))
-    check_checkpoint_layout(settings.checkpoint_dir / QUERY_NAME)
+    # A checkpoint of another state layout is refused before Spark starts.
+    checkpoint_buckets(settings.checkpoint_dir / QUERY_NAME, settings.spark.state_buckets)
     spark = start_spark(settings)
     heartbeat_stop = threading.Event()
     heartbeat = threading.Thread(

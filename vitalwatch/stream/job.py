@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import structlog
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
@@ -32,10 +33,11 @@ from vitalwatch.stream.processor import (
     INPUT_COLUMNS,
     OUTPUT_SCHEMA,
     PROCESSOR_REASONS,
-    STATE_BUCKETS,
     RuleProcessor,
 )
 from vitalwatch.stream.roster import ROSTER_SPOILT, read_roster
+
+log = structlog.get_logger(__name__)
 
 INPUT_OBSERVATION = "vitalwatch_input"
 OUTPUT_OBSERVATION = "vitalwatch_output"
@@ -70,6 +72,16 @@ def kafka_options(settings: Settings) -> dict[str, str]:
     return {f"kafka.{k}": v for k, v in java_client_properties(settings.kafka).items()}
 
 
+# How long the broker may hold a fetch of the source's consumers that finds no new records (the
+# Java client's default: 500 ms). A task reads only offsets that exist, but the consumer, cached
+# between micro-batches, pipelines a fetch past the last record it returned; the next batch's
+# task seeks and then waits for that fetch to come back empty before it can send its own. Live,
+# that was ~500 ms of every batch's Kafka read (stage wall 340-530 ms for 45 ms of CPU at 1,000
+# patients; with 10 ms, 75-130 ms; bench/LATENCY.md). An operator's
+# ``kafka.java_client_properties`` may still set it.
+SOURCE_FETCH_MAX_WAIT_MS = 10
+
+
 def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
     """The reading topics, and the heartbeat topic whose ticks make batches run (dropped in
     ``build_outputs``; see ``vitalwatch.stream.heartbeat``)."""
@@ -77,6 +89,7 @@ def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
     subscribed = [*topics.readings(), topics.heartbeat]
     reader = (
         spark.readStream.format("kafka")
+        .option("kafka.fetch.max.wait.ms", str(SOURCE_FETCH_MAX_WAIT_MS))
         .options(**kafka_options(settings))
         .option("subscribe", ",".join(subscribed))
         .option("startingOffsets", settings.spark.starting_offsets)
@@ -92,12 +105,14 @@ def build_outputs(
     settings: Settings,
     roster: DataFrame | None = None,
     live: bool = True,
+    buckets: int | None = None,
 ) -> DataFrame:
     """Kafka records to Kafka records; used for the live stream and for batch over history.
 
     ``roster`` (static) is broadcast-joined to the readings: a stream-static join that gives
     each patient's rules its bed, ward and limit overrides. ``live``: with processing-time
-    timers (the stream); a batch over history runs without them.
+    timers (the stream); a batch over history runs without them. ``buckets``: the state
+    buckets (the checkpoint's; ``spark.state_buckets`` when none is given).
     """
     records = records.where(F.col("topic") != settings.topics.heartbeat)
     parsed = parse_readings(records, settings.topics)
@@ -131,7 +146,9 @@ def build_outputs(
     # micro-batch (a separate dead-letter branch read and parsed every record twice). The
     # processor dead-letters the invalid ones (rare) as they came, with the parser's reason.
     evaluated = (
-        readings.select(*_processor_input(readings, roster is not None))
+        readings.select(
+            *_processor_input(readings, roster is not None, buckets or settings.spark.state_buckets)
+        )
         .groupBy(INPUT_COLUMNS[0])
         .transformWithStateInPandas(
             statefulProcessor=RuleProcessor(
@@ -167,7 +184,7 @@ def build_outputs(
     return evaluated.withColumn("headers", dead_letter_headers())
 
 
-def _processor_input(readings: DataFrame, with_roster: bool) -> list[Column | str]:
+def _processor_input(readings: DataFrame, with_roster: bool, buckets: int) -> list[Column | str]:
     """``INPUT_COLUMNS``: the reading's own columns as they are (numbers cross to Python as
     arrays), and the roster entry and the dead letter's source each packed into one text
     column, decoded in Python only where needed."""
@@ -181,7 +198,7 @@ def _processor_input(readings: DataFrame, with_roster: bool) -> list[Column | st
         else F.lit(None).cast("string")
     )
     return [
-        F.pmod(F.xxhash64("patient_id"), F.lit(STATE_BUCKETS)).alias(INPUT_COLUMNS[0]),
+        state_bucket(buckets).alias(INPUT_COLUMNS[0]),
         "patient_id",
         index.alias("signal"),
         "event_ms",
@@ -193,6 +210,11 @@ def _processor_input(readings: DataFrame, with_roster: bool) -> list[Column | st
         ).alias("source"),
         "reason",
     ]
+
+
+def state_bucket(buckets: int) -> Column:
+    """A patient's state bucket: the same for all its readings, whichever topic they came on."""
+    return F.pmod(F.xxhash64("patient_id"), F.lit(buckets))
 
 
 def dead_letter_headers() -> Column:
@@ -213,30 +235,40 @@ def dead_letter_headers() -> Column:
 
 
 # What the checkpoint's state was written as: the processor's state layout and bucket count.
-# Spark cannot read state of another layout back, so a checkpoint of another one is refused at
-# start with what to do, instead of a query that fails on its first batch and restarts forever.
-CHECKPOINT_LAYOUT = f"state=columns-1 buckets={STATE_BUCKETS}"
+# Spark cannot read state of another layout back, and a patient's state stays in the bucket it
+# hashed to, so a checkpoint of another layout is refused at start with what to do, instead of a
+# query that fails on its first batch and restarts forever; its bucket count is kept.
+STATE_LAYOUT = "state=columns-1"
 LAYOUT_FILE = "vitalwatch-layout"
 
 
-def check_checkpoint_layout(checkpoint: Path) -> None:
-    """Refuse a checkpoint written with another state layout; mark a new one with this one's."""
+def checkpoint_buckets(checkpoint: Path, wanted: int) -> int:
+    """The state buckets of the checkpoint: those it was made with, or ``wanted`` for a new one
+    (which is marked with them). A checkpoint of another state layout is refused."""
     marker = checkpoint / LAYOUT_FILE
     if marker.exists():
         found = marker.read_text(encoding="utf-8").strip()
-        if found == CHECKPOINT_LAYOUT:
-            return
+        layout, _, count = found.partition(" buckets=")
+        if layout == STATE_LAYOUT and count.isdigit() and int(count) > 0:
+            if int(count) != wanted:
+                log.warning(
+                    "checkpoint.buckets_kept", checkpoint=str(checkpoint), buckets=int(count),
+                    configured=wanted,
+                    hint="spark.state_buckets applies to a new checkpoint: move this one "
+                    "aside to use it (windows and alarm delays then start afresh)",
+                )  # fmt: skip
+            return int(count)
     elif not (checkpoint / "offsets").exists():  # a new checkpoint
         checkpoint.mkdir(parents=True, exist_ok=True)
-        marker.write_text(CHECKPOINT_LAYOUT + "\n", encoding="utf-8")
-        return
+        marker.write_text(f"{STATE_LAYOUT} buckets={wanted}\n", encoding="utf-8")
+        return wanted
     else:
         found = "per-patient JSON state (before the columnar engine)"
     raise ConfigError(
-        f"checkpoint {checkpoint}: written with {found}, this version keeps "
-        f"{CHECKPOINT_LAYOUT}, and Spark cannot read that state back. Stop here, move the "
-        "directory aside (the query then starts from spark.starting_offsets, and rules with "
-        "windows or alarm delays start afresh), and start again"
+        f"checkpoint {checkpoint}: written with {found}, this version keeps {STATE_LAYOUT}, "
+        "and Spark cannot read that state back. Stop here, move the directory aside (the query "
+        "then starts from spark.starting_offsets, and rules with windows or alarm delays start "
+        "afresh), and start again"
     )
 
 
@@ -244,13 +276,15 @@ def start_query(
     spark: SparkSession, rules: Sequence[RuleKind[Any]], settings: Settings
 ) -> StreamingQuery:
     roster = read_roster(spark, settings.roster, rules) if settings.roster else None
-    outputs = build_outputs(read_kafka(spark, settings), rules, settings, roster)
+    checkpoint = settings.checkpoint_dir / QUERY_NAME
+    buckets = checkpoint_buckets(checkpoint, settings.spark.state_buckets)
+    outputs = build_outputs(read_kafka(spark, settings), rules, settings, roster, buckets=buckets)
     return (
         outputs.select("topic", "key", "value", "headers")
         .writeStream.format("kafka")
         .queryName(QUERY_NAME)
         .options(**kafka_options(settings))
-        .option("checkpointLocation", str(settings.checkpoint_dir / QUERY_NAME))
+        .option("checkpointLocation", str(checkpoint))
         .trigger(processingTime=f"{settings.spark.trigger} milliseconds")
         .outputMode("append")
         .start()

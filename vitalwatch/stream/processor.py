@@ -1,20 +1,19 @@
 """The ``transformWithStateInPandas`` processor: Spark's keyed state around the columnar rule
 engine (``vitalwatch.rules.engine``).
 
-Keyed by *state bucket*, not by patient: ``STATE_BUCKETS`` hash buckets of patients, one state
-call per bucket and micro-batch. Spark's Python stateful operator costs a fixed amount per key
-and batch before any rule runs (the two state calls, each a round trip to the JVM, measured
-1.6-2 ms together on a loaded machine), so one key per patient would cost seconds per batch at
-10,000 patients. A bucket's readings arrive as columns (Arrow batches as pandas DataFrames, no
-per-cell conversion: ``bench/floor.py`` measured this hand-over at 1.3-1.8x the rows of
-``transformWithState``), only the columns the rules need, with what a dead letter needs packed
-into one text column that is decoded only for the rare reading dead-lettered here. The bucket's
-state is one binary value (``rules.bucket``: arrays per patient slot, no per-patient JSON), read
-and written once per batch; decoding it is skipped when this Python worker wrote it last
-(``_Decoded``). A patient always hashes to the same bucket, so its readings are still evaluated
-in order by one task. 64 buckets keep the per-key cost small (~0.1 s per batch when all are
-active) while leaving room for a cluster's parallelism (up to 64 tasks). ``STATE_BUCKETS`` and
-the state's layout are part of the checkpoint: changing either needs a new checkpoint.
+Keyed by *state bucket*, not by patient: ``spark.state_buckets`` hash buckets of patients (16
+by default), one state call per bucket and micro-batch. Spark's Python stateful operator costs a
+fixed amount per key and batch before any rule runs (the two state calls, each a round trip to
+the JVM, the Arrow hand-over and the timer calls: ~6 ms a key live at 1,000 patients), so one key
+per patient would cost seconds per batch at 10,000 patients. A bucket's readings arrive as
+columns (Arrow batches as pandas DataFrames, no per-cell conversion: ``bench/floor.py`` measured
+this hand-over at 1.3-1.8x the rows of ``transformWithState``), only the columns the rules need,
+with what a dead letter needs packed into one text column that is decoded only for the rare
+reading dead-lettered here. The bucket's state is one binary value (``rules.bucket``: arrays per
+patient slot, no per-patient JSON), read and written once per batch; decoding it is skipped when
+this Python worker wrote it last (``_Decoded``). A patient always hashes to the same bucket, so
+its readings are still evaluated in order by one task. The bucket count and the state's layout
+are part of the checkpoint (``stream.job.checkpoint_buckets``).
 
 Timers (processing time) drive what must happen without input: releasing held readings of a
 feed that stopped (with a lateness), a cuff reading waiting for a quiet heart-rate feed,
@@ -101,7 +100,6 @@ _STATE_SCHEMA = StructType(
         StructField("due", LongType()),
     ]
 )
-STATE_BUCKETS = 64
 # Dead-letter reasons decided here, in event time, rather than by the parser.
 PROCESSOR_REASONS = (DeadLetterReason.LATE, DeadLetterReason.FUTURE)
 
