@@ -65,13 +65,17 @@ def ward(patients: int, seconds: float, start_ms: int) -> SyntheticWard:
                          bp_interval_s=60, episodes=episodes, seed=11)  # fmt: skip
 
 
-def publish_ward(
-    settings_json: str, patients: int, seconds: float, start_ms: int, out: Any
-) -> None:
+def publish_ward(settings_json: str, patients: int, seconds: float, out: Any) -> None:
     """A publisher process: ``ward`` in real time; puts (readings sent, seconds behind schedule
-    at the end) on ``out``."""
+    at the end) on ``out``.
+
+    The readings' event times start here, as the publisher's schedule does: stamped from a time
+    taken before the process was spawned, every reading went out ~1-2 s after its event time
+    (the spawned interpreter's start-up and imports, longer on a loaded machine), which every
+    latency then included, differing from run to run."""
     settings = Settings.model_validate_json(settings_json)
     started = time.monotonic()
+    start_ms = int(time.time() * 1000)
     count = publish(ward(patients, seconds, start_ms).messages(), settings, speed=1.0)
     out.put((count, time.monotonic() - started - seconds))
 
@@ -114,11 +118,9 @@ def one_run(spark: Any, settings: Settings, patients: int, seconds: float) -> di
     clock = AlertClock(settings)
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    start_ms = int(time.time() * 1000)
     busy0, total0 = cpu_busy()
     publisher = context.Process(
-        target=publish_ward,
-        args=(settings.model_dump_json(), patients, seconds, start_ms, results),
+        target=publish_ward, args=(settings.model_dump_json(), patients, seconds, results)
     )
     publisher.start()
     memory: list[tuple[float, float]] = []

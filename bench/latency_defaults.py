@@ -14,6 +14,7 @@ Policies (``--policies``, run in that order in each pair):
   as soon as the last ends and there is new input);
 - ``filecontext-checkpoint``: the defaults with Spark's default checkpoint file manager, on
   Hadoop's FileContext API, instead of the FileSystem-based one vitalwatch sets;
+- ``buckets-<n>``: the defaults with ``spark.state_buckets`` at that (default 16);
 - ``fetch-wait-<ms>``: the defaults with the source's consumers' ``fetch.max.wait.ms`` at that
   (the Java client's default: 500; vitalwatch's: ``job.SOURCE_FETCH_MAX_WAIT_MS``).
 
@@ -60,6 +61,8 @@ def policy(name: str, workdir: Path) -> dict[str, Any]:
     if name == "filecontext-checkpoint":
         conf = {"spark.sql.streaming.checkpointFileManagerClass": FILE_CONTEXT_CHECKPOINT_MANAGER}
         return {"spark": {"conf": conf}}
+    if name.startswith("buckets-"):
+        return {"spark": {"state_buckets": int(name.removeprefix("buckets-"))}}
     if name.startswith("fetch-wait-"):
         wait_ms = str(int(name.removeprefix("fetch-wait-")))
         # As validated settings hold it (the overrides are applied without validation).

@@ -117,8 +117,9 @@ def live_latency(settings: Settings, patients: int, seconds: float) -> dict[str,
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     busy0, total0 = cpu_busy()
-    publisher = context.Process(target=publish_ward, args=(
-        live.model_dump_json(), patients, seconds, int(time.time() * 1000), results))  # fmt: skip
+    publisher = context.Process(
+        target=publish_ward, args=(live.model_dump_json(), patients, seconds, results)
+    )
     with ProcessMeter({"driver": DRIVER, "workers": WORKERS}) as meter:
         publisher.start()
         sent, behind_s = results.get(timeout=seconds + 600)
