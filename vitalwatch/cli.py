@@ -209,7 +209,8 @@ def _demo(settings: Settings, args: argparse.Namespace, stop: threading.Event) -
     log.info(
         "demo.started",
         metrics=f"http://{settings.http.host}:{settings.http.port}/metrics",
-        expect="P-0001 becomes tachycardic at 20 s; a notification prints about 90 s after start",
+        expect="P-0001 becomes tachycardic and P-0004 deteriorates: NEWS2 notifications print "
+        "about 35 s after start, P-0001's tachycardia one about 90 s",
     )
     try:
         return run_daemon(settings, stop)

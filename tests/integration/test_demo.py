@@ -2,13 +2,14 @@
 
 The whole demo (its own broker, simulator, Spark, daemon) runs in a process group of its own,
 as under ``timeout`` or a terminal, and the group gets SIGTERM once the first notification has
-printed (about 90 s after start, as the README says).
+printed (about 35 s after start, as the README says).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -134,7 +135,9 @@ def test_the_demo_console_shows_events_and_notifications_and_a_group_sigterm_end
     assert next(e for e in events if e["event"] == "daemon.stopped")["exit_code"] == 0
     # Standard output: the notifications, each a framed block.
     blocks = out.text.split("+" + "=" * 72)
-    assert "| NOTIFICATION  [HIGH] firing: " in out.text, out.text
+    # P-0001's NEWS2 of 5 (medium: after its 5 s group wait) and P-0004's of 8 (high: at once)
+    # both print ~35 s after start, in either order.
+    assert re.search(r"\| NOTIFICATION  \[(HIGH|MEDIUM)\] firing: ", out.text), out.text
     assert len(blocks) >= 3 and all(
         line.startswith("|") for line in blocks[1].strip("\n").splitlines()
     ), out.text
