@@ -10,7 +10,7 @@ from vitalwatch.errors import ConfigError
 from vitalwatch.kafka_clients import client_config
 from vitalwatch.kafka_security import java_client_properties, librdkafka_properties
 from vitalwatch.settings import Settings, load_settings
-from vitalwatch.stream.job import kafka_options
+from vitalwatch.stream.job import SOURCE_FETCH_MAX_WAIT_MS, kafka_options, source_options
 
 
 def secured(tmp_path: Path, **security: object) -> Settings:
@@ -146,3 +146,20 @@ def test_the_password_is_refused_in_the_config_file(tmp_path: Path) -> None:
         load_settings(config)
     config.write_text("kafka:\n  security:\n    protocol: SSL\n")  # the rest is welcome there
     assert load_settings(config).kafka.security.protocol == "SSL"
+
+
+def test_the_source_waits_little_for_an_empty_fetch_unless_the_operator_says_otherwise() -> None:
+    """The Kafka source's consumers get a short ``fetch.max.wait.ms`` (the Java client's 500 ms
+    held every live micro-batch's read ~500 ms); ``kafka.java_client_properties`` still win."""
+    default = source_options(load_settings(kafka={"bootstrap_servers": "broker:9092"}))
+    assert default["kafka.fetch.max.wait.ms"] == str(SOURCE_FETCH_MAX_WAIT_MS)
+    assert default["kafka.bootstrap.servers"] == "broker:9092"
+    own = source_options(
+        load_settings(
+            kafka={
+                "bootstrap_servers": "broker:9092",
+                "java_client_properties": {"fetch.max.wait.ms": "250"},
+            }
+        )
+    )
+    assert own["kafka.fetch.max.wait.ms"] == "250"

@@ -82,6 +82,11 @@ def kafka_options(settings: Settings) -> dict[str, str]:
 SOURCE_FETCH_MAX_WAIT_MS = 10
 
 
+def source_options(settings: Settings) -> dict[str, str]:
+    """The Kafka source's client options: ``kafka_options``, over the source's fetch wait."""
+    return {"kafka.fetch.max.wait.ms": str(SOURCE_FETCH_MAX_WAIT_MS), **kafka_options(settings)}
+
+
 def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
     """The reading topics, and the heartbeat topic whose ticks make batches run (dropped in
     ``build_outputs``; see ``vitalwatch.stream.heartbeat``)."""
@@ -89,8 +94,7 @@ def read_kafka(spark: SparkSession, settings: Settings) -> DataFrame:
     subscribed = [*topics.readings(), topics.heartbeat]
     reader = (
         spark.readStream.format("kafka")
-        .option("kafka.fetch.max.wait.ms", str(SOURCE_FETCH_MAX_WAIT_MS))
-        .options(**kafka_options(settings))
+        .options(**source_options(settings))
         .option("subscribe", ",".join(subscribed))
         .option("startingOffsets", settings.spark.starting_offsets)
     )
@@ -249,15 +253,16 @@ def checkpoint_buckets(checkpoint: Path, wanted: int) -> int:
     if marker.exists():
         found = marker.read_text(encoding="utf-8").strip()
         layout, _, count = found.partition(" buckets=")
-        if layout == STATE_LAYOUT and count.isdigit() and int(count) > 0:
-            if int(count) != wanted:
+        buckets = int(count) if count.isdigit() else 0
+        if layout == STATE_LAYOUT and buckets > 0:
+            if buckets != wanted:
                 log.warning(
-                    "checkpoint.buckets_kept", checkpoint=str(checkpoint), buckets=int(count),
+                    "checkpoint.buckets_kept", checkpoint=str(checkpoint), buckets=buckets,
                     configured=wanted,
                     hint="spark.state_buckets applies to a new checkpoint: move this one "
                     "aside to use it (windows and alarm delays then start afresh)",
                 )  # fmt: skip
-            return int(count)
+            return buckets
     elif not (checkpoint / "offsets").exists():  # a new checkpoint
         checkpoint.mkdir(parents=True, exist_ok=True)
         marker.write_text(f"{STATE_LAYOUT} buckets={wanted}\n", encoding="utf-8")
