@@ -220,9 +220,15 @@ class ColumnarEngine:
             alerts += self._settle(bucket, slots, self._sent(bucket, slots) & ~quiet_now)
         return alerts
 
-    def deadlines(self, bucket: Bucket) -> IntArray:
+    def deadlines(self, bucket: Bucket, after: int | None = None) -> IntArray:
         """Per slot, the processing time at which ``tick`` has something to do, or the state's
-        time to live runs out (NO_TIME: never)."""
+        time to live runs out (NO_TIME: never). ``after``: the time of a tick just run over
+        the slots due by then; holds that had run out are not due again (as the reference's
+        ``next_deadline``)."""
+
+        def hold(deadline: IntArray) -> IntArray:
+            return deadline if after is None else np.where(deadline > after, deadline, NEVER)
+
         size = len(bucket)
         all_slots = np.arange(size)
         due = np.full(size, NEVER, np.int64)
@@ -233,12 +239,12 @@ class ColumnarEngine:
                 continue
             held = np.bincount(bucket.held[index].slot, minlength=size)
             waiting = some & (held > bucket.released[index])
-            due = np.minimum(due, np.where(waiting, arrived + self.lateness, NEVER))
+            due = np.minimum(due, hold(np.where(waiting, arrived + self.lateness, NEVER)))
             holding = held > 0
             for kernel in self._holding[signal]:
                 holding |= kernel.held_until_quiet(bucket.state_of(kernel), all_slots, signal)
-            hold = self._hold(signal, live=True)
-            due = np.minimum(due, np.where(some & holding, arrived + hold, NEVER))
+            pairing = self._hold(signal, live=True)
+            due = np.minimum(due, hold(np.where(some & holding, arrived + pairing, NEVER)))
             for kernel in self._quiet[signal]:
                 deadline = np.full(size, NO_TIME, np.int64)
                 deadline[some] = kernel.quiet_deadline(

@@ -232,9 +232,19 @@ class PatientEvaluator:
         alerts += self._finish(state, patient, frozenset(quiet))
         return alerts + self._settle(state, patient, frozenset(quiet))
 
-    def next_deadline(self, state: PatientState) -> int | None:
-        """The processing time at which ``tick`` has something to do, if any."""
+    def next_deadline(self, state: PatientState, after: int | None = None) -> int | None:
+        """The processing time at which ``tick`` has something to do, if any. ``after``: the
+        time of a tick just run. A hold that had run out by then is not due again: that tick
+        released what it held, and ticking again changes nothing until readings arrive (a
+        NEWS2 queue that waits for another signal keeps its quiet feeds "holding" for good,
+        which made every later batch tick and store the patient's bucket again). A silence
+        deadline still counts: ``on_quiet`` can be due again at once."""
         deadlines: list[int] = []
+
+        def hold(deadline: int) -> None:
+            if after is None or deadline > after:
+                deadlines.append(deadline)
+
         for name, buffer in state.signals.items():
             if buffer.arrived_ms is None:
                 continue
@@ -244,9 +254,9 @@ class PatientEvaluator:
                 for r in self._holding[signal]
             )
             if len(buffer.pending) > buffer.released:
-                deadlines.append(buffer.arrived_ms + self.allowed_lateness_ms)
+                hold(buffer.arrived_ms + self.allowed_lateness_ms)
             if buffer.pending or any(holding):
-                deadlines.append(buffer.arrived_ms + self._pairing_hold(signal))
+                hold(buffer.arrived_ms + self._pairing_hold(signal))
             for rule in self._quiet[signal]:
                 deadline = rule.quiet_deadline(state.rules.get(rule.spec.id, {}), buffer.arrived_ms)
                 if deadline is not None:

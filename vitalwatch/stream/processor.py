@@ -343,7 +343,7 @@ class RuleProcessor(StatefulProcessor):
         gone = self._engine.expired(bucket, slots, now)
         if len(gone):  # silent for a day: discharged or moved
             bucket.drop(gone)
-        bucket.due = self._engine.deadlines(bucket)
+        bucket.due = self._engine.deadlines(bucket, after=now)
         return alerts
 
     def _load(self, key: Any, stored: tuple[Any, ...] | None) -> Bucket:

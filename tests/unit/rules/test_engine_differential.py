@@ -138,11 +138,11 @@ class Reference:
             if last is not None and now - last >= self.ttl:
                 del self.patients[patient_id], self.due[patient_id]
             else:
-                self.due[patient_id] = self._due(state)
+                self.due[patient_id] = self._due(state, after=now)
         return alerts
 
-    def _due(self, state: PatientState) -> int | None:
-        deadlines = [self.evaluator.next_deadline(state)]
+    def _due(self, state: PatientState, after: int | None = None) -> int | None:
+        deadlines = [self.evaluator.next_deadline(state, after)]
         last = self.evaluator.last_arrival(state)
         if last is not None:
             deadlines.append(last + self.ttl)
@@ -150,11 +150,16 @@ class Reference:
 
 
 class Engine:
-    """The same flow through the columnar engine, one bucket, stored and decoded every call."""
+    """The same flow through the columnar engine, one bucket, stored and decoded every call.
+
+    It ticks every slot with a deadline passed by its own count, holds that a tick already
+    released included, where the reference (and the stream processor) ticks a patient only at
+    deadlines after its last tick: the same alerts show that ticking again does nothing."""
 
     def __init__(self, engine: ColumnarEngine) -> None:
         self.engine = engine
         self.stored = Bucket().encode()
+        self.ticked: int | None = None  # the last tick's time
 
     def call(
         self, call: Call, known: dict[str, PatientContext], live: bool
@@ -183,7 +188,7 @@ class Engine:
 
     def deadlines(self) -> dict[str, int | None]:
         bucket = Bucket.decode(self.stored)
-        due = self.engine.deadlines(bucket).tolist()
+        due = self.engine.deadlines(bucket, after=self.ticked).tolist()
         return {pid: None if d == NO_TIME else d for pid, d in zip(bucket.ids, due, strict=True)}
 
     def tick(self, now: int) -> list[Alert]:
@@ -193,6 +198,7 @@ class Engine:
         return alerts
 
     def _tick(self, bucket: Bucket, now: int) -> list[Alert]:
+        self.ticked = now
         due = self.engine.deadlines(bucket)
         slots = np.flatnonzero((due != NO_TIME) & (due <= now))
         if not len(slots):
