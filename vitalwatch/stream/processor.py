@@ -19,7 +19,10 @@ Timers (processing time) drive what must happen without input: releasing held re
 feed that stopped (with a lateness), a cuff reading waiting for a quiet heart-rate feed,
 ``no_data`` alerts, and dropping patients silent for ``state_ttl``. One timer per bucket, at the
 earliest deadline of its patients, registered lazily: only when none is pending or the new
-deadline is earlier, so a steady feed costs few timer calls per batch. The bucket's next
+deadline is earlier, so a steady feed costs few timer calls per batch. Deadlines worked out
+after a tick leave out holds that tick released (``ColumnarEngine.deadlines(after=)``): a NEWS2
+queue waiting on one signal kept the others' holds due for good, and the bucket's timer fired
+in every batch to tick nothing and store the whole state again. The bucket's next
 deadline is stored beside its state, so a timer that fires early (readings arrived since it was
 set) is set again for the real deadline without decoding the bucket. When readings arrive, the
 patients whose deadline has passed are ticked there and then, with the batch's time, as the
