@@ -114,7 +114,9 @@ class Alert:
         }
 
     def to_json(self, emitted_ms: int) -> bytes:
-        return orjson.dumps(self.to_message(emitted_ms))
+        # numpy scalars, as a rule kind may leave in ``values``, encode as the numbers they are
+        # (``json.dumps`` took a numpy float as a float; orjson needs the option).
+        return orjson.dumps(self.to_message(emitted_ms), option=orjson.OPT_SERIALIZE_NUMPY)
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Alert:

@@ -3,7 +3,9 @@
 import json
 from dataclasses import replace
 
-from vitalwatch.contracts.alerts import ALERT_CONTRACT_VERSION, Alert
+import numpy as np
+
+from vitalwatch.contracts.alerts import ALERT_CONTRACT_VERSION, Alert, iso_ms
 
 from .harness import alert
 
@@ -24,3 +26,18 @@ def test_released_ms_travels_in_the_message_and_an_unusable_one_is_ignored() -> 
         assert Alert.from_message({**message, "released_ms": unusable}).released_ms is None
     del message["released_ms"]  # a version-2 message
     assert Alert.from_message(message).released_ms is None
+
+
+def test_numpy_numbers_in_an_alert_encode_as_plain_numbers() -> None:
+    plain = replace(alert(), values={"heart_rate": 131.5}, repeat=2)
+    numpy = replace(plain, values={"heart_rate": np.float64(131.5)}, repeat=np.int64(2))
+    assert numpy.to_json(emitted_ms=1_795_615_261_000) == plain.to_json(1_795_615_261_000)
+    assert json.loads(numpy.to_json(emitted_ms=1_795_615_261_000))["values"] == {
+        "heart_rate": 131.5
+    }
+
+
+def test_times_are_written_to_the_exact_millisecond() -> None:
+    assert iso_ms(0) == "1970-01-01T00:00:00.000Z"
+    assert iso_ms(1_795_615_261_999) == "2026-11-25T14:01:01.999Z"
+    assert iso_ms(-1) == "1969-12-31T23:59:59.999Z"
