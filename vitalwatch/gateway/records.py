@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
+from vitalwatch.contracts.alerts import iso_ms
 from vitalwatch.contracts.readings import REASON_HEADER, SOURCE_HEADERS
 from vitalwatch.gateway.oru import GatewayReading
 from vitalwatch.settings import TopicSettings
@@ -19,14 +19,9 @@ class Record:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-def iso_time(ts_ms: int) -> str:
-    moment = datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def reading_record(reading: GatewayReading, topics: TopicSettings) -> Record:
     """The reading on its signal's topic, keyed by patient id."""
-    body: dict[str, object] = {"patient_id": reading.patient_id, "ts": iso_time(reading.ts_ms)}
+    body: dict[str, object] = {"patient_id": reading.patient_id, "ts": iso_ms(reading.ts_ms)}
     body.update(reading.values)
     if reading.device_id:
         body["device_id"] = reading.device_id
