@@ -1,10 +1,14 @@
-"""State written before the NEWS2 signals (two signals, four value columns) reads back."""
+"""State written by earlier versions reads back: before the NEWS2 signals (two signals, four
+value columns), and deflated instead of Zstandard."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
+import zstandard
 
 from vitalwatch.contracts.readings import Signal
 from vitalwatch.rules.bucket import Bucket
@@ -28,7 +32,7 @@ def _version_1(bucket: Bucket) -> bytes:
     return old.encode()
 
 
-def test_a_version_1_bucket_reads_back_with_the_new_signals_empty() -> None:
+def _bucket_with_held_readings() -> Bucket:
     engine = ColumnarEngine(load_rules(REPO_RULES), allowed_lateness_ms=2_000)
     bucket = Bucket()
     slots = bucket.admit(["P-1", "P-2"], [PatientContext("P-1"), PatientContext("P-2")])
@@ -40,6 +44,25 @@ def test_a_version_1_bucket_reads_back_with_the_new_signals_empty() -> None:
         bucket, slots, signal.astype(np.int8), np.array([10_000, 10_000]), values, now_ms=1
     )
     assert any(len(held) for held in bucket.held)  # readings held back by the lateness
+    return bucket
+
+
+def test_a_deflated_bucket_reads_back_as_the_same_state() -> None:
+    bucket = _bucket_with_held_readings()
+    stored = bucket.encode()
+    assert stored.startswith(b"VWB2")
+    deflated = b"VWB1" + zlib.compress(zstandard.ZstdDecompressor().decompress(stored[4:]), 1)
+
+    assert Bucket.decode(deflated).encode() == stored
+
+
+def test_a_bucket_of_an_unknown_layout_is_refused() -> None:
+    with pytest.raises(ValueError, match="layout"):
+        Bucket.decode(b"VWB9" + bytes(16))
+
+
+def test_a_version_1_bucket_reads_back_with_the_new_signals_empty() -> None:
+    bucket = _bucket_with_held_readings()
 
     upgraded = Bucket.decode(_version_1(bucket))
 
