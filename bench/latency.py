@@ -56,10 +56,19 @@ from vitalwatch.stream.session import start_spark
 TACHYCARDIA = "tachycardia-sustained"
 
 
+# The second of the 30 that an episode starts in, spread evenly over them. Until 2026-12-07 it
+# was ``(patient * 7919) % 30`` over patients 1, 11, 21, ...: a step of 10 patients is a step of
+# 20 seconds modulo 30, so every episode started at one of three seconds, and a 10,000-patient
+# ward sent ~333 notifications to one webhook at once, three times (bench/LATENCY.md).
+_SPREAD_S = 30
+
+
 def ward(patients: int, seconds: float, start_ms: int) -> SyntheticWard:
+    """One patient in ten tachycardic from a second of the second half's first 30, as many
+    starting in each second."""
     episodes = tuple(
-        Episode("tachycardia", patient=p, start_s=seconds / 2 + (p * 7919) % 30, duration_s=seconds)
-        for p in range(1, patients + 1, 10)
+        Episode("tachycardia", patient=p, start_s=seconds / 2 + n % _SPREAD_S, duration_s=seconds)
+        for n, p in enumerate(range(1, patients + 1, 10))
     )
     return SyntheticWard(patients=patients, duration_s=seconds, start_ms=start_ms,
                          bp_interval_s=60, episodes=episodes, seed=11)  # fmt: skip
