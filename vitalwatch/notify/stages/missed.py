@@ -48,7 +48,8 @@ class Redeliver:
                 f"Delayed: {receiver.name} could not be reached when this was sent at {when} UTC; "
                 "the alert is still active."
             )
-            self._submit.submit(receiver, tier, target, [stored], delivery_key, note, now, True)
+            self._submit.submit(receiver, tier, target, [stored], delivery_key, note, now,
+                                stored.alert.patient_id, redelivery=True)  # fmt: skip
 
     def _still_missed(self, missed: Missed, now: float) -> bool:
         """A tier-1 delivery of an alert's current message, the alert still active and
