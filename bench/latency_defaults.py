@@ -16,9 +16,7 @@ Policies (``--policies``, run in that order in each pair):
   Hadoop's FileContext API, instead of the FileSystem-based one vitalwatch sets;
 - ``buckets-<n>``: the defaults with ``spark.state_buckets`` at that (default 16);
 - ``fetch-wait-<ms>``: the defaults with the source's consumers' ``fetch.max.wait.ms`` at that
-  (the Java client's default: 500; vitalwatch's: ``job.SOURCE_FETCH_MAX_WAIT_MS``);
-- ``lanes-<n>``: the defaults with ``notify.lanes_per_target`` at that (default 4; 1: a target's
-  messages one at a time, as before 2026-12-07).
+  (the Java client's default: 500; vitalwatch's: ``job.SOURCE_FETCH_MAX_WAIT_MS``).
 
 Prints each run's event -> notification p50/p99 and the per-stage breakdown (``bench.stages``).
 """
@@ -69,8 +67,6 @@ def policy(name: str, workdir: Path) -> dict[str, Any]:
         wait_ms = str(int(name.removeprefix("fetch-wait-")))
         # As validated settings hold it (the overrides are applied without validation).
         return {"kafka": {"java_client_properties": {"fetch.max.wait.ms": SecretStr(wait_ms)}}}
-    if name.startswith("lanes-"):
-        return {"notify": {"lanes_per_target": int(name.removeprefix("lanes-"))}}
     raise ValueError(f"unknown policy {name!r}")
 
 

@@ -260,9 +260,6 @@ class NotifySettings(_Section):
     routing_file: Path | None = None
     # How often the dispatcher looks at groups, escalations and silences.
     tick: DurationMs = 250
-    # How many messages one webhook or email target may be sent at once, each group's in order
-    # (``notify.stages.deliver``); other targets, and throttled ones, are sent one at a time.
-    lanes_per_target: int = Field(default=4, ge=1, le=32)
     # An alert with no message for this long (no resolve ever came) stops being tracked:
     # no more escalation or reminders; it is audited as expired.
     open_alert_ttl: DurationMs = 86_400_000

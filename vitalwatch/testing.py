@@ -16,7 +16,6 @@ class RecordingReceiver:
     key: str = "recording"
     name: str = "recording://"
     service: str = "recording"
-    concurrent_sends: bool = False
     failures: int = 0  # how many sends fail before sends succeed (-1: always fail)
     sent: list[tuple[str, str]] = field(default_factory=list)
     attempts: int = 0

@@ -13,9 +13,9 @@ Each stage is a small class in ``vitalwatch.notify.stages`` with one method that
 (the mute stages answer "what mutes this alert"; the others ``run`` their step of the tick);
 this module builds them around the state they share and runs them in order. The routing they
 use can be replaced while alerts are pending: see ``use_routing``. Sending and recording run on
-an executor, in lanes per target (one group's messages in order: ``stages.deliver``); a delivery
-handed to it counts as in flight for dedup until its outcome is recorded (``stages.flight``).
-Logs and metrics carry receiver names, rule ids and masked URLs, never patient identifiers.
+an executor, one lane per target; a delivery handed to it counts as in flight for dedup until
+its outcome is recorded (``stages.flight``). Logs and metrics carry receiver names, rule ids and
+masked URLs, never patient identifiers.
 """
 
 from __future__ import annotations
@@ -83,7 +83,6 @@ class Dispatcher:
         executor: Executor | None = None,
         stop: threading.Event | None = None,
         open_alert_ttl_ms: int = 86_400_000,
-        lanes_per_target: int = 1,
     ) -> None:
         s, run_on = stages, executor or Inline()
         self._s = s
@@ -99,7 +98,7 @@ class Dispatcher:
         self._dedup = Dedup(s.notification_log, flight, metrics)
         mutes = Mutes([Inhibit(alerts), Silence(s.silencer)], metrics, s.audit)
         handover = HandOver(s.notification_log, mutes, flight, run_on, deliverer)
-        submit = Submit(self._dedup, flight, run_on, deliverer, redelivery, lanes_per_target)
+        submit = Submit(self._dedup, flight, run_on, deliverer, redelivery)
         self._groups = Groups()
         self._clock = StageClock(metrics)
         self._offer = Offer(alerts, s.notification_log, flight, self._dedup, mutes, handover,

@@ -2,7 +2,7 @@
 
 One thread consumes the alerts topic, stores each batch of alert messages durably and then
 commits their offsets, and between polls runs the dispatcher's tick (groups, escalations,
-silences). Sending runs on worker threads per target URL (``stages.deliver.TargetLanes``): a
+silences). Sending runs on one worker thread per target URL (``stages.deliver.TargetLanes``): a
 receiver being retried delays only its own messages. The HTTP API runs beside them.
 ``NotificationService(settings, metrics)`` with ``start()``, ``stop()`` and
 ``is_alive()`` is what ``vitalwatch run`` supervises; ``vitalwatch notify serve`` runs it alone.
@@ -148,7 +148,6 @@ class NotificationService:
         self.dispatcher = Dispatcher(
             stages, metrics, rule_descriptions(settings), ack_link_maker(settings.api, credentials),
             self._lanes, self._stop, settings.notify.open_alert_ttl,
-            settings.notify.lanes_per_target,
         )  # fmt: skip
         self._api: ApiServer | None = None
         self._thread = threading.Thread(target=self._run, name="notifier", daemon=True)

@@ -16,7 +16,6 @@ from vitalwatch.notify.config.receivers import NamedReceiver, Tier
 from vitalwatch.notify.config.routing import ReceiverConfig, parse_routing
 from vitalwatch.notify.config.routing_table import RoutingTable
 from vitalwatch.notify.dispatch import Dispatcher, Stages
-from vitalwatch.notify.stages.deliver import Executor
 from vitalwatch.notify.stages.fallback import FailureHandler
 from vitalwatch.notify.stages.send import Sender
 from vitalwatch.notify.stores.acks import AckStore
@@ -57,9 +56,6 @@ class Harness:
     deadletters: list[tuple[str, str]] = field(default_factory=list)
     announced: list[Alert] = field(default_factory=list)  # published to the alerts topic
     offset: int = 0
-    executor: Executor | None = None  # None: each job at once, in the tick (``Inline``)
-    lanes_per_target: int = 1
-    concurrent_targets: bool = False  # the receivers may be sent several messages at once
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(CollectorRegistry())
@@ -67,9 +63,7 @@ class Harness:
         self.open()
 
     def target(self, url: str) -> RecordingReceiver:
-        return self.targets.setdefault(
-            url, RecordingReceiver(key=url, name=url, concurrent_sends=self.concurrent_targets)
-        )
+        return self.targets.setdefault(url, RecordingReceiver(key=url, name=url))
 
     def open(self) -> None:
         """(Re)build everything from the state file, as a restarted process would."""
@@ -92,7 +86,6 @@ class Harness:
             self.metrics,
             descriptions={"tachycardia-sustained": "Pulse of 131/min or more for 60 s."},
             ack_link=lambda alert_id: f"https://vw.example/ack/{alert_id}",
-            executor=self.executor, lanes_per_target=self.lanes_per_target,
         )  # fmt: skip
 
     def table(self, routing: str) -> RoutingTable:

@@ -4,12 +4,6 @@ Each apprise URL is its own receiver, so each service has its own result, retry,
 dedup key. A receiver's ``key`` (a hash of its URL) and ``name`` (apprise's masked URL,
 ``url(privacy=True)``) are safe to log and store; the URL itself carries secrets and is never
 logged. A named receiver of the routing config is a list of tiers, each a list of these.
-
-A receiver says whether it may be sent several messages at once (``concurrent_sends``, used by
-the delivery lanes, ``stages.deliver``). apprise does not document its plugins as thread-safe,
-so only those known to open a connection per message and keep nothing between sends (the plain
-HTTP webhooks and email) may, and none with a throttle (apprise spaces a throttled plugin's
-sends from its last one).
 """
 
 from __future__ import annotations
@@ -31,17 +25,12 @@ SHORT_SERVICES = frozenset(
     {"sns", "twilio", "nexmo", "vonage", "clickatell", "d7sms", "msg91", "sinch", "bulksms",
      "smseagle", "signal", "kavenegar", "plivo", "seven", "smsmgr", "pagerduty", "pagertree"}
 )  # fmt: skip
-# Services whose apprise plugin makes a fresh request or SMTP session per message.
-CONCURRENT_SERVICES = frozenset(
-    {"json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos"}
-)
 
 
 class Receiver(Protocol):
     key: str  # stable id for the notification log
     name: str  # masked, loggable
     service: str  # the URL scheme (json, mailto, console, ...)
-    concurrent_sends: bool  # may be sent several messages at once (see the module docstring)
 
     def send(self, title: str, body: str) -> bool: ...
 
@@ -63,7 +52,6 @@ class AppriseReceiver:
         self.key = hashlib.sha256(url.encode()).hexdigest()[:16]
         self.name = str(plugin.url(privacy=True))
         self.service = url.split("://", 1)[0].lower()
-        self.concurrent_sends = _concurrent(self.service, plugin)
 
     @classmethod
     def from_plugin(cls, plugin: Any, throttle_s: float | None = None) -> AppriseReceiver:
@@ -76,15 +64,10 @@ class AppriseReceiver:
         receiver.key = hashlib.sha256(url.encode()).hexdigest()[:16]
         receiver.name = str(plugin.url(privacy=True))
         receiver.service = url.split("://", 1)[0].lower()
-        receiver.concurrent_sends = _concurrent(receiver.service, plugin)
         return receiver
 
     def send(self, title: str, body: str) -> bool:
         return bool(self._plugin.notify(body=body, title=title))
-
-
-def _concurrent(service: str, plugin: Any) -> bool:
-    return service in CONCURRENT_SERVICES and not plugin.request_rate_per_sec > 0
 
 
 def build_receivers(urls: list[str]) -> list[Receiver]:

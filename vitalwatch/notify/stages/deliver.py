@@ -5,15 +5,10 @@ Running it: mark it in flight in the notification log, render it (with a "possib
 note when an earlier attempt was cut off by a crash), send with retries, hand a final failure
 to the fallback stage, record the outcome and audit it.
 
-Jobs run on an ``Executor``, in lanes (``lane``): ``TargetLanes`` gives every lane its own
-worker thread, so a receiver that is down (retrying for a minute) delays only its own messages.
-A target has one lane, or ``notify.lanes_per_target`` when it may be sent several messages at
-once (``Receiver.concurrent_sends``: a webhook or email; not a throttled one, whose throttle
-apprise keeps per plugin). A message goes to the lane of its *conversation*, the group it was
-grouped in (an escalation or a redelivery, one alert: its patient), so one group's messages stay
-in order (a resolve never overtakes its firing) while a burst of alerts for many patients is not
-sent one by one (bench/LATENCY.md). ``Inline`` runs a job at once, in the caller's thread: the
-deterministic double the unit tests use.
+Jobs run on an ``Executor``: ``TargetLanes`` gives every target its own worker thread, so a
+receiver that is down (retrying for a minute) delays only its own messages, while one target's
+messages stay in order and apprise's per-service throttling holds. ``Inline`` runs a job at
+once, in the caller's thread: the deterministic double the unit tests use.
 """
 
 from __future__ import annotations
@@ -21,7 +16,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -79,13 +73,6 @@ class Handover:
         return (self.stored.alert.alert_id, self.key, UNROUTED, 0, self.label)
 
 
-def lane(target: Receiver, conversation: str, lanes_per_target: int) -> str:
-    """The lane a message to ``target`` about ``conversation`` runs in (see the docstring)."""
-    if lanes_per_target <= 1 or not target.concurrent_sends:
-        return target.key
-    return f"{target.key}#{zlib.crc32(conversation.encode()) % lanes_per_target}"
-
-
 class Executor(Protocol):
     def submit(self, lane: str, work: Callable[[], None]) -> None: ...
 
@@ -96,7 +83,7 @@ class Inline:
 
 
 class TargetLanes:
-    """One worker thread per lane, created on first use."""
+    """One worker thread per lane (target), created on first use."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics

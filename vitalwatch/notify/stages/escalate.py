@@ -115,4 +115,4 @@ class Escalate:
         self._audit.record("alert.escalated", now, alert=alert, receiver=receiver.name,
                            tier=tier.number)  # fmt: skip
         self._announce(escalation(alert, receiver.name, tier.number))
-        self._submit.deliver(receiver, tier, [stored], _escalated, note, now, alert.patient_id)
+        self._submit.deliver(receiver, tier, [stored], _escalated, note, now)

@@ -121,8 +121,7 @@ class Flush:
                 self._clock.reached(stored.alert, "flushed", now, stored.received_at)
             by_state.setdefault(state_of(stored.alert).split("#")[0], []).append(stored)
         for state in sorted(by_state, key=lambda s: s == AlertState.RESOLVED.value):
-            self._submit.deliver(receiver, receiver.tiers[0], by_state[state], state_of, "", now,
-                                 key)  # fmt: skip
+            self._submit.deliver(receiver, receiver.tiers[0], by_state[state], state_of, "", now)
         self._groups.grouper.flushed(key, now)
         if group.retired:
             self._groups.forget(key)

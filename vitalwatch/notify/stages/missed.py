@@ -48,8 +48,7 @@ class Redeliver:
                 f"Delayed: {receiver.name} could not be reached when this was sent at {when} UTC; "
                 "the alert is still active."
             )
-            self._submit.submit(receiver, tier, target, [stored], delivery_key, note, now,
-                                stored.alert.patient_id, redelivery=True)  # fmt: skip
+            self._submit.submit(receiver, tier, target, [stored], delivery_key, note, now, True)
 
     def _still_missed(self, missed: Missed, now: float) -> bool:
         """A tier-1 delivery of an alert's current message, the alert still active and

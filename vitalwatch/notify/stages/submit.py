@@ -1,6 +1,5 @@
 """Hands deliveries to the lanes: after the dedup stage, one job per target (send with retry,
-fallback when the retries are spent, record: ``deliver.Deliverer``), in flight until recorded;
-a job runs in its target's lane for its conversation (``deliver.lane``)."""
+fallback when the retries are spent, record: ``deliver.Deliverer``), in flight until recorded."""
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ from functools import partial
 from vitalwatch.contracts.alerts import Alert
 from vitalwatch.notify.config.receivers import NamedReceiver, Receiver, Tier
 from vitalwatch.notify.stages.dedup import Dedup
-from vitalwatch.notify.stages.deliver import Deliverer, Executor, Job, lane
+from vitalwatch.notify.stages.deliver import Deliverer, Executor, Job
 from vitalwatch.notify.stages.flight import InFlight, Row
 from vitalwatch.notify.stages.redeliver import Redelivery
 from vitalwatch.notify.stores.alerts import StoredAlert
@@ -24,14 +23,12 @@ class Submit:
         executor: Executor,
         deliverer: Deliverer,
         redelivery: Redelivery,
-        lanes_per_target: int = 1,
     ) -> None:
         self._dedup = dedup
         self._flight = flight
         self._executor = executor
         self._deliverer = deliverer
         self._redelivery = redelivery
-        self._lanes_per_target = lanes_per_target
 
     def deliver(
         self,
@@ -41,14 +38,13 @@ class Submit:
         state_of: Callable[[Alert], str],
         note: str,
         now: float,
-        conversation: str,
     ) -> None:
         """Dedup, then one message per target of ``tier`` that still needs some of it."""
         for target in tier.receivers:
             todo = [s for s in alerts if not self._dedup.has(receiver, tier, target, s.alert,
                                                              state_of)]  # fmt: skip
             if todo:
-                self.submit(receiver, tier, target, todo, state_of, note, now, conversation)
+                self.submit(receiver, tier, target, todo, state_of, note, now)
 
     def submit(
         self,
@@ -59,11 +55,9 @@ class Submit:
         state_of: Callable[[Alert], str],
         note: str,
         now: float,
-        conversation: str,
         redelivery: bool = False,
     ) -> None:
-        """One message to one target, in flight until its lane has recorded the outcome.
-        ``conversation``: the group the message is of (its messages keep their order)."""
+        """One message to one target, in flight until its lane has recorded the outcome."""
         keys = tuple((s.alert.alert_id, state_of(s.alert)) for s in alerts)
         job = Job(
             receiver.name, receiver.template_for(target), tier.number, target, tuple(alerts),
@@ -71,8 +65,7 @@ class Submit:
         )  # fmt: skip
         rows = {(a, k, receiver.name, tier.number, target.key) for a, k in keys}
         self._flight.add(rows)
-        where = lane(target, conversation, self._lanes_per_target)
-        self._executor.submit(where, partial(self._run, job, rows))
+        self._executor.submit(target.key, partial(self._run, job, rows))
 
     def _run(self, job: Job, rows: set[Row]) -> None:
         try:
