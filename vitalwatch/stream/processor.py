@@ -73,6 +73,11 @@ from vitalwatch.rules.bucket import Bucket
 from vitalwatch.rules.engine import ColumnarEngine
 from vitalwatch.rules.kernel import NO_TIME, VALUE_FIELDS
 from vitalwatch.rules.kind import PatientContext, RuleKind
+from vitalwatch.stream import handover
+
+# A Python worker imports this module when it unpickles the processor, before it reads the
+# micro-batch's rows: their regrouping by state bucket is then done by slicing (``handover``).
+handover.install()
 
 # The processor's output: the Kafka sink's topic, key and value; rule_id / alert_state /
 # deadletter_reason / event_ms for metrics; the dead letter's source, for its headers (the query
