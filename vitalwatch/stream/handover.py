@@ -8,11 +8,11 @@ Python values, and each key's tuples a new DataFrame (``pd.DataFrame(rows)``). T
 then takes the columns back out as arrays. ``load_stream`` here gives the processor the same
 (key, frames) groups, with the same values, by finding where the key changes in each batch and
 slicing the converted batch there. The grouping contract is PySpark's: a key's rows come in one
-run (one run may span Arrow batches; its frames then follow each other in one group, as
-PySpark's own do), and frames are cut at ``arrow_max_records_per_batch`` rows (and its byte
-limit).
+run, and a key's frames hold at most ``arrow_max_records_per_batch`` rows (and its byte limit).
+A run that spans Arrow batches is cut there too (PySpark's rebuilt frames join it): its frames
+follow each other in the key's group, which the processor joins.
 
-Upstream moved this regrouping into ``worker.py`` after 4.2 (SPARK-57400), so the replacement is
+Upstream moved this regrouping into ``worker.py`` after 4.2.0 (SPARK-57400), so the replacement is
 installed only for the PySpark it was written against (``install``, which the processor calls
 when a Python worker imports it); ``tests/unit/stream/test_handover.py`` compares its groups with
 PySpark's own over generated batches.
