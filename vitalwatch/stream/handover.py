@@ -12,10 +12,10 @@ run, and a key's frames hold at most ``arrow_max_records_per_batch`` rows (and i
 A run that spans Arrow batches is cut there too (PySpark's rebuilt frames join it): its frames
 follow each other in the key's group, which the processor joins.
 
-Upstream moved this regrouping into ``worker.py`` after 4.2.0 (SPARK-57400), so the replacement is
-installed only for the PySpark it was written against (``install``, which the processor calls
-when a Python worker imports it); ``tests/unit/stream/test_handover.py`` compares its groups with
-PySpark's own over generated batches.
+Upstream refactors this regrouping into ``worker.py`` (SPARK-57400, not in 4.2.0), so the
+replacement is installed only for the PySpark it was written against (``install``, which the
+processor calls when a Python worker imports it); ``tests/unit/stream/test_handover.py``
+compares its groups with PySpark's own over generated batches.
 """
 
 from __future__ import annotations
