@@ -80,11 +80,11 @@ def _frames_by_key(
         keys = [frame.iloc[:, offset] for offset in offsets]
         starts = _runs(keys)
         ends = [*starts[1:], len(frame)]
+        step = _rows_per_frame(self)  # the batch's size statistics are updated above
         for start, end in zip(starts, ends, strict=True):
             key = tuple(column.iloc[start : start + 1].tolist()[0] for column in keys)
-            for first in range(start, end, _rows_per_frame(self)):
-                last = min(end, first + _rows_per_frame(self))
-                yield key, frame.iloc[first:last].reset_index(drop=True)
+            for first in range(start, end, step):
+                yield key, frame.iloc[first : min(end, first + step)].reset_index(drop=True)
 
 
 def _runs(keys: list[pd.Series]) -> list[int]:
