@@ -34,7 +34,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from vitalwatch.contracts.readings import Signal
+from vitalwatch.contracts.readings import PAIRING_WAIT_MS, Signal
 from vitalwatch.durations import DurationMs
 from vitalwatch.errors import ConfigError
 from vitalwatch.yaml_input import YamlInputError, YamlModel, line_of, load_yaml
@@ -232,8 +232,9 @@ class RuleSettings(_Section):
     # How long a rule that pairs signals (``derived``: a cuff reading with the heart rate before
     # it) waits for the other feed, when that one has gone quiet, before evaluating what it
     # holds; at least ``allowed_lateness``. The signals come on different topics, in no order
-    # relative to each other, so pairing waits for a later heart rate or this much silence.
-    pairing_wait: DurationMs = Field(default=2000, ge=0)
+    # relative to each other, so pairing waits for a later heart rate or this much silence: set
+    # it to how far apart a gateway's signals can reach Kafka (PAIRING_WAIT_MS: the default).
+    pairing_wait: DurationMs = Field(default=PAIRING_WAIT_MS, ge=0)
     # How far a reading's event time may be ahead of its Kafka record's timestamp (when it was
     # published); further ahead, it is dead-lettered as ``future`` and not evaluated. A device
     # clock stamping a reading minutes ahead would otherwise move that patient's watermark ahead

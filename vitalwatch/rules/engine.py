@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vitalwatch.contracts.alerts import Alert
-from vitalwatch.contracts.readings import Signal
+from vitalwatch.contracts.readings import PAIRING_WAIT_MS, Signal
 from vitalwatch.rules.bucket import Bucket, Held
 from vitalwatch.rules.kernel import (
     NO_TIME,
@@ -51,7 +51,7 @@ class ColumnarEngine:
         self,
         rules: Sequence[RuleKind[Any]],
         allowed_lateness_ms: int,
-        pairing_wait_ms: int = 2_000,
+        pairing_wait_ms: int = PAIRING_WAIT_MS,
         state_ttl_ms: int = 86_400_000,
     ) -> None:
         self.kernels = kernels_for(rules)

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vitalwatch.contracts.alerts import Alert
-from vitalwatch.contracts.readings import Reading, Signal
+from vitalwatch.contracts.readings import PAIRING_WAIT_MS, Reading, Signal
 from vitalwatch.rules.kind import PatientContext, RuleKind, RuleState
 
 Held = list[tuple[int, dict[str, float]]]
@@ -102,7 +102,7 @@ class PatientEvaluator:
         self,
         rules: Sequence[RuleKind[Any]],
         allowed_lateness_ms: int,
-        pairing_wait_ms: int = 2_000,
+        pairing_wait_ms: int = PAIRING_WAIT_MS,
     ) -> None:
         self.rules = list(rules)
         self.allowed_lateness_ms = allowed_lateness_ms

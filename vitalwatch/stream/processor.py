@@ -68,7 +68,7 @@ from pyspark.sql.types import (
 )
 
 from vitalwatch.contracts.alerts import Alert
-from vitalwatch.contracts.readings import DeadLetterReason
+from vitalwatch.contracts.readings import PAIRING_WAIT_MS, DeadLetterReason
 from vitalwatch.rules.bucket import Bucket
 from vitalwatch.rules.engine import ColumnarEngine
 from vitalwatch.rules.kernel import NO_TIME, VALUE_FIELDS
@@ -240,7 +240,7 @@ class RuleProcessor(StatefulProcessor):
         state_ttl_ms: int = 86_400_000,
         timers: bool = True,
         max_clock_skew_ms: int = 30_000,
-        pairing_wait_ms: int = 2_000,
+        pairing_wait_ms: int = PAIRING_WAIT_MS,
     ) -> None:
         """``timers``: run with processing-time timers (the live stream); without them (a batch
         over history) nothing happens between readings and the end flushes what is held.

@@ -17,10 +17,10 @@ come on different topics in no order relative to each other, so a time ``t`` is 
 every signal the patient has sent has had a reading at or after ``t`` released to the rule, or
 has gone quiet (live: no arrival for the pairing wait; over history: the end). The engine says
 which signals a patient waits for (``settle``, after each call's readings and each tick). Until
-then readings wait in a queue, and the score at ``t`` is the one of history while every reading
-reaches the stream within the pairing wait of its event time. A reading released behind the
-last scored time (one delayed longer) still becomes its parameter's latest, but is not scored
-at its own time.
+then readings wait in a queue, and the score at ``t`` is the one of history while a patient's
+signals reach the stream less than the pairing wait apart (README, "Event time and lateness").
+A reading released behind the last scored time (one delayed longer) still becomes its
+parameter's latest, but is not scored at its own time.
 
 Per patient the rule keeps each parameter's latest reading, each signal's newest released time,
 the last scored time and the queue: the reference state is a dict, the kernel's is cells and

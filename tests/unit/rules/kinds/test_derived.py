@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vitalwatch.contracts.alerts import Alert
-from vitalwatch.contracts.readings import Reading, Signal
+from vitalwatch.contracts.readings import PAIRING_WAIT_MS, Reading, Signal
 from vitalwatch.rules.evaluator import PatientEvaluator, PatientState
 from vitalwatch.rules.kind import PatientContext, RuleState
 from vitalwatch.rules.kinds.derived import DerivedRule, DerivedSpec
@@ -74,9 +74,11 @@ def test_pulse_pressure_from_one_reading() -> None:
 
 
 # Heart rates and cuff readings (one per signal and second), the trigger, the arrival delays.
+heart_feed = st.lists(st.tuples(st.integers(0, 300), st.integers(40, 180)), max_size=40)
+cuff_feed = st.lists(st.tuples(st.integers(0, 300), st.integers(60, 160)), max_size=8)
 live_feeds = given(
-    heart=st.lists(st.tuples(st.integers(0, 300), st.integers(40, 180)), max_size=40),
-    cuff=st.lists(st.tuples(st.integers(0, 300), st.integers(60, 160)), max_size=8),
+    heart=heart_feed,
+    cuff=cuff_feed,
     trigger_ms=st.integers(100, 5_000),
     delays=st.lists(st.integers(0, 1_999), min_size=48, max_size=48),
 )
@@ -102,14 +104,22 @@ def test_live_arrival_in_any_batches_gives_the_alerts_of_history(
 
 
 @settings(max_examples=200, deadline=None)
-@live_feeds
+@given(
+    heart=heart_feed,
+    cuff=cuff_feed,
+    trigger_ms=st.integers(100, 5_000),
+    common=st.integers(0, 1_500),
+    delays=st.lists(st.integers(0, PAIRING_WAIT_MS - 1), min_size=48, max_size=48),
+)
 def test_with_no_lateness_the_pairing_still_gives_the_alerts_of_history(
-    heart: list, cuff: list, trigger_ms: int, delays: list
+    heart: list, cuff: list, trigger_ms: int, common: int, delays: list
 ) -> None:
     """The default: no lateness hold, so each signal's readings reach the rules of one signal
     as they arrive; Kafka keeps each signal in order, but the two topics in no order relative to
     each other (a cuff reading may come before the heart rate just before it). A rule pairing
-    them waits for ``pairing_wait`` (2 s by default) and still gives the alerts of history."""
+    them waits for ``pairing_wait`` (its default) and still gives the alerts of history, while
+    the topics arrive less than that apart: a delay common to both, and one of each reading's
+    own shorter than the pairing wait."""
     rule = derived(**{"for": "10s", "clear_after": "0s", "cooldown": "0s"})
     by_key = {(t, Signal.HEART_RATE): hr(t, v) for t, v in heart}
     by_key |= {(t, Signal.BLOOD_PRESSURE): bp(t, v) for t, v in cuff}
@@ -117,9 +127,9 @@ def test_with_no_lateness_the_pairing_still_gives_the_alerts_of_history(
     expected = run(rule, points)
     arrival, last = [], dict.fromkeys(Signal, 0)
     for i, (r, d) in enumerate(zip(points, delays, strict=False)):
-        last[r.signal] = max(last[r.signal], r.ts_ms + d)  # in order within its signal
+        last[r.signal] = max(last[r.signal], r.ts_ms + common + d)  # in order within its signal
         arrival.append((last[r.signal], i))
-    evaluator = PatientEvaluator([rule], 0)  # the default lateness; pairing_wait 2 s
+    evaluator = PatientEvaluator([rule], 0)  # the default lateness and pairing wait
     assert live_alerts(points, sorted(arrival), trigger_ms, evaluator) == expected
 
 
