@@ -8,8 +8,8 @@ instrumentation in the same session.
 Policies (``--policies``, run in that order in each pair):
 - ``before``: ``rules.allowed_lateness`` 2 s (every reading held 2 s), ``rules.pairing_wait`` 2 s,
   and the embedded routing with one ``group_wait`` of 5 s for every severity;
-- ``after``: the defaults (no hold for one-signal rules, 2 s pairing wait for cross-signal ones,
-  a high alert's first notification sent at once);
+- ``after``: the defaults (no hold for one-signal rules, a 500 ms pairing wait for cross-signal
+  ones, a high alert's first notification sent at once);
 - ``trigger-<ms>``: the defaults with that processing-time trigger (0: each micro-batch starts
   as soon as the last ends and there is new input);
 - ``filecontext-checkpoint``: the defaults with Spark's default checkpoint file manager, on
