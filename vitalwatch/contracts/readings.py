@@ -109,16 +109,16 @@ class DeadLetterReason(str, Enum):
     FUTURE = "future"  # stamped further ahead of its Kafka record than clocks may be off
 
 
-# Headers of every dead-letter message: why, and where the original message came from.
 # How much later than a reading of another signal, stamped at or after it, a patient's reading
 # may reach the query for the rules that pair signals to still see both (``rules.pairing_wait``'s
 # default). Kafka orders a key's records within a topic, not across topics, so a producer of this
 # contract publishes a patient's readings of different signals within this of each other.
 # Measured with the project's publishers on a real broker (``python -m bench.cross_topic``,
-# bench/LATENCY.md): at most 30 ms live at 1,000 patients, 117 ms publishing a backlog as fast
-# as the producer goes.
+# bench/LATENCY.md, four runs): at most 94 ms live at 1,000 patients, 243 ms publishing a
+# backlog as fast as the producer goes.
 PAIRING_WAIT_MS = 500
 
+# Headers of every dead-letter message: why, and where the original message came from.
 REASON_HEADER = "reason"
 SOURCE_HEADERS = ("source.topic", "source.partition", "source.offset")
 
