@@ -178,12 +178,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--stays", type=int, default=300, help="PhysioNet 2012 stays to replay")
     args = parser.parse_args()
-    # The ward as ``vitalwatch demo`` runs it (SpO2 and respiration every 5 s, a cuff every 5
-    # min, an hourly temperature), at this many patients.
+    # The ward as ``vitalwatch demo`` runs it (SpO2 and respiration every 5 s, a cuff every
+    # minute, an hourly temperature), at this many patients.
     ward = SyntheticWard(
         patients=args.patients,
         duration_s=args.seconds,
         start_ms=int(time.time() * 1000),
+        bp_interval_s=60,
         observation_interval_s=5.0,
         malformed_share=0.01,
     )

@@ -114,7 +114,7 @@ class DeadLetterReason(str, Enum):
 # default). Kafka orders a key's records within a topic, not across topics, so a producer of this
 # contract publishes a patient's readings of different signals within this of each other.
 # Measured with the project's publishers on a real broker (``python -m bench.cross_topic``,
-# bench/LATENCY.md, four runs): at most 94 ms live at 1,000 patients, 243 ms publishing a
+# bench/LATENCY.md, five runs): at most 94 ms live at 1,000 patients, 243 ms publishing a
 # backlog as fast as the producer goes.
 PAIRING_WAIT_MS = 500
 
