@@ -20,7 +20,7 @@ of order within that, the topics as far apart; with the defaults (no lateness), 
 signal in order, as Kafka keeps a key's records per topic, and the topics in no order relative
 to each other within the default pairing wait: a delay common to the patient's signals and one of
 less than the pairing wait of each reading's own (``bench.cross_topic`` measured the project's
-publishers' signals at most 117 ms apart). Spark runs a
+publisher's signals at most 243 ms apart). Spark runs a
 micro-batch every trigger (drawn, 1-5 s; the daemon's heartbeat makes it run without readings
 too): its input first, then the timers due. Triggers with neither would do nothing and are
 skipped. After the last arrival the clock runs on past every deadline but the state's TTL.
@@ -30,10 +30,9 @@ Batch: the same readings as Kafka records through ``build_outputs`` as a Spark b
 The alerts are the same within what the rules promise, and the readings are generated within it:
 
 - The NEWS2 aggregate scores a time once every signal the patient sends has caught up with it
-  or gone quiet for the pairing wait (``rules/kinds/news2_aggregate.py``): exact while a
-  reading arrives less than the pairing wait after every reading of the patient's other signals
-  stamped at or after it, as here (a time is scored at the earliest a pairing wait after it is
-  stamped, plus the arrivals' common delay).
+  or gone quiet for the pairing wait (``rules/kinds/news2_aggregate.py``): exact while the
+  delays of a patient's readings (arrival less event time) differ across its signals by less
+  than the pairing wait, as here (README, "Event time and lateness").
 - Cross-signal pairing (``derived``) is exact while a cuff reading reaches the rule within
   ``_HISTORY_MS`` (15 s) of the heart rates it holds (``rules/kinds/derived.py``). Here a cuff
   reading arrives within a delay (2 s), is taken in by the next trigger and released once the
