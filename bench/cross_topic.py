@@ -38,12 +38,12 @@ from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from bench.harness import local_broker, quantile
+from bench.harness import bench_settings, local_broker, quantile
 from bench.out_of_order import physionet
 from vitalwatch.contracts.readings import PAIRING_WAIT_MS, Signal
 from vitalwatch.infra.broker import LocalBroker
 from vitalwatch.kafka_clients import client_config, make_consumer
-from vitalwatch.settings import Settings, load_settings
+from vitalwatch.settings import Settings
 from vitalwatch.simulate.messages import Message, publish
 from vitalwatch.simulate.synthetic import SyntheticWard
 
@@ -110,10 +110,8 @@ def inversions(
 def _topics(broker: LocalBroker, workdir: Path) -> Settings:
     """Settings with reading topics of their own, stamped with the broker's append time."""
     run = uuid.uuid4().hex[:6]
-    settings = load_settings(
-        state_dir=workdir / "state",
-        kafka={"bootstrap_servers": broker.bootstrap_servers},
-        topics={s.value: f"x{run}.{s.value}" for s in Signal},
+    settings = bench_settings(
+        broker, workdir, topics={s.value: f"x{run}.{s.value}" for s in Signal}
     )
     admin = AdminClient(client_config(settings))
     futures = admin.create_topics(
