@@ -115,8 +115,10 @@ class RuleKind(ABC, Generic[SpecT]):
         values: dict[str, float],
         limit: float,
         repeat: int = 0,
+        labels: Mapping[str, str] | None = None,
     ) -> Alert:
-        """An alert of this rule, its summary rendered from the spec's template."""
+        """An alert of this rule, its summary rendered from the spec's template; ``labels``:
+        the kind's own, besides the spec's and the patient's bed and ward."""
         spec = self.spec
         summary = spec.summary.format(
             value=next(iter(values.values()), 0.0),
@@ -135,7 +137,7 @@ class RuleKind(ABC, Generic[SpecT]):
             detected_ms=detected_ms,
             values=values,
             summary=summary,
-            labels={**spec.labels, "bed": patient.bed, "ward": patient.ward},
+            labels={**spec.labels, "bed": patient.bed, "ward": patient.ward, **(labels or {})},
             repeat=repeat,
             latching=spec.latch,
         )

@@ -45,7 +45,6 @@ import gc
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -395,9 +394,7 @@ class RuleProcessor(StatefulProcessor):
             {
                 "topic": self._alerts_topic,
                 "key": [alert.patient_id.encode() for alert in alerts],
-                "value": [
-                    replace(alert, released_ms=released_ms).to_json(emitted_ms) for alert in alerts
-                ],
+                "value": [alert.to_json(emitted_ms, released_ms) for alert in alerts],
                 "rule_id": [alert.rule_id for alert in alerts],
                 "alert_state": [alert.state.value for alert in alerts],
                 "deadletter_reason": None,

@@ -1,11 +1,14 @@
 """The notifier reads alert messages back exactly as the rules wrote them."""
 
 import json
+import uuid
 from dataclasses import replace
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
-from vitalwatch.contracts.alerts import ALERT_CONTRACT_VERSION, Alert, iso_ms
+from vitalwatch.contracts.alerts import ALERT_CONTRACT_VERSION, Alert, alert_id, iso_ms
 
 from .harness import alert
 
@@ -26,6 +29,22 @@ def test_released_ms_travels_in_the_message_and_an_unusable_one_is_ignored() -> 
         assert Alert.from_message({**message, "released_ms": unusable}).released_ms is None
     del message["released_ms"]  # a version-2 message
     assert Alert.from_message(message).released_ms is None
+
+
+def test_the_processors_released_time_is_written_in_place_of_the_alerts_own() -> None:
+    a = replace(alert(), released_ms=1)
+    message = json.loads(a.to_json(emitted_ms=1_795_615_261_000, released_ms=1_795_615_261_500))
+    assert message["released_ms"] == 1_795_615_261_500
+    assert {**message, "released_ms": 1} == json.loads(a.to_json(1_795_615_261_000))
+
+
+@given(st.text(min_size=1), st.text(min_size=1), st.integers(-(2**63), 2**63 - 1))
+def test_alert_id_is_the_uuid5_of_rule_patient_and_onset(
+    rule: str, patient: str, onset: int
+) -> None:
+    namespace = uuid.UUID("6f1c1f8e-6a3c-4a58-9b1e-5d0e2f7c4a11")  # contract: ids never change
+    expected = uuid.uuid5(namespace, f"{rule}\x1f{patient}\x1f{onset}")
+    assert alert_id(rule, patient, onset) == str(expected)
 
 
 def test_numpy_numbers_in_an_alert_encode_as_plain_numbers() -> None:

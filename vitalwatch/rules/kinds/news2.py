@@ -12,6 +12,7 @@ the start of the current run of scoring readings (the episode's onset).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import numba
@@ -74,10 +75,12 @@ class News2Rule(EpisodeRule[News2Spec]):
         values: dict[str, float],
         limit: float,
         repeat: int = 0,
+        labels: Mapping[str, str] | None = None,
     ) -> Alert:
         """The limit is ``min_score``, a whole number: a summary shows it as one (``3``) also
         when the kernel, whose limits are float64, passes ``3.0``."""
-        return super().alert(state, patient, onset_ms, detected_ms, values, int(limit), repeat)
+        limit = int(limit)
+        return super().alert(state, patient, onset_ms, detected_ms, values, limit, repeat, labels)
 
     def kernel(self) -> Kernel | None:
         return News2Kernel(self)

@@ -31,6 +31,7 @@ list state (``list.ts``, ``list.signal``, ``list.first`` (the signal's scored va
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Literal
 
 import numba
@@ -138,10 +139,11 @@ class News2AggregateRule(ThresholdRule):
         values: dict[str, float],
         limit: float,
         repeat: int = 0,
+        labels: Mapping[str, str] | None = None,
     ) -> Alert:
         """The limit shown is ``min_score`` (the breach test compares with half a point less)."""
         limit = round(limit + 0.5)
-        return super().alert(state, patient, onset_ms, detected_ms, values, limit, repeat)
+        return super().alert(state, patient, onset_ms, detected_ms, values, limit, repeat, labels)
 
     def step(
         self, state: RuleState, reading: Reading, patient: PatientContext

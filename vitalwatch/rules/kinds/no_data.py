@@ -16,7 +16,6 @@ reading is the one before them in the call.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -78,8 +77,9 @@ class NoDataRule(RuleKind[NoDataSpec]):
 
     def _alert(self, state: AlertState, patient: PatientContext, onset: int, at: int) -> Alert:
         silent_s = (at - onset) / 1000
-        alert = self.alert(state, patient, onset, at, {"silent_s": silent_s}, self.spec.for_ / 1000)
-        return replace(alert, labels={**alert.labels, **TECHNICAL_LABELS})
+        limit_s = self.spec.for_ / 1000
+        values = {"silent_s": silent_s}
+        return self.alert(state, patient, onset, at, values, limit_s, labels=TECHNICAL_LABELS)
 
 
 class NoDataKernel(Kernel):
