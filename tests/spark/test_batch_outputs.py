@@ -89,3 +89,24 @@ def test_a_roster_cell_spoilt_while_running_counts_as_empty(spark, base_settings
     # Flagged for the query's count and technical alarm; an empty cell is not spoilt.
     spoilt = {r.patient_id: r[ROSTER_SPOILT] for r in rows}
     assert spoilt == {"P-1": True, "P-2": False, "P-3": False}
+
+
+PHYSIONET2012 = Path(__file__).resolve().parents[2].parent / "shared/data/physionet2012/set-a"
+
+
+@pytest.mark.skipif(not PHYSIONET2012.exists(), reason="needs ../shared/data (PhysioNet 2012)")
+def test_a_backtest_reads_its_fields_out_of_the_very_messages(spark, base_settings) -> None:
+    """The report's fields, taken out of the alert messages in the JVM, are the messages' own."""
+    from vitalwatch.backtest.run import REPORTED_FIELDS, physionet_records, run_rules, stay_files
+
+    records, _ = physionet_records(stay_files(PHYSIONET2012, limit=40), base_settings)
+    rules = load_rules(base_settings.rules.directory)
+    reported = run_rules(spark, base_settings, rules, records)
+    whole = run_rules(spark, base_settings, rules, records, fields=None)
+    names = [field.split()[0] for field in REPORTED_FIELDS.split(",")]
+    assert len({a["rule_id"] for a in whole}) >= 3 and {a["state"] for a in whole} >= {
+        "firing", "resolved"
+    }  # fmt: skip
+    project = [tuple(a[n] for n in names) for a in whole]
+    assert sorted(tuple(a[n] for n in names) for a in reported) == sorted(project)
+    assert all(set(a) == set(names) for a in reported)
