@@ -110,3 +110,29 @@ def test_a_backtest_reads_its_fields_out_of_the_very_messages(spark, base_settin
     project = [tuple(a[n] for n in names) for a in whole]
     assert sorted(tuple(a[n] for n in names) for a in reported) == sorted(project)
     assert all(set(a) == set(names) for a in reported)
+
+
+def test_records_keep_their_kafka_time_whatever_the_local_zone(spark, monkeypatch) -> None:
+    """``backtest kafka:`` hands Spark back the records it collected, whose times Spark gave as
+    naive local times: each must stay the instant it was, also where local time is not UTC."""
+    import time
+    from datetime import UTC, datetime
+
+    from pyspark.sql import functions as F
+
+    from vitalwatch.backtest.run import records_frame
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        instant = datetime(2026, 7, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+        local = instant.astimezone().replace(tzinfo=None)  # as Row.timestamp is, collected
+        assert local.hour != instant.hour
+        rows = [(b"P-1", b"{}", "t", 0, 0, local), (b"P-1", b"{}", "t", 0, 1, None)]
+        frame = records_frame(spark, rows)
+        stamps = frame.orderBy("offset").select(F.unix_millis("timestamp")).collect()
+        assert [r[0] for r in stamps] == [int(instant.timestamp() * 1000), None]
+        assert records_frame(spark, []).count() == 0
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

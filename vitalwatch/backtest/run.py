@@ -13,11 +13,12 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from vitalwatch.errors import ConfigError
 from vitalwatch.rules.kind import RuleKind
@@ -25,8 +26,16 @@ from vitalwatch.settings import Settings
 from vitalwatch.simulate import physionet2019
 from vitalwatch.simulate.physionet import stay_messages
 
-KAFKA_SCHEMA = (
-    "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
+# The Kafka source's columns, as the records are handed to Spark.
+KAFKA_COLUMNS = pa.schema(
+    [
+        ("key", pa.binary()),
+        ("value", pa.binary()),
+        ("topic", pa.string()),
+        ("partition", pa.int32()),
+        ("offset", pa.int64()),
+        ("timestamp", pa.timestamp("us", tz="UTC")),
+    ]
 )
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00Z, the admission time given to every stay
 
@@ -162,6 +171,17 @@ def physionet_outcomes(path: Path) -> dict[str, bool]:
         }
 
 
+def records_frame(spark: Any, records: Sequence[tuple[Any, ...]]) -> Any:
+    """The records as a DataFrame in as many partitions as Spark has cores, handed over as Arrow
+    columns: for the 2012 set's 596,360 records, 1.6 s instead of 3.6 s as pickled rows, and the
+    job's first stage, which reads them, ~2 s shorter (bench/CAPACITY.md)."""
+    columns: list[Sequence[Any]] = list(zip(*records, strict=True)) or [()] * len(KAFKA_COLUMNS)
+    # Naive times are the local ones Spark's collect gives; made aware, they are read as such.
+    columns[-1] = [None if t is None else t.astimezone(UTC) for t in columns[-1]]
+    table = pa.table(columns, schema=KAFKA_COLUMNS)
+    return spark.createDataFrame(table).coalesce(spark.sparkContext.defaultParallelism)
+
+
 def run_rules(
     spark: Any,
     settings: Settings,
@@ -179,7 +199,7 @@ def run_rules(
     batch = settings.model_copy(
         update={"rules": settings.rules.model_copy(update={"allowed_lateness": 0})}
     )
-    frame = spark.createDataFrame(records, KAFKA_SCHEMA)
+    frame = records_frame(spark, records)
     outputs = build_outputs(frame, rules, batch, live=False).where(
         f"topic = '{settings.topics.alerts}'"
     )
