@@ -30,6 +30,14 @@ FILE_SYSTEM_CHECKPOINT_MANAGER = (
 )
 
 
+# HotSpot never compiles a method of more than 8,000 bytes of bytecode unless told to, and code
+# on the query's path evidently is that large (it ran interpreted). Compiled: 10,000 patients
+# x1.13 readings/s, the 2012 backtest 2.5 s shorter (bench/CAPACITY.md, 2026-12-07). Before an
+# operator's own options, which win (the JVM keeps the last of two);
+# ``spark.sql.codegen.hugeMethodLimit=8000``, Spark's own advice, gave nothing.
+JIT_OPTIONS = "-XX:-DontCompileHugeMethods"
+
+
 def start_spark(settings: Settings) -> SparkSession:
     """The session for the daemon, backtests and tests: a supported JDK, the cached connector."""
     java = find_java()
@@ -77,6 +85,8 @@ def build_spark_session(settings: Settings, java: Java, connector_jars: list[Pat
         options["spark.driver.host"] = "127.0.0.1"
         options["spark.driver.bindAddress"] = "127.0.0.1"
     options.update(settings.spark.conf)
+    for java_options in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+        options[java_options] = f"{JIT_OPTIONS} {options.get(java_options, '')}".rstrip()
     log_file = spark_log_file(settings.state_dir)
     options = with_driver_logging(options, log_file)
     with _own_sigint_handler():
