@@ -211,7 +211,7 @@ def run_rules(
         slices = outputs.select("value").repartition(_RESULT_SLICES)
         return [orjson.loads(value) for value in slices.toArrow().column("value").to_pylist()]
     # The fields taken out in the JVM, before the slicing: the 2012 set's 492,618 messages are
-    # ~300 MB of JSON and their reported fields ~30 MB; the run 5 s shorter (bench/CAPACITY.md).
+    # ~300 MB of JSON and their reported fields ~30 MB; the run ~7 s shorter (bench/CAPACITY.md).
     message = F.from_json(F.col("value").cast("string"), fields).alias("alert")
     slices = outputs.select(message).select("alert.*").repartition(_RESULT_SLICES)
     alerts: list[dict[str, Any]] = slices.toArrow().to_pylist()

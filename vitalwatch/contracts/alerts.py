@@ -55,7 +55,7 @@ ESCALATION_TIER = "tier"
 
 def alert_id(rule_id: str, patient_id: str, onset_ms: int) -> str:
     """``uuid.uuid5(_ALERT_NAMESPACE, rule, patient and onset)`` as a string, written out (RFC
-    9562, 5.5: SHA-1 of namespace and name, version and variant bits set): a third of the
+    9562, 5.5: SHA-1 of namespace and name, version and variant bits set): less than half the
     time of ``uuid.uuid5``, whose object a backtest made half a million times only to format
     it (bench/CAPACITY.md)."""
     name = f"{rule_id}\x1f{patient_id}\x1f{onset_ms}".encode()
