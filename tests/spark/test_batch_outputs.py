@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import REPO
 from vitalwatch.errors import ConfigError
 from vitalwatch.rules.loader import load_rules
 from vitalwatch.stream.job import build_outputs
@@ -91,7 +92,7 @@ def test_a_roster_cell_spoilt_while_running_counts_as_empty(spark, base_settings
     assert spoilt == {"P-1": True, "P-2": False, "P-3": False}
 
 
-PHYSIONET2012 = Path(__file__).resolve().parents[2].parent / "shared/data/physionet2012/set-a"
+PHYSIONET2012 = REPO.parent / "shared/data/physionet2012/set-a"
 
 
 @pytest.mark.skipif(not PHYSIONET2012.exists(), reason="needs ../shared/data (PhysioNet 2012)")
