@@ -438,7 +438,7 @@ def batch(spark: Any, base_settings: Settings, rules: list, feeds: dict[str, Fee
         (json.loads(value)["patient_id"].encode(), value, topic, 0, offset, None)
         for offset, (value, topic) in enumerate(records)
     ]
-    return run_rules(spark, base_settings, rules, rows, fields=None)  # the whole messages
+    return run_rules(spark, base_settings, rules, rows, messages=True)  # the whole messages
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ from vitalwatch.backtest.report import figures
 from vitalwatch.backtest.run import patient_series
 
 ALERTS = [
-    {"rule_id": "map-below-65", "alert_id": "a", "patient_id": "P<1>", "state": "firing",
+    {"rule_id": "map-below-65", "patient_id": "P<1>", "state": "firing",
      "onset_ms": 3_600_000, "detected_ms": 3_900_000},
-    {"rule_id": "map-below-65", "alert_id": "a", "patient_id": "P<1>", "state": "resolved",
+    {"rule_id": "map-below-65", "patient_id": "P<1>", "state": "resolved",
      "onset_ms": 3_600_000, "detected_ms": 7_200_000},
-    {"rule_id": "systolic-falling", "alert_id": "b", "patient_id": "P<1>", "state": "firing",
+    {"rule_id": "systolic-falling", "patient_id": "P<1>", "state": "firing",
      "onset_ms": 0, "detected_ms": 600_000},
 ]  # fmt: skip
 

@@ -6,7 +6,7 @@ HOUR = 3_600_000
 
 
 def alert(rule, patient, state, onset, detected):
-    return {"rule_id": rule, "alert_id": f"{rule}/{patient}/{onset}", "patient_id": patient,
+    return {"rule_id": rule, "patient_id": patient,
             "state": state, "onset_ms": onset, "detected_ms": detected}  # fmt: skip
 
 

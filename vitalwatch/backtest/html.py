@@ -126,9 +126,13 @@ def episodes_of(
     alerts: Sequence[Mapping[str, Any]], patient: str
 ) -> list[tuple[str, int, int | None]]:
     """(rule, onset, resolved time or None) for each of the patient's alert episodes."""
-    ends = {a["alert_id"]: a["detected_ms"] for a in alerts if a["state"] == "resolved"}
+    ends = {
+        (a["rule_id"], a["onset_ms"]): a["detected_ms"]
+        for a in alerts
+        if a["patient_id"] == patient and a["state"] == "resolved"
+    }
     return [
-        (a["rule_id"], a["onset_ms"], ends.get(a["alert_id"]))
+        (a["rule_id"], a["onset_ms"], ends.get((a["rule_id"], a["onset_ms"])))
         for a in alerts
         if a["patient_id"] == patient and a["state"] == "firing"
     ]

@@ -54,19 +54,19 @@ def burden(
     """Each rule's burden and firing alerts; ``spans_ms``: patient -> (first, last) reading."""
     patient_days = max(sum(last - first for first, last in spans_ms.values()) / DAY_MS, 1e-9)
     firing: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    resolved: dict[tuple[str, str], int] = {}
+    resolved: dict[tuple[str, str, int], int] = {}  # per episode: its duration
     for alert in alerts:
-        key = (alert["rule_id"], alert["alert_id"])
         if alert["state"] == "firing":
             firing[alert["rule_id"]][alert["patient_id"]].append(alert["detected_ms"])
         elif alert["state"] == "resolved":
-            resolved[key] = alert["detected_ms"] - alert["onset_ms"]
+            episode = (alert["rule_id"], alert["patient_id"], alert["onset_ms"])
+            resolved[episode] = alert["detected_ms"] - alert["onset_ms"]
     out: list[tuple[BurdenFigures, Firing]] = []
     patients = len(spans_ms) or 1
     for rule in rule_ids:
         per_patient = firing.get(rule, {})
         episodes = sum(len(v) for v in per_patient.values())
-        durations = [ms for (r, _), ms in resolved.items() if r == rule]
+        durations = [ms for (r, _, _), ms in resolved.items() if r == rule]
         rule_burden = BurdenFigures(
             rule=rule,
             alerts=episodes,

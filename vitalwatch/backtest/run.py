@@ -82,11 +82,9 @@ def physionet_records(
 
 
 KAFKA_PREFIX = "kafka:"
-# The fields of an alert message that the report reads (``backtest.report``, ``backtest.html``).
-REPORTED_FIELDS = (
-    "rule_id string, patient_id string, state string, onset_ms long, detected_ms long, "
-    "alert_id string"
-)
+# The fields of an alert message that the report reads (``backtest.report``, ``backtest.html``;
+# an episode is (rule_id, patient_id, onset_ms), which is what its ``alert_id`` is made of).
+REPORTED_FIELDS = ("rule_id", "patient_id", "state", "onset_ms", "detected_ms")
 _RESULT_SLICES = 32
 
 
@@ -187,10 +185,10 @@ def run_rules(
     settings: Settings,
     rules: Sequence[RuleKind[Any]],
     records: list[tuple[Any, ...]],
-    fields: str | None = REPORTED_FIELDS,
+    messages: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every alert message the rules produce over ``records``: its ``fields`` (a Spark DDL
-    schema; by default those a report reads), or the whole message when None."""
+    """Every alert the rules raise over ``records``: the ``REPORTED_FIELDS`` a report reads, or,
+    with ``messages``, the whole alert messages the stream would write."""
     from pyspark.sql import functions as F
 
     from vitalwatch.stream.job import build_outputs
@@ -200,19 +198,24 @@ def run_rules(
         update={"rules": settings.rules.model_copy(update={"allowed_lateness": 0})}
     )
     frame = records_frame(spark, records)
-    outputs = build_outputs(frame, rules, batch, live=False).where(
+    outputs = build_outputs(frame, rules, batch, live=False, alert_messages=messages).where(
         f"topic = '{settings.topics.alerts}'"
     )
     # Spread over slices: years of history can hold hundreds of thousands of alerts (449,010
     # no-data alerts on hourly-charted PhysioNet 2012), too much for one task's result. Fetched
     # as Arrow (one job, no per-row pickling): 12 s less than a slice at a time as rows
     # (bench/CAPACITY.md).
-    if fields is None:
+    if messages:
         slices = outputs.select("value").repartition(_RESULT_SLICES)
         return [orjson.loads(value) for value in slices.toArrow().column("value").to_pylist()]
-    # The fields taken out in the JVM, before the slicing: the 2012 set's 492,618 messages are
-    # ~300 MB of JSON and their reported fields ~30 MB; the run ~7 s shorter (bench/CAPACITY.md).
-    message = F.from_json(F.col("value").cast("string"), fields).alias("alert")
-    slices = outputs.select(message).select("alert.*").repartition(_RESULT_SLICES)
-    alerts: list[dict[str, Any]] = slices.toArrow().to_pylist()
+    # The report's fields as the processor's own columns, no messages: the 2012 set's 492,618
+    # messages were ~300 MB of JSON, written in the Python workers and read back in the JVM.
+    reported = outputs.select(
+        "rule_id",
+        F.col("key").cast("string").alias("patient_id"),
+        F.col("alert_state").alias("state"),
+        "onset_ms",
+        F.col("event_ms").alias("detected_ms"),
+    )
+    alerts: list[dict[str, Any]] = reported.repartition(_RESULT_SLICES).toArrow().to_pylist()
     return alerts

@@ -110,13 +110,15 @@ def build_outputs(
     roster: DataFrame | None = None,
     live: bool = True,
     buckets: int | None = None,
+    alert_messages: bool = True,
 ) -> DataFrame:
     """Kafka records to Kafka records; used for the live stream and for batch over history.
 
     ``roster`` (static) is broadcast-joined to the readings: a stream-static join that gives
     each patient's rules its bed, ward and limit overrides. ``live``: with processing-time
     timers (the stream); a batch over history runs without them. ``buckets``: the state
-    buckets (the checkpoint's; ``spark.state_buckets`` when none is given).
+    buckets (the checkpoint's; ``spark.state_buckets`` when none is given). ``alert_messages``:
+    False leaves the alerts' ``value`` null (``RuleProcessor``), for a report over history.
     """
     records = records.where(F.col("topic") != settings.topics.heartbeat)
     parsed = parse_readings(records, settings.topics)
@@ -164,6 +166,7 @@ def build_outputs(
                 timers=live,
                 max_clock_skew_ms=settings.rules.max_clock_skew,
                 pairing_wait_ms=settings.rules.pairing_wait,
+                alert_messages=alert_messages,
             ),
             outputStructType=OUTPUT_SCHEMA,
             outputMode="Append",

@@ -79,8 +79,9 @@ from vitalwatch.stream import handover
 handover.install()
 
 # The processor's output: the Kafka sink's topic, key and value; rule_id / alert_state /
-# deadletter_reason / event_ms for metrics; the dead letter's source, for its headers (the query
-# builds them, and drops all but the sink's columns).
+# deadletter_reason / event_ms for metrics (an alert's ``detected_ms``); an alert's onset_ms, for
+# a backtest's report; the dead letter's source, for its headers (the query builds them, and
+# drops all but the sink's columns).
 OUTPUT_SCHEMA = StructType(
     [
         StructField("topic", StringType()),
@@ -90,6 +91,7 @@ OUTPUT_SCHEMA = StructType(
         StructField("alert_state", StringType()),
         StructField("deadletter_reason", StringType()),
         StructField("event_ms", LongType()),
+        StructField("onset_ms", LongType()),
         StructField("source_topic", StringType()),
         StructField("source_partition", IntegerType()),
         StructField("source_offset", LongType()),
@@ -216,6 +218,7 @@ def _dead_letters(frame: pd.DataFrame, reasons: Sequence[str] | str, topic: str)
             "alert_state": None,
             "deadletter_reason": list(reasons),
             "event_ms": [None if ms != ms else int(ms) for ms in event_ms],  # NaN: none
+            "onset_ms": None,
             "source_topic": [source["source_topic"] for source in sources],
             "source_partition": [source["source_partition"] for source in sources],
             "source_offset": [source["source_offset"] for source in sources],
@@ -240,11 +243,15 @@ class RuleProcessor(StatefulProcessor):
         timers: bool = True,
         max_clock_skew_ms: int = 30_000,
         pairing_wait_ms: int = PAIRING_WAIT_MS,
+        alert_messages: bool = True,
     ) -> None:
         """``timers``: run with processing-time timers (the live stream); without them (a batch
         over history) nothing happens between readings and the end flushes what is held.
         ``max_clock_skew_ms``: how far a reading may be stamped ahead of its Kafka record.
-        ``pairing_wait_ms``: how long a rule pairing signals waits for a quiet feed."""
+        ``pairing_wait_ms``: how long a rule pairing signals waits for a quiet feed.
+        ``alert_messages``: write each alert's message (the Kafka value); without, an alert is
+        only its columns (rule, patient as key, state, onset and detection time), all that a
+        backtest's report reads."""
         self._rules = list(rules)
         self._allowed_lateness_ms = allowed_lateness_ms
         self._max_clock_skew_ms = max_clock_skew_ms
@@ -253,6 +260,7 @@ class RuleProcessor(StatefulProcessor):
         self._deadletter_topic = deadletter_topic
         self._state_ttl_ms = state_ttl_ms
         self._timers = timers
+        self._alert_messages = alert_messages
 
     def init(self, handle: StatefulProcessorHandle) -> None:
         if TaskContext.get() is not None:  # in Spark's Python worker (not a driver or a test)
@@ -394,11 +402,16 @@ class RuleProcessor(StatefulProcessor):
             {
                 "topic": self._alerts_topic,
                 "key": [alert.patient_id.encode() for alert in alerts],
-                "value": [alert.to_json(emitted_ms, released_ms) for alert in alerts],
+                "value": (
+                    [alert.to_json(emitted_ms, released_ms) for alert in alerts]
+                    if self._alert_messages
+                    else None
+                ),
                 "rule_id": [alert.rule_id for alert in alerts],
                 "alert_state": [alert.state.value for alert in alerts],
                 "deadletter_reason": None,
                 "event_ms": [alert.detected_ms for alert in alerts],
+                "onset_ms": [alert.onset_ms for alert in alerts],
                 "source_topic": None,
                 "source_partition": None,
                 "source_offset": None,
