@@ -5,7 +5,7 @@
 Issue #6 asks for 50,000 readings/s on 2 cores and, where Spark's per-key cost of Python
 stateful processing stands in the way, for a change of design. Before designing, this measures
 how much of the capacity is left to win: the same backlog drained at live-sized micro-batches
-(as ``bench.capacity``) by five queries, alternating in one Spark session:
+(as ``bench.capacity``) by seven queries, alternating in one Spark session:
 
 - ``rules``: the product's query (``start_query``: all default rules).
 - ``no rules``: the same query, plan and Kafka sink, with a processor that reads its bucket's
@@ -13,11 +13,17 @@ how much of the capacity is left to win: the same backlog drained at live-sized 
   the parse, the shuffle into state buckets, the hand-over to Python (the product's columns, as
   pandas frames from ``transformWithStateInPandas``) and the state store cost. No rule engine,
   however fast, makes the query faster than this.
+- ``no rules, no timers``: the same without processing-time timers (``timeMode`` "None", as a
+  batch over history runs): what Spark's timer handling costs a query that sets none.
 - ``no rules, columns via pandas``: the same readings and columns, unpacked, handed over by
   ``transformWithStateInPandas`` (Arrow batches as pandas DataFrames, no per-cell conversion).
-- ``no rules, reading columns only via pandas``: the same with only the reading's own 8 columns
-  (not its Kafka source, whose original bytes dead letters need): the floor of a vectorised
-  engine that evaluates a bucket's readings as arrays.
+- ``no rules, reading columns and their validation via pandas``: the reading's own columns and
+  the parser's dead-letter reason (null for a valid reading): the floor of an engine that keeps
+  the input contract, which validates every reading.
+- ``no rules, reading columns only via pandas``: the same with only the reading's own columns
+  (not its Kafka source, whose original bytes dead letters need, nor its validation, which
+  Spark then prunes from the plan): the floor of a vectorised engine that evaluates a bucket's
+  readings as arrays.
 - ``no Python``: the readings parsed and counted per state bucket by a stateful aggregation in
   the JVM (no Python worker at all; a no-op sink): the floor of a design with the rules in
   Spark SQL.
@@ -95,6 +101,12 @@ def _without_rules(spark: SparkSession, settings: Settings) -> StreamingQuery:
         return job.start_query(spark, load_rules(settings.rules.directory), settings)
 
 
+def _without_rules_or_timers(spark: SparkSession, settings: Settings) -> StreamingQuery:
+    build_outputs = job.build_outputs
+    with mock.patch.object(job, "build_outputs", partial(build_outputs, live=False)):
+        return _without_rules(spark, settings)
+
+
 def _without_rules_via_pandas(
     spark: SparkSession, settings: Settings, columns: Sequence[str] | None = None
 ) -> StreamingQuery:
@@ -140,7 +152,11 @@ def _without_python(spark: SparkSession, settings: Settings) -> StreamingQuery:
 QUERIES: dict[str, Callable[[SparkSession, Settings], StreamingQuery] | None] = {
     "rules": None,  # the product's query
     "no rules": _without_rules,
+    "no rules, no timers": _without_rules_or_timers,
     "no rules, columns via pandas": _without_rules_via_pandas,
+    "no rules, reading columns and their validation via pandas": partial(
+        _without_rules_via_pandas, columns=(*READING_COLUMNS, "reason")
+    ),
     "no rules, reading columns only via pandas": partial(
         _without_rules_via_pandas, columns=READING_COLUMNS
     ),
