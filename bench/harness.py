@@ -7,9 +7,9 @@ import itertools
 import json
 import os
 import platform
-import shutil
 import socket
 import statistics
+import tempfile
 import threading
 import time
 import uuid
@@ -157,8 +157,13 @@ def drain(
     start: Callable[[Any, Settings], StreamingQuery] | None = None,
 ) -> list[dict[str, Any]]:
     """Run the query (the product's, or the one ``start`` starts) from a fresh checkpoint until
-    it has read ``expected`` records; the progress of its batches that read any."""
-    shutil.rmtree(settings.checkpoint_dir, ignore_errors=True)
+    it has read ``expected`` records; the progress of its batches that read any.
+
+    Each run gets a checkpoint directory of its own, beside ``settings.checkpoint_dir``: the
+    state store of a query just stopped may still be writing files into its own (at 50,000
+    patients a removed checkpoint came back, and the next query refused it as not empty)."""
+    fresh = tempfile.mkdtemp(prefix="checkpoint-", dir=settings.checkpoint_dir.parent)
+    settings = settings.model_copy(update={"checkpoint_dir": Path(fresh)})
     if start is None:
         query = start_query(spark, load_rules(settings.rules.directory), settings)
     else:
