@@ -159,11 +159,12 @@ def drain(
     """Run the query (the product's, or the one ``start`` starts) from a fresh checkpoint until
     it has read ``expected`` records; the progress of its batches that read any.
 
-    Each run gets a checkpoint directory of its own, beside ``settings.checkpoint_dir``: the
-    state store of a query just stopped may still be writing files into its own (at 50,000
-    patients a removed checkpoint came back, and the next query refused it as not empty)."""
-    fresh = tempfile.mkdtemp(prefix="checkpoint-", dir=settings.checkpoint_dir.parent)
-    settings = settings.model_copy(update={"checkpoint_dir": Path(fresh)})
+    Each run gets a state directory (whose ``checkpoints`` it uses) of its own, beside
+    ``settings.state_dir``: the state store of a query just stopped may still be writing files
+    into its checkpoint (at 50,000 patients a removed one came back, and the next query refused
+    it as not empty)."""
+    fresh = tempfile.mkdtemp(prefix="state-", dir=settings.state_dir.parent)
+    settings = settings.model_copy(update={"state_dir": Path(fresh)})
     if start is None:
         query = start_query(spark, load_rules(settings.rules.directory), settings)
     else:
