@@ -139,7 +139,9 @@ def spark_python_workers(daemon_pid: int) -> tuple[int, list[int]]:
     """The daemon's Spark JVM and the ``pyspark.daemon`` processes (the daemon and the workers
     it forked) below that JVM."""
     below = descendants(daemon_pid)
-    jvms = [pid for pid, command in below.items() if "java" in command.split(" ")[0]]
+    # The executable's name, not its path: a JVM forking a process runs ``jspawnhelper`` from
+    # its own directory (".../java-17-openjdk-amd64/lib/jspawnhelper"), seen below the daemon.
+    jvms = [pid for pid, command in below.items() if Path(command.split(" ")[0]).name == "java"]
     assert len(jvms) == 1, below
     workers = [pid for pid, command in descendants(jvms[0]).items() if "pyspark.daemon" in command]
     return jvms[0], workers
