@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from vitalwatch.contracts.readings import Signal
 from vitalwatch.errors import ConfigError
 from vitalwatch.rules.kind import RuleKind
 from vitalwatch.settings import Settings
@@ -59,25 +60,20 @@ def physionet_records(
 ) -> tuple[list[tuple[Any, ...]], dict[str, tuple[int, int]]]:
     """Kafka-shaped rows for every stay, and each patient's (first, last) reading time."""
     replay = physionet2019.stay_messages if is_physionet2019(files) else stay_messages
+    topics = {signal: settings.topics.reading(signal) for signal in Signal}
     rows: list[tuple[Any, ...]] = []
     spans: dict[str, tuple[int, int]] = {}
     for path in files:
-        times, key = [], None
-        for message in replay(path, START_MS):
-            key = message.key
-            rows.append(
-                (
-                    message.key,
-                    message.value,
-                    settings.topics.reading(message.signal),
-                    0,
-                    len(rows),
-                    None,
-                )
+        messages = list(replay(path, START_MS))  # in time order
+        rows.extend(
+            (m.key, m.value, topics[m.signal], 0, offset, None)
+            for offset, m in enumerate(messages, start=len(rows))
+        )
+        if messages and (key := messages[0].key) is not None:
+            spans[key.decode()] = (
+                START_MS + messages[0].offset_ms,
+                START_MS + messages[-1].offset_ms,
             )
-            times.append(START_MS + message.offset_ms)
-        if key is not None:
-            spans[key.decode()] = (min(times), max(times))
     return rows, spans
 
 
