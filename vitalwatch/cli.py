@@ -250,6 +250,13 @@ def _backtest(settings: Settings, args: argparse.Namespace) -> int:
     if labels is not None and args.outcomes:
         raise ConfigError("--outcomes is for PhysioNet 2012; .psv files carry their sepsis labels")
     died = physionet_outcomes(args.outcomes) if args.outcomes else None
+    # Rule sets are checked before Spark starts and the files are read (~10 s): a bad rule file
+    # is refused at once.
+    rule_sets = [
+        (directory, load_rules(directory))
+        for directory in [args.rules or settings.rules.directory, args.compare]
+        if directory is not None
+    ]
     # The files are read while Spark starts, whose start mostly waits for the JVM (with the Arrow
     # hand-over of ``records_frame``, the 2012 set's run 1.5 s shorter, bench/CAPACITY.md).
     with ThreadPoolExecutor(1, thread_name_prefix="backtest-files") as reader:
@@ -266,10 +273,7 @@ def _backtest(settings: Settings, args: argparse.Namespace) -> int:
         counts += f"\n{sepsis_summary(spans, labels)}"
     runs: dict[str, Sequence[BurdenFigures]] = {}
     first_alerts: list[dict[str, Any]] = []
-    for directory in [args.rules or settings.rules.directory, args.compare]:
-        if directory is None:
-            continue
-        rules = load_rules(directory)
+    for directory, rules in rule_sets:
         alerts = run_rules(spark, settings, rules, records)
         first_alerts = first_alerts or alerts
         rule_ids = [r.spec.id for r in rules]

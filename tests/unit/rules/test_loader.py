@@ -105,3 +105,19 @@ def test_demo_without_rule_files_stops_before_starting_anything(
     assert f"{tmp_path / 'rules'}: no rule files (*.yaml) found" in error
     assert "VITALWATCH_RULES__DIRECTORY" in error
     assert not (tmp_path / "state" / "kafka").exists()
+
+
+def test_backtest_refuses_a_bad_rule_file_before_starting_spark(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """A bad rule file of ``--compare`` is refused at once, naming file and field, before Spark
+    starts (its log is the driver JVM's first trace) or any stay is read."""
+    monkeypatch.setenv("VITALWATCH_STATE_DIR", str(tmp_path / "state"))
+    bad = tmp_path / "candidate"
+    bad.mkdir()
+    write(bad, "hr.yaml", VALID.replace("above: 130", "above: fast"))
+    argv = ["backtest", "--input", str(tmp_path), "--rules", str(REPO_RULES), "--compare", str(bad)]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert str(bad / "hr.yaml") in error and "above" in error
+    assert not (tmp_path / "state" / "logs").exists()
