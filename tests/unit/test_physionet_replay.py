@@ -34,3 +34,21 @@ def test_stay_becomes_ordered_readings_with_the_charted_values() -> None:
     offsets = [m.offset_ms for m in messages]
     assert offsets == sorted(offsets)
     assert all(m.key == b"PN12-132539" for m in messages)
+
+
+def test_invasive_pressures_win_and_blank_lines_are_skipped(tmp_path: Path) -> None:
+    """At one time, the invasive pressures make the reading, not the non-invasive ones; a pressure
+    without its diastolic makes none; a blank line (a file saved by hand) is no row."""
+    stay = tmp_path / "1.txt"
+    stay.write_text(
+        "Time,Parameter,Value\n00:00,RecordID,1\n00:00,Age,54\n\n"
+        "00:05,NISysABP,120\n00:05,NIDiasABP,80\n00:05,SysABP,131\n00:05,DiasABP,62\n"
+        "00:05,MAP,85\n01:10,SysABP,90\n01:10,HR,88\n"
+    )
+    messages = [(m.offset_ms, m.signal, json.loads(m.value)) for m in stay_messages(stay, 0)]
+    assert messages == [
+        (5 * 60_000, Signal.BLOOD_PRESSURE, {"patient_id": "PN12-1", "ts": 5 * 60_000,
+         "systolic": 131.0, "diastolic": 62.0, "mean": 85.0, "device_id": "physionet"}),
+        (70 * 60_000, Signal.HEART_RATE, {"patient_id": "PN12-1", "ts": 70 * 60_000,
+         "bpm": 88.0, "device_id": "physionet"}),
+    ]  # fmt: skip
